@@ -1,0 +1,80 @@
+// Value types kept by the stores beside DecisionRecord (domain/transaction.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/transaction.h"
+
+namespace txv::store {
+
+using domain::TimePoint;
+
+enum class Role { kAdmin, kAnalyst, kValidator };
+const char* to_string(Role r);
+std::optional<Role> parse_role(std::string_view s);
+
+struct ApiKey {
+  std::string id;                          // public identifier, e.g. "key_3f9a..."
+  std::string name;                        // shown as `actor` / `by`
+  Role role = Role::kValidator;
+  std::optional<std::string> merchant_id;  // validator scoping
+  std::string secret_hash;                 // hex SHA-256 of the secret; the secret is never stored
+  TimePoint created_at{};
+  bool operator==(const ApiKey&) const = default;
+};
+
+enum class RuleMode { kEnforce, kShadow, kDisabled };
+const char* to_string(RuleMode m);
+std::optional<RuleMode> parse_rule_mode(std::string_view s);
+
+struct RuleRecord {
+  std::string id;
+  std::string name;
+  std::string expression;
+  domain::RuleAction action = domain::RuleAction::kDecline;
+  std::string code;
+  std::int64_t priority = 0;
+  RuleMode mode = RuleMode::kEnforce;
+  std::int64_t version = 1;
+  TimePoint created_at{};
+  TimePoint updated_at{};
+  bool operator==(const RuleRecord&) const = default;
+};
+
+struct ListSummary {
+  std::string name;
+  std::int64_t entry_count = 0;
+  TimePoint updated_at{};
+  bool operator==(const ListSummary&) const = default;
+};
+
+// One audit log entry. before/after are JSON documents as text ("null" when
+// absent), produced by the store from the changed object.
+struct AuditEntry {
+  std::int64_t id = 0;
+  TimePoint at{};
+  std::string actor;
+  std::string action;       // "create" | "update" | "delete" | "replace" | "add_entries" | "remove_entry" | "resolve"
+  std::string object_type;  // "rule" | "list" | "transaction"
+  std::string object_id;
+  std::string before_json = "null";
+  std::string after_json = "null";
+};
+
+// What the velocity counters need from one stored decision (to rebuild them).
+struct VelocityEvent {
+  TimePoint at{};
+  std::int64_t amount = 0;
+  std::string currency;
+  std::string merchant_id;
+  std::string card_fingerprint;
+  std::optional<std::string> customer_id;
+  std::optional<std::string> email;
+  std::optional<std::string> ip;
+  std::optional<std::string> device_id;
+};
+
+}  // namespace txv::store
