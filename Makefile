@@ -1,0 +1,54 @@
+# txv: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+PY := /usr/bin/python3
+export CTEST_OUTPUT_ON_FAILURE := 1
+
+.PHONY: run test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench format format-check clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake --preset dev >/dev/null
+	cmake --build --preset dev -j $(JOBS)
+
+build-asan: deps
+	cmake --preset asan-ubsan >/dev/null
+	cmake --build --preset asan-ubsan -j $(JOBS)
+
+run: build
+	@bash scripts/run-embedded.sh
+
+# Every suite: unit, end-to-end (the real binary over HTTP), the same under
+# ASan+UBSan, the rules fuzzer, and the offline deployment checks.
+test: build
+	@bash scripts/test-all.sh
+
+test-unit: build
+	ctest --preset dev -L unit -j $(JOBS)
+
+test-e2e: build
+	TXV_BIN=$(CURDIR)/build/txv $(PY) -m pytest -q tests/e2e tests/faults
+
+test-sanitize: build-asan
+	ctest --preset asan-ubsan -L unit -j $(JOBS)
+	TXV_BIN=$(CURDIR)/build-asan/txv TXV_SANITIZED=1 $(PY) -m pytest -q tests/e2e
+
+test-fuzz: deps
+	bash scripts/fuzz-rules.sh
+
+test-deploy: build
+	bash scripts/test-deploy.sh
+
+bench: build
+	bash bench/run.sh
+
+format:
+	find src bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+format-check:
+	find src bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf build build-asan build-release build-fuzz

@@ -1,0 +1,276 @@
+#include "api/transactions_api.h"
+
+#include "api/mapping/canonical_json.h"
+#include "api/mapping/error_json.h"
+#include "api/mapping/transaction_json.h"
+#include "api/mapping/transaction_request.h"
+#include "api/responses.h"
+#include "domain/time.h"
+#include "http/router.h"
+
+namespace txv::api {
+
+namespace json = boost::json;
+using store::Role;
+
+namespace {
+
+constexpr std::size_t kMaxBatch = 500;
+constexpr int kMaxListLimit = 500;
+constexpr std::size_t kMaxNoteLength = 1000;
+
+bool visible_to(const Principal& p, const domain::DecisionRecord& r) {
+  return p.role != Role::kValidator || !p.merchant_id || *p.merchant_id == r.merchant_id;
+}
+
+Error validation_error(std::string field, std::string issue, std::string message) {
+  return make_error("validation_failed", std::move(message), {FieldIssue{std::move(field), std::move(issue)}});
+}
+
+}  // namespace
+
+std::string encode_cursor(std::int64_t position) {
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  if (position <= 0) return "c0";
+  std::string s;
+  auto v = static_cast<std::uint64_t>(position);
+  while (v > 0) {
+    s.insert(s.begin(), kDigits[v % 36]);
+    v /= 36;
+  }
+  return "c" + s;
+}
+
+std::optional<std::int64_t> decode_cursor(std::string_view cursor) {
+  if (cursor.size() < 2 || cursor.size() > 14 || cursor[0] != 'c') return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : cursor.substr(1)) {
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = v * 36 + d;
+  }
+  return v;
+}
+
+std::map<std::string, std::string> parse_query(const std::string& query) {
+  std::map<std::string, std::string> out;
+  std::size_t i = 0;
+  while (i <= query.size()) {
+    std::size_t amp = query.find('&', i);
+    if (amp == std::string::npos) amp = query.size();
+    std::string_view pair(query.data() + i, amp - i);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      std::string key = http::percent_decode(pair.substr(0, eq), true);
+      std::string value = eq == std::string_view::npos ? "" : http::percent_decode(pair.substr(eq + 1), true);
+      out[key] = value;
+    }
+    i = amp + 1;
+  }
+  return out;
+}
+
+TransactionsApi::TransactionsApi(AccessControl& access, decide::DecisionPipeline& pipeline,
+                                 store::TransactionStore& store, const decide::Fingerprinter& fingerprinter,
+                                 metrics::Metrics& metrics)
+    : access_(access), pipeline_(pipeline), store_(store), fingerprinter_(fingerprinter), metrics_(metrics) {}
+
+void TransactionsApi::register_routes(http::Router& router) {
+  router.add("POST", "/v1/transactions/validate", [this](http::Request& r) { return validate(r); });
+  router.add("POST", "/v1/transactions/validate-batch", [this](http::Request& r) { return validate_batch(r); });
+  router.add("GET", "/v1/transactions", [this](http::Request& r) { return list(r); });
+  router.add("GET", "/v1/transactions/{merchant_id}/{transaction_id}", [this](http::Request& r) { return get_one(r); });
+  router.add("POST", "/v1/transactions/{merchant_id}/{transaction_id}/resolution",
+             [this](http::Request& r) { return resolve(r); });
+}
+
+Result<json::object> TransactionsApi::decide_one(const Principal& principal, const json::value& body,
+                                                 std::string_view field_prefix) {
+  auto request = parse_transaction_request(body, field_prefix);
+  if (!request.ok()) return Error(request.error());
+  if (principal.merchant_id && *principal.merchant_id != request->merchant_id) {
+    return make_error("forbidden", "this API key may only validate for merchant " + *principal.merchant_id);
+  }
+  std::string digest = fingerprinter_.request_digest(canonical_json(body));
+  auto decided = pipeline_.decide(*request, digest);
+  if (!decided.ok()) return Error(decided.error());
+  if (!decided->replayed) {
+    metrics_.count_decision(domain::to_string(decided->record.decision));
+    for (const auto& reason : decided->record.reasons) {
+      if (reason.source == "rule") metrics_.count_rule_match(reason.rule_id, "enforce");
+    }
+    for (const auto& m : decided->record.shadow_matches) metrics_.count_rule_match(m.rule_id, "shadow");
+  }
+  return render_decision(decided->record, decided->replayed);
+}
+
+http::Response TransactionsApi::validate(http::Request& request) {
+  auto access = access_.check(request, {Role::kAdmin, Role::kValidator});
+  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
+  const auto& principal = std::get<Principal>(access);
+
+  auto body = parse_json_body(request.body);
+  if (!body.ok()) return error_response(body.error());
+  auto result = decide_one(principal, *body, "");
+  if (!result.ok()) return error_response(result.error());
+  return json_response(200, *result);
+}
+
+http::Response TransactionsApi::validate_batch(http::Request& request) {
+  auto access = access_.check(request, {Role::kAdmin, Role::kValidator});
+  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
+  const auto& principal = std::get<Principal>(access);
+
+  auto body = parse_json_body(request.body);
+  if (!body.ok()) return error_response(body.error());
+  const json::object* obj = body->if_object();
+  if (obj == nullptr) return error_response(validation_error("", "invalid_type", "the body must be a JSON object"));
+  std::vector<FieldIssue> issues;
+  for (const auto& kv : *obj) {
+    if (kv.key() != "transactions") issues.push_back({std::string(kv.key()), "unknown_field"});
+  }
+  const json::value* items = obj->if_contains("transactions");
+  if (items == nullptr) {
+    issues.push_back({"transactions", "required"});
+  } else if (!items->is_array()) {
+    issues.push_back({"transactions", "invalid_type"});
+  } else if (items->as_array().empty() || items->as_array().size() > kMaxBatch) {
+    issues.push_back({"transactions", items->as_array().empty() ? "required" : "too_many"});
+  }
+  if (!issues.empty()) {
+    return error_response(make_error("validation_failed", "the batch is not valid", std::move(issues)));
+  }
+
+  json::array results;
+  const auto& array = items->as_array();
+  results.reserve(array.size());
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    auto one = decide_one(principal, array[i], "transactions[" + std::to_string(i) + "].");
+    if (one.ok()) {
+      results.emplace_back(std::move(one).value());
+    } else {
+      json::value rendered;
+      boost::system::error_code ec;
+      rendered = json::parse(render_error(one.error()), ec);
+      results.emplace_back(std::move(rendered));
+    }
+  }
+  return json_response(200, json::object{{"results", std::move(results)}});
+}
+
+http::Response TransactionsApi::get_one(http::Request& request) {
+  auto access = access_.check(request, {Role::kAdmin, Role::kAnalyst, Role::kValidator});
+  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
+  const auto& principal = std::get<Principal>(access);
+
+  auto found = store_.find_decision(request.path_params["merchant_id"], request.path_params["transaction_id"]);
+  if (!found.ok()) return error_response(found.error());
+  if (!found->has_value() || !visible_to(principal, **found)) {
+    return error_response(make_error("not_found", "no such transaction"));
+  }
+  return json_response(200, render_record(**found));
+}
+
+http::Response TransactionsApi::list(http::Request& request) {
+  auto access = access_.check(request, {Role::kAdmin, Role::kAnalyst, Role::kValidator});
+  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
+  const auto& principal = std::get<Principal>(access);
+
+  store::TransactionQuery q;
+  std::vector<FieldIssue> issues;
+  for (const auto& [key, value] : parse_query(request.query)) {
+    if (key == "merchant_id") {
+      q.merchant_id = value;
+    } else if (key == "decision") {
+      q.decision = domain::parse_decision(value);
+      if (!q.decision) issues.push_back({key, "invalid_value"});
+    } else if (key == "resolved") {
+      if (value == "true" || value == "false") {
+        q.resolved = value == "true";
+      } else {
+        issues.push_back({key, "invalid_value"});
+      }
+    } else if (key == "since" || key == "until") {
+      auto t = domain::parse_rfc3339(value);
+      if (!t) {
+        issues.push_back({key, "invalid_format"});
+      } else {
+        (key == "since" ? q.since : q.until) = t;
+      }
+    } else if (key == "limit") {
+      char* end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1 || n > kMaxListLimit) {
+        issues.push_back({key, "out_of_range"});
+      } else {
+        q.limit = static_cast<int>(n);
+      }
+    } else if (key == "cursor") {
+      q.before_seq = decode_cursor(value);
+      if (!q.before_seq) issues.push_back({key, "invalid_format"});
+    } else {
+      issues.push_back({key, "unknown_field"});
+    }
+  }
+  if (!issues.empty()) {
+    return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
+  }
+  if (principal.role == Role::kValidator && principal.merchant_id) {
+    if (q.merchant_id && *q.merchant_id != *principal.merchant_id) {
+      return error_response(make_error("forbidden", "this API key may only read merchant " + *principal.merchant_id));
+    }
+    q.merchant_id = principal.merchant_id;
+  }
+  auto page = store_.list_decisions(q);
+  if (!page.ok()) return error_response(page.error());
+  json::array items;
+  for (const auto& r : page->items) items.emplace_back(render_record(r));
+  json::object out{{"items", std::move(items)}};
+  out["next_cursor"] = page->next_before_seq ? json::value(encode_cursor(*page->next_before_seq)) : json::value(nullptr);
+  return json_response(200, out);
+}
+
+http::Response TransactionsApi::resolve(http::Request& request) {
+  auto access = access_.check(request, {Role::kAdmin, Role::kAnalyst});
+  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
+  const auto& principal = std::get<Principal>(access);
+
+  auto body = parse_json_body(request.body);
+  if (!body.ok()) return error_response(body.error());
+  const json::object* obj = body->if_object();
+  if (obj == nullptr) return error_response(validation_error("", "invalid_type", "the body must be a JSON object"));
+  std::vector<FieldIssue> issues;
+  domain::Resolution resolution;
+  for (const auto& kv : *obj) {
+    if (kv.key() == "decision") {
+      auto d = kv.value().is_string() ? domain::parse_decision(kv.value().as_string()) : std::nullopt;
+      if (!d || *d == domain::Decision::kReview) {
+        issues.push_back({"decision", "invalid_value"});
+      } else {
+        resolution.decision = *d;
+      }
+    } else if (kv.key() == "note") {
+      if (!kv.value().is_string()) {
+        issues.push_back({"note", "invalid_type"});
+      } else if (kv.value().as_string().size() > kMaxNoteLength) {
+        issues.push_back({"note", "too_long"});
+      } else {
+        resolution.note = std::string(kv.value().as_string());
+      }
+    } else {
+      issues.push_back({std::string(kv.key()), "unknown_field"});
+    }
+  }
+  if (obj->if_contains("decision") == nullptr) issues.push_back({"decision", "required"});
+  if (!issues.empty()) {
+    return error_response(make_error("validation_failed", "the resolution is not valid", std::move(issues)));
+  }
+  resolution.by = principal.name;
+  resolution.at = domain::now_millis();
+  auto resolved =
+      store_.resolve_review(request.path_params["merchant_id"], request.path_params["transaction_id"], resolution);
+  if (!resolved.ok()) return error_response(resolved.error());
+  return json_response(200, render_record(*resolved));
+}
+
+}  // namespace txv::api

@@ -1,0 +1,49 @@
+// Handlers of contract sections 3 and 4: validate, validate-batch, read one,
+// list, and review resolution. Request/response mapping only; the decision
+// logic is decide::DecisionPipeline.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include "api/access.h"
+#include "decide/fingerprint.h"
+#include "decide/pipeline.h"
+#include "http/router.h"
+#include "metrics/metrics.h"
+#include "store/stores.h"
+
+namespace txv::api {
+
+class TransactionsApi {
+ public:
+  TransactionsApi(AccessControl& access, decide::DecisionPipeline& pipeline, store::TransactionStore& store,
+                  const decide::Fingerprinter& fingerprinter, metrics::Metrics& metrics);
+
+  void register_routes(http::Router& router);
+
+  http::Response validate(http::Request& request);
+  http::Response validate_batch(http::Request& request);
+  http::Response get_one(http::Request& request);
+  http::Response list(http::Request& request);
+  http::Response resolve(http::Request& request);
+
+ private:
+  // One item: the decision JSON or an Error.
+  Result<boost::json::object> decide_one(const Principal& principal, const boost::json::value& body,
+                                         std::string_view field_prefix);
+
+  AccessControl& access_;
+  decide::DecisionPipeline& pipeline_;
+  store::TransactionStore& store_;
+  const decide::Fingerprinter& fingerprinter_;
+  metrics::Metrics& metrics_;
+};
+
+// Opaque paging cursors ("c" + base-36 of the position); nullopt when malformed.
+std::string encode_cursor(std::int64_t position);
+std::optional<std::int64_t> decode_cursor(std::string_view cursor);
+
+// Parses "a=1&b=2" (percent-decoded); repeated keys keep the last value.
+std::map<std::string, std::string> parse_query(const std::string& query);
+
+}  // namespace txv::api

@@ -1,0 +1,35 @@
+// In-process token buckets, one per API key id, for the embedded mode.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+
+#include "cache/rate_limiter.h"
+
+namespace txv::cache {
+
+struct LocalRateLimiterOptions {
+  double rate_per_second = 0;  // > 0
+  // Injected for tests; defaults to steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> now;
+};
+
+class LocalRateLimiter final : public RateLimiter {
+ public:
+  explicit LocalRateLimiter(LocalRateLimiterOptions options);
+  RateDecision try_acquire(const std::string& key_id) override;
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point updated;
+  };
+  LocalRateLimiterOptions options_;
+  double burst_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+}  // namespace txv::cache

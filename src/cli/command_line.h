@@ -1,0 +1,35 @@
+// Parses txv's command line (contract section 1) into a Command. No side
+// effects beyond reading the --config file and the environment.
+//
+//   txv serve [--config FILE] [--listen ...] [--database-url ...] ... [--no-migrate]
+//   txv migrate [--config FILE] [--database-url ...]
+//   txv apikey create --role admin|analyst|validator [--merchant ID] [--name TEXT]
+//   txv version
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "store/records.h"
+
+namespace txv::cli {
+
+enum class Verb { kServe, kMigrate, kApiKeyCreate, kVersion, kHelp };
+
+struct Command {
+  Verb verb = Verb::kHelp;
+  config::ServerConfig config;
+  bool no_migrate = false;
+  store::Role role = store::Role::kValidator;
+  std::optional<std::string> merchant_id;
+  std::string key_name;
+  std::string help_text;  // for kHelp: what to print on stdout
+};
+
+// Errors: "usage" (exit 2 with the message) or "invalid_configuration".
+Result<Command> parse_command_line(int argc, const char* const* argv, const config::RawSettings& environment);
+
+}  // namespace txv::cli

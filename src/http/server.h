@@ -1,0 +1,63 @@
+// HTTP/1.1 server: Boost.Beast on an Asio io_context, keep-alive, optional TLS.
+//
+// I/O runs on `io_threads`; each complete request is handed to a pool of
+// `worker_threads` where the (possibly blocking) dispatch function runs, so a
+// handler waiting for a group commit never stalls socket I/O. Bodies over
+// `max_body_bytes` are answered 413 without being read further; unparseable
+// requests 400; both close the connection.
+//
+// Lifecycle: start() binds (error value on failure) and serves; stop_accepting()
+// closes the listener; wait_idle(deadline) waits for in-flight requests;
+// stop() closes every connection and joins the threads. After stop_accepting()
+// responses carry "Connection: close".
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "http/message.h"
+
+namespace txv::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  unsigned short port = 8080;  // 0: pick a free port (see bound_port())
+  int io_threads = 1;
+  int worker_threads = 64;
+  std::size_t max_body_bytes = 64 * 1024;
+  std::optional<std::string> tls_cert_file;
+  std::optional<std::string> tls_key_file;
+};
+
+// Produces the response for a parsed request; must not throw (the dispatcher
+// in middleware.h holds the last-resort catch). Called on a worker thread.
+using DispatchFn = std::function<Response(Request&)>;
+// Answers for requests that never reach dispatch (413, 400); used to render
+// them in the contract's error shape and count them.
+using TransportErrorFn = std::function<Response(int status, const std::string& remote_address)>;
+
+class Server {
+ public:
+  Server(ServerOptions options, DispatchFn dispatch, TransportErrorFn transport_error);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  Status start();
+  unsigned short bound_port() const;
+  void stop_accepting();
+  // True when no request is in flight before the deadline.
+  bool wait_idle(std::chrono::steady_clock::time_point deadline);
+  void stop();
+
+  class Impl;  // public only so the connection sessions in server.cc can reach it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace txv::http

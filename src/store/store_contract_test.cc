@@ -1,0 +1,1054 @@
+// The storage contract suite: what every back-end of store::Database must do
+// (src/store/stores.h). Parameterised by back-end (store_contract_backends.cc);
+// no test names a back-end.
+#include <poll.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "domain/time.h"
+#include "store/record_json.h"
+#include "store/store_contract_test.h"
+#include "store/stores.h"
+
+namespace txv::store::contract {
+namespace {
+
+namespace json = boost::json;
+using domain::Decision;
+using domain::DecisionRecord;
+using std::chrono::minutes;
+
+TimePoint at(const char* rfc3339) { return domain::parse_rfc3339(rfc3339).value(); }
+
+const TimePoint kT0 = at("2026-11-24T10:00:00.000Z");
+
+DecisionRecord make_record(const std::string& merchant, const std::string& txid, Decision decision = Decision::kApprove,
+                           TimePoint decided_at = kT0) {
+  DecisionRecord r;
+  r.merchant_id = merchant;
+  r.transaction_id = txid;
+  r.request_hash = "hash-" + merchant + "-" + txid;
+  r.type = domain::TransactionType::kPurchase;
+  r.amount = 12550;
+  r.currency = "USD";
+  r.decision = decision;
+  r.rules_version = 7;
+  r.card = domain::CardSummary{"visa", "424242", "4242", "0123456789abcdef0123456789abcdef"};
+  r.occurred_at = decided_at - minutes(1);
+  r.decided_at = decided_at;
+  return r;
+}
+
+DecisionRecord make_full_record(const std::string& merchant, const std::string& txid) {
+  DecisionRecord r = make_record(merchant, txid, Decision::kReview, kT0 + std::chrono::milliseconds(123));
+  r.type = domain::TransactionType::kRefund;
+  r.amount = 1'000'000'000'000'000;
+  r.currency = "KWD";
+  r.reasons = {domain::Reason{"card_expired", "check", "", domain::RuleAction::kDecline},
+               domain::Reason{"high_amount", "rule", "r-1", domain::RuleAction::kReview}};
+  r.shadow_matches = {domain::ShadowMatch{"r-2", domain::RuleAction::kDecline, "shadow_code"}};
+  r.has_customer = true;
+  r.customer = domain::Customer{"c-7", "a@example.com", "2001:db8::1", "US", "d-1"};
+  r.has_merchant = true;
+  r.merchant = domain::Merchant{"5411", "DE"};
+  r.metadata = {{"channel", "web"}, {"quote", "\"x\" \\ \u00e9"}};
+  return r;
+}
+
+RuleRecord make_rule(const std::string& id, std::int64_t priority = 10) {
+  RuleRecord r;
+  r.id = id;
+  r.name = "rule " + id;
+  r.expression = "amount > 100000";
+  r.action = domain::RuleAction::kReview;
+  r.code = "high_amount";
+  r.priority = priority;
+  r.mode = RuleMode::kEnforce;
+  r.created_at = kT0;
+  r.updated_at = kT0;
+  return r;
+}
+
+json::value parse_json(const std::string& text) {
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  EXPECT_FALSE(ec) << text;
+  return v;
+}
+
+std::vector<std::string> json_strings(const json::value& v) {
+  std::vector<std::string> out;
+  if (!v.is_array()) {
+    ADD_FAILURE() << "not an array: " << json::serialize(v);
+    return out;
+  }
+  for (const auto& e : v.get_array()) out.emplace_back(e.as_string());
+  return out;
+}
+
+#define ASSERT_OK(expr)                                                \
+  do {                                                                 \
+    const auto& txv_r_ = (expr);                                       \
+    ASSERT_TRUE(txv_r_.ok()) << #expr << ": " << txv_r_.error().code \
+                             << ": " << txv_r_.error().message;        \
+  } while (0)
+
+#define EXPECT_ERROR(expr, expected_code)                                        \
+  do {                                                                           \
+    const auto& txv_r_ = (expr);                                                 \
+    if (txv_r_.ok()) {                                                           \
+      ADD_FAILURE() << #expr << " succeeded, expected " << (expected_code);      \
+    } else {                                                                     \
+      EXPECT_EQ(txv_r_.error().code, expected_code) << txv_r_.error().message;   \
+    }                                                                            \
+  } while (0)
+
+class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
+ protected:
+  void SetUp() override {
+    backend_ = GetParam().make();
+    if (!backend_) GTEST_SKIP() << GetParam().name << " back-end not available";
+    db_ = open_migrated();
+    ASSERT_NE(db_, nullptr);
+  }
+  void TearDown() override {
+    if (db_) db_->close();
+    db_.reset();
+    backend_.reset();
+  }
+
+  std::unique_ptr<Database> open_migrated() {
+    auto db = backend_->open();
+    EXPECT_TRUE(db.ok()) << (db.ok() ? "" : db.error().message);
+    if (!db.ok()) return nullptr;
+    auto st = (*db)->migrate();
+    EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
+    return std::move(*db);
+  }
+
+  // Closes db_ and opens the same storage again.
+  void reopen() {
+    db_->close();
+    db_.reset();
+    db_ = open_migrated();
+    ASSERT_NE(db_, nullptr);
+  }
+
+  InsertOutcome insert(const DecisionRecord& r) {
+    auto out = db_->insert_decision(r);
+    EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().message);
+    return out.ok() ? *out : InsertOutcome{};
+  }
+
+  std::vector<AuditEntry> all_audit(AuditQuery q = {}) {
+    q.limit = 10000;
+    auto page = db_->list_audit(q);
+    EXPECT_TRUE(page.ok());
+    return page.ok() ? page->items : std::vector<AuditEntry>{};
+  }
+
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Database> db_;
+};
+
+// ------------------------------------------------------------------ migrate
+
+TEST_P(StoreContractTest, MigrateIsIdempotentAndKeepsData) {
+  ASSERT_OK(db_->migrate());
+  ASSERT_OK(db_->migrate());
+  insert(make_record("m-1", "t-1"));
+  ASSERT_OK(db_->create_rule(make_rule("r-1"), "alice"));
+  reopen();  // migrates again
+  ASSERT_OK(db_->migrate());
+  auto found = db_->find_decision("m-1", "t-1");
+  ASSERT_OK(found);
+  EXPECT_TRUE(found->has_value());
+  auto version = db_->rules_version();
+  ASSERT_OK(version);
+  EXPECT_EQ(*version, 1);
+  auto lv = db_->lists_version();
+  ASSERT_OK(lv);
+  EXPECT_EQ(*lv, 0);
+}
+
+// ------------------------------------------------------------------ api keys
+
+TEST_P(StoreContractTest, ApiKeysCreateFindList) {
+  ApiKey admin{"key_a", "ops admin", Role::kAdmin, std::nullopt, std::string(64, 'a'), kT0};
+  ApiKey validator{"key_v", "shop", Role::kValidator, "m-42", std::string(64, 'b'), kT0 + minutes(1)};
+  ApiKey analyst{"key_n", "analyst", Role::kAnalyst, std::nullopt, std::string(64, 'c'), kT0 - minutes(1)};
+  ASSERT_OK(db_->create_api_key(admin));
+  ASSERT_OK(db_->create_api_key(validator));
+  ASSERT_OK(db_->create_api_key(analyst));
+
+  auto found = db_->find_api_key_by_hash(std::string(64, 'b'));
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, validator);
+  auto missing = db_->find_api_key_by_hash(std::string(64, 'z'));
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  auto all = db_->list_api_keys();
+  ASSERT_OK(all);
+  EXPECT_EQ(*all, (std::vector<ApiKey>{analyst, admin, validator}));  // by created_at
+
+  ApiKey same_id = admin;
+  same_id.secret_hash = std::string(64, 'd');
+  EXPECT_ERROR(db_->create_api_key(same_id), "conflict");
+  ApiKey same_hash = admin;
+  same_hash.id = "key_other";
+  EXPECT_ERROR(db_->create_api_key(same_hash), "conflict");
+}
+
+// ------------------------------------------------------------------ decisions
+
+TEST_P(StoreContractTest, InsertAndFindRoundTripEveryField) {
+  DecisionRecord full = make_full_record("m-1", "t-full");
+  InsertOutcome out = insert(full);
+  EXPECT_TRUE(out.inserted);
+  EXPECT_GT(out.record.seq, 0);
+  DecisionRecord expected = full;
+  expected.seq = out.record.seq;
+  EXPECT_EQ(out.record, expected);
+
+  auto found = db_->find_decision("m-1", "t-full");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, expected);
+
+  DecisionRecord minimal = make_record("m-1", "t-min");  // no customer, merchant, reasons, metadata
+  InsertOutcome out2 = insert(minimal);
+  EXPECT_TRUE(out2.inserted);
+  EXPECT_GT(out2.record.seq, out.record.seq);
+  found = db_->find_decision("m-1", "t-min");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  minimal.seq = out2.record.seq;
+  EXPECT_EQ(**found, minimal);
+
+  auto missing = db_->find_decision("m-1", "nope");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+  missing = db_->find_decision("m-2", "t-full");  // the key is (merchant, transaction)
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StoreContractTest, DuplicateKeyReturnsTheStoredRecord) {
+  InsertOutcome first = insert(make_full_record("m-1", "t-1"));
+  ASSERT_TRUE(first.inserted);
+
+  DecisionRecord other = make_record("m-1", "t-1", Decision::kDecline);
+  other.request_hash = "a-different-request";
+  InsertOutcome second = insert(other);
+  EXPECT_FALSE(second.inserted);
+  EXPECT_EQ(second.record, first.record);
+
+  InsertOutcome other_merchant = insert(make_record("m-2", "t-1"));
+  EXPECT_TRUE(other_merchant.inserted);
+  EXPECT_NE(other_merchant.record.seq, first.record.seq);
+
+  auto page = db_->list_decisions({});
+  ASSERT_OK(page);
+  EXPECT_EQ(page->items.size(), 2u);
+}
+
+TEST_P(StoreContractTest, ConcurrentDuplicateInsertsHaveExactlyOneWinner) {
+  constexpr int kThreads = 16;
+  std::vector<InsertOutcome> outcomes(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      DecisionRecord r = make_record("m-1", "same");
+      r.amount = 100 + i;
+      auto out = db_->insert_decision(r);
+      if (out.ok()) outcomes[i] = *out;
+    });
+  }
+  for (auto& t : threads) t.join();
+  int winners = 0;
+  for (const auto& o : outcomes) {
+    winners += o.inserted ? 1 : 0;
+    EXPECT_EQ(o.record, outcomes[0].record);
+  }
+  EXPECT_EQ(winners, 1);
+  EXPECT_GT(outcomes[0].record.seq, 0);
+}
+
+// ------------------------------------------------------------------ listing
+
+std::vector<std::int64_t> seqs(const std::vector<DecisionRecord>& items) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : items) out.push_back(r.seq);
+  return out;
+}
+
+TEST_P(StoreContractTest, ListIsNewestFirstAndPagesWithCursors) {
+  std::vector<std::int64_t> inserted;
+  for (int i = 0; i < 25; ++i) inserted.push_back(insert(make_record("m-1", "t-" + std::to_string(i))).record.seq);
+  std::reverse(inserted.begin(), inserted.end());
+
+  std::vector<std::int64_t> listed;
+  TransactionQuery q;
+  q.limit = 10;
+  std::vector<std::size_t> page_sizes;
+  for (;;) {
+    auto page = db_->list_decisions(q);
+    ASSERT_OK(page);
+    page_sizes.push_back(page->items.size());
+    auto s = seqs(page->items);
+    listed.insert(listed.end(), s.begin(), s.end());
+    if (!page->next_before_seq) break;
+    EXPECT_EQ(*page->next_before_seq, page->items.back().seq);
+    q.before_seq = page->next_before_seq;
+  }
+  EXPECT_EQ(listed, inserted);
+  EXPECT_EQ(page_sizes, (std::vector<std::size_t>{10, 10, 5}));
+
+  // An exact multiple of the limit ends without a dangling cursor.
+  TransactionQuery q20;
+  q20.limit = 25;
+  auto page = db_->list_decisions(q20);
+  ASSERT_OK(page);
+  EXPECT_EQ(page->items.size(), 25u);
+  EXPECT_FALSE(page->next_before_seq.has_value());
+
+  TransactionQuery empty;
+  empty.merchant_id = "nobody";
+  page = db_->list_decisions(empty);
+  ASSERT_OK(page);
+  EXPECT_TRUE(page->items.empty());
+  EXPECT_FALSE(page->next_before_seq.has_value());
+}
+
+TEST_P(StoreContractTest, ListFilters) {
+  // m-a: approve@t0, decline@t0+1m, review@t0+2m (resolved), review@t0+3m
+  // m-b: approve@t0+4m, review@t0+5m
+  std::map<std::string, std::int64_t> seq;
+  auto add = [&](const char* m, const char* t, Decision d, int minute) {
+    seq[t] = insert(make_record(m, t, d, kT0 + minutes(minute))).record.seq;
+  };
+  add("m-a", "a1", Decision::kApprove, 0);
+  add("m-a", "a2", Decision::kDecline, 1);
+  add("m-a", "a3", Decision::kReview, 2);
+  add("m-a", "a4", Decision::kReview, 3);
+  add("m-b", "b1", Decision::kApprove, 4);
+  add("m-b", "b2", Decision::kReview, 5);
+  ASSERT_OK(db_->resolve_review("m-a", "a3", domain::Resolution{Decision::kApprove, "ok", "ann", kT0 + minutes(9)}));
+
+  auto run = [&](TransactionQuery q) {
+    auto page = db_->list_decisions(q);
+    EXPECT_TRUE(page.ok());
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const auto& r : page->items) ids.push_back(r.transaction_id);
+    }
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  TransactionQuery q;
+  EXPECT_EQ(run(q), (V{"b2", "b1", "a4", "a3", "a2", "a1"}));
+
+  q = {};
+  q.merchant_id = "m-a";
+  EXPECT_EQ(run(q), (V{"a4", "a3", "a2", "a1"}));
+
+  q = {};
+  q.decision = Decision::kReview;
+  EXPECT_EQ(run(q), (V{"b2", "a4", "a3"}));
+  q.decision = Decision::kApprove;
+  EXPECT_EQ(run(q), (V{"b1", "a1"}));
+
+  q = {};
+  q.resolved = false;  // the review queue
+  EXPECT_EQ(run(q), (V{"b2", "a4"}));
+  q.resolved = true;
+  EXPECT_EQ(run(q), (V{"a3"}));
+  q.resolved = false;
+  q.merchant_id = "m-a";
+  q.decision = Decision::kReview;
+  EXPECT_EQ(run(q), (V{"a4"}));
+
+  q = {};
+  q.since = kT0 + minutes(2);  // inclusive
+  EXPECT_EQ(run(q), (V{"b2", "b1", "a4", "a3"}));
+  q.until = kT0 + minutes(4);  // exclusive
+  EXPECT_EQ(run(q), (V{"a4", "a3"}));
+  q.since.reset();
+  EXPECT_EQ(run(q), (V{"a4", "a3", "a2", "a1"}));
+
+  q = {};
+  q.before_seq = seq["a3"];
+  EXPECT_EQ(run(q), (V{"a2", "a1"}));
+
+  q = {};
+  q.merchant_id = "m-b";
+  q.decision = Decision::kReview;
+  q.since = kT0 + minutes(5);
+  q.until = kT0 + minutes(6);
+  q.resolved = false;
+  EXPECT_EQ(run(q), (V{"b2"}));
+}
+
+TEST_P(StoreContractTest, ListPagingIsStableUnderConcurrentInserts) {
+  for (int i = 0; i < 60; ++i) insert(make_record("m-page", "pre-" + std::to_string(i)));
+
+  // A background writer keeps inserting into the same merchant (and another).
+  std::mutex mu;
+  std::vector<std::int64_t> acked;  // seqs of m-page rows acknowledged so far
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      auto out = db_->insert_decision(make_record(i % 2 ? "m-page" : "m-other", "bg-" + std::to_string(i)));
+      if (!out.ok()) continue;
+      if (i % 2) {
+        std::lock_guard lk(mu);
+        acked.push_back(out->record.seq);
+      }
+    }
+  });
+
+  // Rows acknowledged before the first page is requested must all be listed.
+  std::set<std::int64_t> existing;
+  {
+    auto all = db_->list_decisions(TransactionQuery{.merchant_id = "m-page", .limit = 10000});
+    ASSERT_OK(all);
+    for (const auto& r : all->items) existing.insert(r.seq);
+    std::lock_guard lk(mu);
+    existing.insert(acked.begin(), acked.end());
+  }
+
+  std::vector<std::int64_t> listed;
+  TransactionQuery q;
+  q.merchant_id = "m-page";
+  q.limit = 7;
+  for (int page_no = 0;; ++page_no) {
+    auto page = db_->list_decisions(q);
+    ASSERT_OK(page);
+    for (const auto& r : page->items) {
+      EXPECT_EQ(r.merchant_id, "m-page");
+      listed.push_back(r.seq);
+    }
+    // Interleave deterministic inserts between pages too.
+    for (int k = 0; k < 2; ++k) insert(make_record("m-page", "mid-" + std::to_string(page_no) + "-" + std::to_string(k)));
+    if (!page->next_before_seq) break;
+    q.before_seq = page->next_before_seq;
+  }
+  stop = true;
+  writer.join();
+
+  for (std::size_t i = 1; i < listed.size(); ++i) {
+    ASSERT_LT(listed[i], listed[i - 1]) << "pages overlap or are out of order at " << i;
+  }
+  std::set<std::int64_t> listed_set(listed.begin(), listed.end());
+  for (auto s : existing) EXPECT_TRUE(listed_set.contains(s)) << "row " << s << " skipped by paging";
+}
+
+// ------------------------------------------------------------------ reviews
+
+TEST_P(StoreContractTest, ResolveReviewRecordsResolutionAndAudit) {
+  insert(make_record("m-1", "rev", Decision::kReview));
+  insert(make_record("m-1", "ok", Decision::kApprove));
+  domain::Resolution res{Decision::kDecline, "stolen card", "analyst ann", kT0 + minutes(5)};
+
+  auto resolved = db_->resolve_review("m-1", "rev", res);
+  ASSERT_OK(resolved);
+  ASSERT_TRUE(resolved->resolution.has_value());
+  EXPECT_EQ(*resolved->resolution, res);
+  EXPECT_EQ(resolved->decision, Decision::kReview);  // the decision itself is kept
+  auto found = db_->find_decision("m-1", "rev");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, *resolved);
+
+  auto audit = all_audit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action, "resolve");
+  EXPECT_EQ(audit[0].object_type, "transaction");
+  EXPECT_EQ(audit[0].object_id, "m-1/rev");
+  EXPECT_EQ(audit[0].actor, "analyst ann");
+  json::value before = parse_json(audit[0].before_json);
+  json::value after = parse_json(audit[0].after_json);
+  EXPECT_TRUE(before.at("resolution").is_null());
+  EXPECT_EQ(after.at("resolution"), resolution_to_json(res));
+
+  EXPECT_ERROR(db_->resolve_review("m-1", "rev", res), "not_reviewable");  // only once
+  EXPECT_ERROR(db_->resolve_review("m-1", "ok", res), "not_reviewable");   // not a review
+  EXPECT_ERROR(db_->resolve_review("m-1", "absent", res), "not_found");
+  EXPECT_ERROR(db_->resolve_review("m-2", "rev", res), "not_found");
+  EXPECT_EQ(all_audit().size(), 1u);  // failures leave no trace
+  found = db_->find_decision("m-1", "ok");
+  ASSERT_OK(found);
+  EXPECT_FALSE((*found)->resolution.has_value());
+}
+
+TEST_P(StoreContractTest, ConcurrentResolutionsOfOneReviewHaveOneWinner) {
+  insert(make_record("m-1", "rev", Decision::kReview));
+  constexpr int kThreads = 8;
+  std::atomic<int> ok{0}, not_reviewable{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = db_->resolve_review("m-1", "rev", {Decision::kApprove, "n", "by-" + std::to_string(i), kT0});
+      if (r.ok()) {
+        ++ok;
+      } else if (r.error().code == "not_reviewable") {
+        ++not_reviewable;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(not_reviewable.load(), kThreads - 1);
+  EXPECT_EQ(all_audit().size(), 1u);
+}
+
+// ------------------------------------------------------------------ velocity
+
+TEST_P(StoreContractTest, VelocityEventsSinceAreOldestFirst) {
+  DecisionRecord with_customer = make_full_record("m-1", "v-cust");
+  with_customer.decided_at = kT0 + minutes(3);
+  insert(with_customer);
+  insert(make_record("m-1", "v-old", Decision::kApprove, kT0 - minutes(10)));
+  insert(make_record("m-2", "v-1", Decision::kDecline, kT0 + minutes(1)));
+  insert(make_record("m-1", "v-edge", Decision::kApprove, kT0));
+
+  auto events = db_->velocity_events_since(kT0);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].at, kT0);
+  EXPECT_EQ((*events)[1].at, kT0 + minutes(1));
+  EXPECT_EQ((*events)[1].merchant_id, "m-2");
+  EXPECT_FALSE((*events)[1].customer_id.has_value());
+  EXPECT_FALSE((*events)[1].email.has_value());
+  const VelocityEvent& e = (*events)[2];
+  EXPECT_EQ(e.at, kT0 + minutes(3));
+  EXPECT_EQ(e.amount, with_customer.amount);
+  EXPECT_EQ(e.currency, "KWD");
+  EXPECT_EQ(e.merchant_id, "m-1");
+  EXPECT_EQ(e.card_fingerprint, with_customer.card.fingerprint);
+  EXPECT_EQ(e.customer_id, "c-7");
+  EXPECT_EQ(e.email, "a@example.com");
+  EXPECT_EQ(e.ip, "2001:db8::1");
+  EXPECT_EQ(e.device_id, "d-1");
+
+  events = db_->velocity_events_since(kT0 + minutes(60));
+  ASSERT_OK(events);
+  EXPECT_TRUE(events->empty());
+}
+
+// ------------------------------------------------------------------ rules
+
+TEST_P(StoreContractTest, RulesVersioningAndAudit) {
+  auto v0 = db_->rules_version();
+  ASSERT_OK(v0);
+  EXPECT_EQ(*v0, 0);
+
+  RuleRecord r1 = make_rule("r-1", 20);
+  r1.version = 99;  // ignored: a new rule is version 1
+  auto created = db_->create_rule(r1, "alice");
+  ASSERT_OK(created);
+  EXPECT_EQ(created->version, 1);
+  EXPECT_EQ(created->created_at, kT0);
+  EXPECT_EQ(created->updated_at, kT0);
+  ASSERT_OK(db_->create_rule(make_rule("r-0", 20), "alice"));
+  ASSERT_OK(db_->create_rule(make_rule("r-2", 5), "alice"));
+  EXPECT_EQ(*db_->rules_version(), 3);
+
+  EXPECT_ERROR(db_->create_rule(make_rule("r-1"), "alice"), "conflict");
+  EXPECT_EQ(*db_->rules_version(), 3);
+
+  auto found = db_->find_rule("r-1");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, *created);
+  auto missing = db_->find_rule("nope");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  RuleRecord change = make_rule("r-1", 1);
+  change.expression = "amount > 5";
+  change.action = domain::RuleAction::kDecline;
+  change.mode = RuleMode::kShadow;
+  change.created_at = kT0 + minutes(100);  // ignored: created_at is kept
+  change.updated_at = kT0 + minutes(30);
+  auto replaced = db_->replace_rule(change, "bob");
+  ASSERT_OK(replaced);
+  EXPECT_EQ(replaced->version, 2);
+  EXPECT_EQ(replaced->created_at, kT0);
+  EXPECT_EQ(replaced->updated_at, kT0 + minutes(30));
+  EXPECT_EQ(replaced->expression, "amount > 5");
+  EXPECT_EQ(replaced->mode, RuleMode::kShadow);
+  EXPECT_EQ(**db_->find_rule("r-1"), *replaced);
+  EXPECT_EQ(db_->replace_rule(change, "bob")->version, 3);
+  EXPECT_EQ(*db_->rules_version(), 5);
+  EXPECT_ERROR(db_->replace_rule(make_rule("absent"), "bob"), "not_found");
+
+  auto listed = db_->list_rules();
+  ASSERT_OK(listed);
+  std::vector<std::string> ids;
+  for (const auto& r : *listed) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"r-1", "r-2", "r-0"}));  // priority 1, 5, 20 (r-0 < r-1 by id at 20)
+
+  ASSERT_OK(db_->delete_rule("r-2", "carol"));
+  EXPECT_EQ(*db_->rules_version(), 6);
+  EXPECT_FALSE(db_->find_rule("r-2")->has_value());
+  EXPECT_ERROR(db_->delete_rule("r-2", "carol"), "not_found");
+  EXPECT_EQ(*db_->rules_version(), 6);
+
+  AuditQuery aq;
+  aq.object_type = "rule";
+  auto audit = all_audit(aq);
+  ASSERT_EQ(audit.size(), 6u);  // 3 creates, 2 updates, 1 delete; newest first
+  const AuditEntry& del = audit[0];
+  EXPECT_EQ(del.action, "delete");
+  EXPECT_EQ(del.object_id, "r-2");
+  EXPECT_EQ(del.actor, "carol");
+  RuleRecord r2 = make_rule("r-2", 5);
+  EXPECT_EQ(parse_json(del.before_json), json::value(rule_to_json(r2)));
+  EXPECT_TRUE(parse_json(del.after_json).is_null());
+
+  const AuditEntry& upd = audit[2];  // the first replace
+  EXPECT_EQ(upd.action, "update");
+  EXPECT_EQ(upd.actor, "bob");
+  EXPECT_EQ(parse_json(upd.before_json), json::value(rule_to_json(*created)));
+  EXPECT_EQ(parse_json(upd.after_json), json::value(rule_to_json(*replaced)));
+
+  const AuditEntry& create = audit[5];
+  EXPECT_EQ(create.action, "create");
+  EXPECT_EQ(create.object_id, "r-1");
+  EXPECT_EQ(create.actor, "alice");
+  EXPECT_TRUE(parse_json(create.before_json).is_null());
+  json::value after = parse_json(create.after_json);
+  EXPECT_EQ(after, json::value(rule_to_json(*created)));
+  EXPECT_EQ(after.at("created_at").as_string(), "2026-11-24T10:00:00.000Z");
+  EXPECT_EQ(after.at("action").as_string(), "review");
+}
+
+// ------------------------------------------------------------------ lists
+
+json::value newest_after_json(const std::vector<AuditEntry>& audit) {
+  return audit.empty() ? json::value() : parse_json(audit.front().after_json);
+}
+
+TEST_P(StoreContractTest, ListReplaceAddRemoveWithDiffAudit) {
+  auto lv = [&] { return *db_->lists_version(); };
+  EXPECT_EQ(lv(), 0);
+  auto missing = db_->list_entries("blocked_ips");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  auto created = db_->replace_list("blocked_ips", {"b", "a", "a", "c"}, "alice");
+  ASSERT_OK(created);
+  EXPECT_EQ(created->name, "blocked_ips");
+  EXPECT_EQ(created->entry_count, 3);
+  EXPECT_EQ(lv(), 1);
+  EXPECT_EQ(**db_->list_entries("blocked_ips"), (std::vector<std::string>{"a", "b", "c"}));
+
+  AuditQuery aq;
+  aq.object_type = "list";
+  aq.object_id = "blocked_ips";
+  auto audit = all_audit(aq);
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action, "replace");
+  EXPECT_EQ(audit[0].actor, "alice");
+  json::value diff = parse_json(audit[0].after_json);
+  EXPECT_EQ(json_strings(diff.at("added")), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(json_strings(diff.at("removed")).empty());
+
+  auto replaced = db_->replace_list("blocked_ips", {"d", "c"}, "bob");
+  ASSERT_OK(replaced);
+  EXPECT_EQ(replaced->entry_count, 2);
+  EXPECT_EQ(**db_->list_entries("blocked_ips"), (std::vector<std::string>{"c", "d"}));
+  diff = newest_after_json(all_audit(aq));
+  EXPECT_EQ(json_strings(diff.at("added")), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(json_strings(diff.at("removed")), (std::vector<std::string>{"a", "b"}));
+
+  auto added = db_->add_list_entries("blocked_ips", {"f", "d", "e", "f"}, "carol");
+  ASSERT_OK(added);
+  EXPECT_EQ(added->entry_count, 4);
+  EXPECT_EQ(**db_->list_entries("blocked_ips"), (std::vector<std::string>{"c", "d", "e", "f"}));
+  audit = all_audit(aq);
+  EXPECT_EQ(audit[0].action, "add_entries");
+  diff = parse_json(audit[0].after_json);
+  EXPECT_EQ(json_strings(diff.at("added")), (std::vector<std::string>{"f", "e"}));  // only the new ones
+  EXPECT_TRUE(json_strings(diff.at("removed")).empty());
+
+  auto removed = db_->remove_list_entry("blocked_ips", "e", "dave");
+  ASSERT_OK(removed);
+  EXPECT_EQ(removed->entry_count, 3);
+  audit = all_audit(aq);
+  EXPECT_EQ(audit[0].action, "remove_entry");
+  EXPECT_EQ(audit[0].actor, "dave");
+  diff = parse_json(audit[0].after_json);
+  EXPECT_TRUE(json_strings(diff.at("added")).empty());
+  EXPECT_EQ(json_strings(diff.at("removed")), (std::vector<std::string>{"e"}));
+  EXPECT_EQ(lv(), 4);
+
+  EXPECT_ERROR(db_->remove_list_entry("blocked_ips", "e", "dave"), "not_found");
+  EXPECT_ERROR(db_->remove_list_entry("no_such_list", "e", "dave"), "not_found");
+  EXPECT_EQ(lv(), 4);
+  EXPECT_EQ(all_audit(aq).size(), 4u);
+  EXPECT_FALSE(db_->list_entries("no_such_list")->has_value());
+
+  // A list is created by its first add too; an emptied list still exists.
+  ASSERT_OK(db_->add_list_entries("emails", {"x@example.com"}, "alice"));
+  ASSERT_OK(db_->remove_list_entry("emails", "x@example.com", "alice"));
+  auto emails = db_->list_entries("emails");
+  ASSERT_OK(emails);
+  ASSERT_TRUE(emails->has_value());
+  EXPECT_TRUE((*emails)->empty());
+  ASSERT_OK(db_->replace_list("a_empty", {}, "alice"));
+
+  auto lists = db_->list_lists();
+  ASSERT_OK(lists);
+  ASSERT_EQ(lists->size(), 3u);
+  EXPECT_EQ((*lists)[0].name, "a_empty");
+  EXPECT_EQ((*lists)[0].entry_count, 0);
+  EXPECT_EQ((*lists)[1].name, "blocked_ips");
+  EXPECT_EQ((*lists)[1].entry_count, 3);
+  EXPECT_EQ((*lists)[2].name, "emails");
+  EXPECT_EQ((*lists)[2].entry_count, 0);
+  EXPECT_GT((*lists)[1].updated_at, TimePoint{});
+  EXPECT_EQ(lv(), 7);
+}
+
+TEST_P(StoreContractTest, LargeListReplaceDiffs) {
+  constexpr int kN = 200'000;
+  std::vector<std::string> entries;
+  entries.reserve(kN);
+  for (int i = 0; i < kN; ++i) entries.push_back("198.51." + std::to_string(i / 256) + "." + std::to_string(i % 256));
+  auto start = std::chrono::steady_clock::now();
+  auto first = db_->replace_list("big", entries, "alice");
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_OK(first);
+  EXPECT_EQ(first->entry_count, kN);
+  std::cout << "[ info ] replace_list of " << kN << " new entries: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
+
+  // Replace a tenth of it.
+  for (int i = 0; i < kN / 10; ++i) entries[i] = "203.0.113.x" + std::to_string(i);
+  start = std::chrono::steady_clock::now();
+  auto second = db_->replace_list("big", entries, "alice");
+  elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_OK(second);
+  EXPECT_EQ(second->entry_count, kN);
+  std::cout << "[ info ] replace_list of " << kN << " entries, 10% changed: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
+
+  auto stored = db_->list_entries("big");
+  ASSERT_OK(stored);
+  ASSERT_TRUE(stored->has_value());
+  std::sort(entries.begin(), entries.end());
+  EXPECT_EQ(**stored, entries);
+
+  AuditQuery aq;
+  aq.object_id = "big";
+  aq.limit = 1;
+  auto audit = db_->list_audit(aq);
+  ASSERT_OK(audit);
+  ASSERT_EQ(audit->items.size(), 1u);
+  json::value diff = parse_json(audit->items[0].after_json);
+  EXPECT_EQ(diff.at("added").as_array().size(), static_cast<std::size_t>(kN / 10));
+  EXPECT_EQ(diff.at("removed").as_array().size(), static_cast<std::size_t>(kN / 10));
+}
+
+// ------------------------------------------------------------------ audit
+
+TEST_P(StoreContractTest, AuditPagesNewestFirstWithFilters) {
+  TimePoint before_all = domain::now_millis();
+  for (int i = 0; i < 12; ++i) ASSERT_OK(db_->create_rule(make_rule("r-" + std::to_string(i)), "alice"));
+  ASSERT_OK(db_->replace_list("l", {"x"}, "bob"));
+  ASSERT_OK(db_->replace_rule(make_rule("r-3"), "bob"));
+
+  std::vector<std::int64_t> ids;
+  AuditQuery q;
+  q.limit = 5;
+  std::vector<std::size_t> sizes;
+  for (;;) {
+    auto page = db_->list_audit(q);
+    ASSERT_OK(page);
+    sizes.push_back(page->items.size());
+    for (const auto& e : page->items) ids.push_back(e.id);
+    if (!page->next_before_id) break;
+    EXPECT_EQ(*page->next_before_id, page->items.back().id);
+    q.before_id = page->next_before_id;
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{5, 5, 4}));
+  EXPECT_TRUE(std::is_sorted(ids.rbegin(), ids.rend()));
+  EXPECT_EQ(std::set<std::int64_t>(ids.begin(), ids.end()).size(), 14u);
+
+  AuditQuery by_type;
+  by_type.object_type = "list";
+  auto lists = all_audit(by_type);
+  ASSERT_EQ(lists.size(), 1u);
+  EXPECT_EQ(lists[0].object_id, "l");
+  EXPECT_GE(lists[0].at, before_all);
+  EXPECT_LE(lists[0].at, domain::now_millis());
+
+  AuditQuery by_id;
+  by_id.object_type = "rule";
+  by_id.object_id = "r-3";
+  auto r3 = all_audit(by_id);
+  ASSERT_EQ(r3.size(), 2u);
+  EXPECT_EQ(r3[0].action, "update");
+  EXPECT_EQ(r3[1].action, "create");
+
+  AuditQuery since;
+  since.since = before_all;
+  EXPECT_EQ(all_audit(since).size(), 14u);
+  since.since = domain::now_millis() + minutes(1);
+  EXPECT_TRUE(all_audit(since).empty());
+}
+
+// ------------------------------------------------------------------ concurrency, durability, close
+
+TEST_P(StoreContractTest, ConcurrentInsertsFrom32ThreadsAreAllDurableAndDistinct) {
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 20;
+  std::vector<std::vector<std::int64_t>> seqs_by_thread(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto out = db_->insert_decision(make_record("m-c", "t" + std::to_string(t) + "-" + std::to_string(i)));
+        if (out.ok() && out->inserted) seqs_by_thread[t].push_back(out->record.seq);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::int64_t> all;
+  for (const auto& v : seqs_by_thread) {
+    EXPECT_EQ(v.size(), static_cast<std::size_t>(kPerThread));
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));  // a thread's own inserts are ordered
+    all.insert(v.begin(), v.end());
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+
+  reopen();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      auto found = db_->find_decision("m-c", "t" + std::to_string(t) + "-" + std::to_string(i));
+      ASSERT_OK(found);
+      ASSERT_TRUE(found->has_value());
+      EXPECT_EQ((*found)->seq, seqs_by_thread[t][i]);
+    }
+  }
+}
+
+TEST_P(StoreContractTest, FailingWritesDoNotAffectConcurrentOnes) {
+  constexpr int kThreads = 16;
+  std::atomic<int> created{0}, conflicts{0}, inserted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        auto rule = db_->create_rule(make_rule("dup"), "t" + std::to_string(t));
+        if (rule.ok()) {
+          ++created;
+        } else if (rule.error().code == "conflict") {
+          ++conflicts;
+        }
+        auto out = db_->insert_decision(make_record("m-f", "t" + std::to_string(t) + "-" + std::to_string(i)));
+        if (out.ok() && out->inserted) ++inserted;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads * 5 - 1);
+  EXPECT_EQ(inserted.load(), kThreads * 5);
+  EXPECT_EQ(*db_->rules_version(), 1);
+  EXPECT_EQ(all_audit().size(), 1u);
+}
+
+TEST_P(StoreContractTest, PingAndPoolStats) {
+  ASSERT_OK(db_->ping());
+  auto stats = db_->pool_stats();
+  EXPECT_GE(stats.idle, 1);
+  EXPECT_EQ(stats.in_use, 0);
+}
+
+TEST_P(StoreContractTest, CloseMakesEveryCallUnavailable) {
+  insert(make_record("m-1", "t-1"));
+  db_->close();
+  db_->close();  // idempotent
+  const std::string u = "unavailable";
+  EXPECT_ERROR(db_->ping(), u);
+  EXPECT_ERROR(db_->migrate(), u);
+  EXPECT_ERROR(db_->create_api_key(ApiKey{"k", "n", Role::kAdmin, {}, "h", kT0}), u);
+  EXPECT_ERROR(db_->find_api_key_by_hash("h"), u);
+  EXPECT_ERROR(db_->list_api_keys(), u);
+  EXPECT_ERROR(db_->insert_decision(make_record("m-1", "t-2")), u);
+  EXPECT_ERROR(db_->find_decision("m-1", "t-1"), u);
+  EXPECT_ERROR(db_->list_decisions({}), u);
+  EXPECT_ERROR(db_->resolve_review("m-1", "t-1", {}), u);
+  EXPECT_ERROR(db_->velocity_events_since(kT0), u);
+  EXPECT_ERROR(db_->create_rule(make_rule("r"), "a"), u);
+  EXPECT_ERROR(db_->replace_rule(make_rule("r"), "a"), u);
+  EXPECT_ERROR(db_->delete_rule("r", "a"), u);
+  EXPECT_ERROR(db_->find_rule("r"), u);
+  EXPECT_ERROR(db_->list_rules(), u);
+  EXPECT_ERROR(db_->rules_version(), u);
+  EXPECT_ERROR(db_->replace_list("l", {"x"}, "a"), u);
+  EXPECT_ERROR(db_->add_list_entries("l", {"x"}, "a"), u);
+  EXPECT_ERROR(db_->remove_list_entry("l", "x", "a"), u);
+  EXPECT_ERROR(db_->list_entries("l"), u);
+  EXPECT_ERROR(db_->list_lists(), u);
+  EXPECT_ERROR(db_->lists_version(), u);
+  EXPECT_ERROR(db_->list_audit({}), u);
+  (void)db_->pool_stats();  // no crash
+}
+
+TEST_P(StoreContractTest, CloseDrainsWritesInFlight) {
+  constexpr int kThreads = 8;
+  std::atomic<int> started{0};
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::atomic<int> other_errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0;; ++i) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto out = db_->insert_decision(make_record("m-d", id));
+        started.fetch_add(1);
+        if (!out.ok()) {
+          if (out.error().code != "unavailable") ++other_errors;
+          return;  // closed
+        }
+        std::lock_guard lk(mu);
+        acknowledged.push_back(id);
+      }
+    });
+  }
+  // Close once every thread has completed at least a few calls (poll, no sleep).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (started.load() < kThreads * 4 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  db_->close();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(other_errors.load(), 0);
+  EXPECT_FALSE(acknowledged.empty());
+
+  db_ = open_migrated();
+  ASSERT_NE(db_, nullptr);
+  for (const auto& id : acknowledged) {
+    auto found = db_->find_decision("m-d", id);
+    ASSERT_OK(found);
+    EXPECT_TRUE(found->has_value()) << id;
+  }
+}
+
+// A child process inserts in a loop and reports every acknowledged insert over
+// a pipe; the parent SIGKILLs it mid-flight; every acknowledged record must be
+// in the database afterwards.
+TEST_P(StoreContractTest, AcknowledgedInsertsSurviveSigkill) {
+  db_->close();  // no threads of ours may be running across fork()
+  db_.reset();
+
+  struct Ack {
+    std::int64_t id;
+    std::int64_t seq;
+  };
+  static_assert(sizeof(Ack) <= PIPE_BUF, "pipe writes must be atomic");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    auto db = backend_->open();
+    if (!db.ok()) _exit(3);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (std::int64_t i = 0;; ++i) {
+          std::int64_t id = t * 1'000'000'000LL + i;
+          auto out = (*db)->insert_decision(make_record("m-kill", std::to_string(id)));
+          if (!out.ok()) _exit(4);
+          Ack ack{id, out->record.seq};
+          ssize_t n;
+          do {
+            n = write(fds[1], &ack, sizeof ack);
+          } while (n < 0 && errno == EINTR);
+          if (n != static_cast<ssize_t>(sizeof ack)) _exit(5);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    _exit(0);
+  }
+  close(fds[1]);
+
+  std::vector<Ack> acks;
+  std::string buffer;
+  auto read_available = [&](int timeout_ms) {  // false on EOF
+    pollfd p{fds[0], POLLIN, 0};
+    int r = poll(&p, 1, timeout_ms);
+    if (r <= 0) return true;
+    char chunk[4096];
+    ssize_t n = read(fds[0], chunk, sizeof chunk);
+    if (n <= 0) return !(n == 0);
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    while (buffer.size() >= sizeof(Ack)) {
+      Ack a;
+      std::memcpy(&a, buffer.data(), sizeof a);
+      acks.push_back(a);
+      buffer.erase(0, sizeof a);
+    }
+    return true;
+  };
+  constexpr std::size_t kKillAfter = 300;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool open_pipe = true;
+  while (open_pipe && acks.size() < kKillAfter && std::chrono::steady_clock::now() < deadline) {
+    open_pipe = read_available(100);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  while (read_available(1000)) {
+  }  // the rest of what the child acknowledged, until EOF
+  close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with status " << WEXITSTATUS(status);
+  ASSERT_GE(acks.size(), kKillAfter) << "child made too little progress before the deadline";
+
+  db_ = open_migrated();
+  ASSERT_NE(db_, nullptr);
+  std::set<std::int64_t> seen_seqs;
+  for (const Ack& a : acks) {
+    auto found = db_->find_decision("m-kill", std::to_string(a.id));
+    ASSERT_OK(found);
+    ASSERT_TRUE(found->has_value()) << "acknowledged insert " << a.id << " lost";
+    EXPECT_EQ((*found)->seq, a.seq);
+    seen_seqs.insert(a.seq);
+  }
+  EXPECT_EQ(seen_seqs.size(), acks.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::ValuesIn(contract_backends()),
+                         [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace txv::store::contract
