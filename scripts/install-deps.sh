@@ -19,7 +19,8 @@ PACKAGES=(
   postgresql redis-server
   wrk nginx-light
   clang-format
-  python3 python3-pytest
+  clang libclang-rt-14-dev
+  python3 python3-pytest python3-yaml
 )
 
 missing=()

@@ -12,12 +12,14 @@
 #include "api/health_api.h"
 #include "api/responses.h"
 #include "api/transactions_api.h"
+#include "api/rules_api.h"
 #include "cache/local/local_rate_limiter.h"
+#include "cache/local/local_velocity_counters.h"
 #include "cli/command_line.h"
 #include "config/pan_key.h"
 #include "decide/fingerprint.h"
 #include "decide/pipeline.h"
-#include "decide/rules_stage.h"
+#include "decide/rule_engine.h"
 #include "domain/time.h"
 #include "http/dispatcher.h"
 #include "http/router.h"
@@ -33,6 +35,8 @@
 namespace {
 
 constexpr int kExitConfig = 2;
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+constexpr std::size_t kMaxListUploadBytes = 128 * 1024 * 1024;
 
 int fail_config(const std::string& message) {
   std::fprintf(stderr, "txv: %s\n", message.c_str());
@@ -109,8 +113,10 @@ int run_serve(const txv::cli::Command& cmd) {
     m.set_db_pool(s.idle, s.in_use);
   });
   txv::decide::Fingerprinter fingerprinter(std::move(pan_key).value());
-  txv::decide::NoRulesStage rules;
-  txv::decide::DecisionPipeline pipeline({}, *db, fingerprinter, rules);
+  txv::cache::LocalVelocityCounters counters;
+  txv::decide::RuleEngine engine(
+      {[&db](txv::domain::TimePoint since) { return db->velocity_events_since(since); }, {}}, counters);
+  txv::decide::DecisionPipeline pipeline({}, *db, fingerprinter, engine);
   txv::api::Authenticator authenticator(*db);
   std::unique_ptr<txv::cache::RateLimiter> rate_limiter;
   if (config.rate_limit > 0) {
@@ -126,10 +132,16 @@ int run_serve(const txv::cli::Command& cmd) {
       },
       [] { return std::string("ok"); });
   txv::api::TransactionsApi transactions(access, pipeline, *db, fingerprinter, metrics);
+  txv::api::RulesApi rules_api(access, *db, *db, *db, engine);
+  if (auto s = rules_api.load_all(); !s.ok()) return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
+  if (auto s = engine.rebuild_counters(); !s.ok()) {
+    return fail_config("TXV_DATABASE_URL: cannot rebuild velocity counters: " + s.error().message);
+  }
 
   txv::http::Router router;
   health.register_routes(router);
   transactions.register_routes(router);
+  rules_api.register_routes(router);
   txv::http::Dispatcher dispatcher(router, metrics, [](int status, const txv::Error& e) {
     return txv::api::error_response(status, e);
   });
@@ -141,6 +153,11 @@ int run_serve(const txv::cli::Command& cmd) {
   server_options.worker_threads = std::max(64, 16 * config.threads);
   server_options.tls_cert_file = config.tls_cert_file;
   server_options.tls_key_file = config.tls_key_file;
+  // List uploads may carry up to 1,000,000 entries; every other body keeps the 64 KiB limit.
+  server_options.body_limit_for = [](std::string_view method, std::string_view target) -> std::size_t {
+    bool list_upload = (method == "PUT" || method == "POST") && target.rfind("/v1/lists/", 0) == 0;
+    return list_upload ? kMaxListUploadBytes : kMaxBodyBytes;
+  };
   txv::http::Server server(
       server_options, [&dispatcher](txv::http::Request& r) { return dispatcher(r); },
       [&dispatcher](int status, const std::string& remote) { return dispatcher.transport_error(status, remote); });

@@ -105,9 +105,7 @@ Result<json::object> TransactionsApi::decide_one(const Principal& principal, con
 }
 
 http::Response TransactionsApi::validate(http::Request& request) {
-  auto access = access_.check(request, {Role::kAdmin, Role::kValidator});
-  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
-  const auto& principal = std::get<Principal>(access);
+  TXV_REQUIRE(Role::kAdmin, Role::kValidator);
 
   auto body = parse_json_body(request.body);
   if (!body.ok()) return error_response(body.error());
@@ -117,14 +115,12 @@ http::Response TransactionsApi::validate(http::Request& request) {
 }
 
 http::Response TransactionsApi::validate_batch(http::Request& request) {
-  auto access = access_.check(request, {Role::kAdmin, Role::kValidator});
-  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
-  const auto& principal = std::get<Principal>(access);
+  TXV_REQUIRE(Role::kAdmin, Role::kValidator);
 
   auto body = parse_json_body(request.body);
   if (!body.ok()) return error_response(body.error());
   const json::object* obj = body->if_object();
-  if (obj == nullptr) return error_response(validation_error("", "invalid_type", "the body must be a JSON object"));
+  if (obj == nullptr) return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
   std::vector<FieldIssue> issues;
   for (const auto& kv : *obj) {
     if (kv.key() != "transactions") issues.push_back({std::string(kv.key()), "unknown_field"});
@@ -149,19 +145,14 @@ http::Response TransactionsApi::validate_batch(http::Request& request) {
     if (one.ok()) {
       results.emplace_back(std::move(one).value());
     } else {
-      json::value rendered;
-      boost::system::error_code ec;
-      rendered = json::parse(render_error(one.error()), ec);
-      results.emplace_back(std::move(rendered));
+      results.emplace_back(error_object(one.error()));
     }
   }
   return json_response(200, json::object{{"results", std::move(results)}});
 }
 
 http::Response TransactionsApi::get_one(http::Request& request) {
-  auto access = access_.check(request, {Role::kAdmin, Role::kAnalyst, Role::kValidator});
-  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
-  const auto& principal = std::get<Principal>(access);
+  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst, Role::kValidator);
 
   auto found = store_.find_decision(request.path_params["merchant_id"], request.path_params["transaction_id"]);
   if (!found.ok()) return error_response(found.error());
@@ -172,9 +163,7 @@ http::Response TransactionsApi::get_one(http::Request& request) {
 }
 
 http::Response TransactionsApi::list(http::Request& request) {
-  auto access = access_.check(request, {Role::kAdmin, Role::kAnalyst, Role::kValidator});
-  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
-  const auto& principal = std::get<Principal>(access);
+  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst, Role::kValidator);
 
   store::TransactionQuery q;
   std::vector<FieldIssue> issues;
@@ -231,14 +220,12 @@ http::Response TransactionsApi::list(http::Request& request) {
 }
 
 http::Response TransactionsApi::resolve(http::Request& request) {
-  auto access = access_.check(request, {Role::kAdmin, Role::kAnalyst});
-  if (auto* denied = std::get_if<http::Response>(&access)) return std::move(*denied);
-  const auto& principal = std::get<Principal>(access);
+  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst);
 
   auto body = parse_json_body(request.body);
   if (!body.ok()) return error_response(body.error());
   const json::object* obj = body->if_object();
-  if (obj == nullptr) return error_response(validation_error("", "invalid_type", "the body must be a JSON object"));
+  if (obj == nullptr) return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
   std::vector<FieldIssue> issues;
   domain::Resolution resolution;
   for (const auto& kv : *obj) {

@@ -8,7 +8,8 @@
 namespace txv::domain {
 namespace {
 
-constexpr const char* kBrandNames[] = {"visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay", "maestro"};
+constexpr const char* kBrandNames[] = {"visa", "mastercard", "amex",     "discover",
+                                       "jcb",  "diners",     "unionpay", "maestro"};
 
 struct IinRange {
   std::uint32_t low;

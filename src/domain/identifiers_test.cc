@@ -27,9 +27,9 @@ TEST(Identifiers, IpLiterals) {
                         "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "2001:DB8::A"}) {
     EXPECT_TRUE(is_ip_literal(s)) << s;
   }
-  for (const char* s : {"", "256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.4 ", " 1.2.3.4", "[::1]", "::1%eth0",
-                        "fe80::1/64", "1.2.3.4:80", "2001:db8:::1", "2001:db8::g", "localhost", "1.2.3.-4",
-                        "12345::1", "1:2:3:4:5:6:7:8:9"}) {
+  for (const char* s :
+       {"", "256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.4 ", " 1.2.3.4", "[::1]", "::1%eth0", "fe80::1/64",
+        "1.2.3.4:80", "2001:db8:::1", "2001:db8::g", "localhost", "1.2.3.-4", "12345::1", "1:2:3:4:5:6:7:8:9"}) {
     EXPECT_FALSE(is_ip_literal(s)) << s;
   }
   EXPECT_FALSE(is_ip_literal(std::string_view("1.2.3.4\0junk", 12)));
@@ -41,8 +41,8 @@ TEST(Identifiers, Email) {
                         "用户@例子.广告", "x@[203.0.113.7]"}) {
     EXPECT_TRUE(is_valid_email(s)) << s;
   }
-  for (const char* s : {"", "a", "@", "a@", "@b", "a@@b", "a@b@c", "a b@c", "a@b c", "a\t@b", "a@b\n", "a\x7f@b",
-                        "a\xc2\x85@b"}) {
+  for (const char* s :
+       {"", "a", "@", "a@", "@b", "a@@b", "a@b@c", "a b@c", "a@b c", "a\t@b", "a@b\n", "a\x7f@b", "a\xc2\x85@b"}) {
     EXPECT_FALSE(is_valid_email(s)) << s;
   }
   // 254 characters is the limit, counted in code points.
@@ -67,9 +67,9 @@ TEST(Identifiers, Mcc) {
 TEST(Identifiers, Utf8Length) {
   EXPECT_EQ(utf8_length(""), 0u);
   EXPECT_EQ(utf8_length("abc"), 3u);
-  EXPECT_EQ(utf8_length("\xc3\xa9"), 1u);               // é
-  EXPECT_EQ(utf8_length("\xe2\x82\xac"), 1u);           // €
-  EXPECT_EQ(utf8_length("\xf0\x9f\x98\x80x"), 2u);      // 😀x
+  EXPECT_EQ(utf8_length("\xc3\xa9"), 1u);           // é
+  EXPECT_EQ(utf8_length("\xe2\x82\xac"), 1u);       // €
+  EXPECT_EQ(utf8_length("\xf0\x9f\x98\x80x"), 2u);  // 😀x
   EXPECT_TRUE(all_ascii_digits("0123456789"));
   EXPECT_TRUE(all_ascii_digits(""));
   EXPECT_FALSE(all_ascii_digits("12a"));

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/json.hpp>
-
 #include <fstream>
 #include <set>
 #include <sstream>

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -105,11 +106,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  private:
   void read() {
     parser_.emplace();
-    parser_->body_limit(server_.options_.max_body_bytes);
+    // The real limit depends on the request line; it is applied in on_header().
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser_->header_limit(kHeaderLimit);
     beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->on_header(ec);
+                             });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    std::size_t limit = server_.options_.max_body_bytes;
+    if (server_.options_.body_limit_for) {
+      const auto& header = parser_->get();
+      limit = server_.options_.body_limit_for(header.method_string(), header.target());
+    }
+    auto declared = parser_->content_length();
+    if (declared && *declared > limit) return reply_transport_error(413);
+    parser_->body_limit(limit);
     bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+                      [self = this->shared_from_this()](beast::error_code ec2, std::size_t) { self->on_read(ec2); });
   }
 
   void on_read(beast::error_code ec) {

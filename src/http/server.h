@@ -29,6 +29,9 @@ struct ServerOptions {
   int io_threads = 1;
   int worker_threads = 64;
   std::size_t max_body_bytes = 64 * 1024;
+  // Optional per-request override of max_body_bytes, decided from the request
+  // line before the body is read (e.g. bulk list uploads).
+  std::function<std::size_t(std::string_view method, std::string_view target)> body_limit_for;
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
 };

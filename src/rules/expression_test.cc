@@ -23,9 +23,9 @@ struct Case {
   std::string fragment2;  // kError only: another substring (optional)
 };
 
-Case T(std::string e) { return {std::move(e), Want::kTrue}; }
-Case F(std::string e) { return {std::move(e), Want::kFalse}; }
-Case A(std::string e) { return {std::move(e), Want::kAbsent}; }
+Case T(std::string e) { return {std::move(e), Want::kTrue, 0, {}, {}}; }
+Case F(std::string e) { return {std::move(e), Want::kFalse, 0, {}, {}}; }
+Case A(std::string e) { return {std::move(e), Want::kAbsent, 0, {}, {}}; }
 Case E(std::string e, int column, std::string fragment, std::string fragment2 = {}) {
   return {std::move(e), Want::kError, column, std::move(fragment), std::move(fragment2)};
 }
@@ -304,7 +304,7 @@ std::vector<Case> cases() {
       E("currency == '\xC3\xA9' && \xC3\xA9", 20, "unexpected character"),
       E("\xFF", 1, "invalid UTF-8"),
       E("amount > 1 \xC3", 12, "invalid UTF-8"),
-      E("currency == '\xED\xA0\x80'", 13, "invalid UTF-8"),
+      E("currency == '\xED\xA0\x80'", 14, "invalid UTF-8"),
       E("amount\x01 > 1", 7, "unexpected character '\\x01'"),
       // --- names
       E("amout > 5", 1, "unknown field 'amout'", "did you mean 'amount'?"),
@@ -348,7 +348,7 @@ std::vector<Case> cases() {
       E("amount in 5", 11, "'in' needs a list on the right, got int"),
       E("currency in currency", 13, "'in' needs a list on the right, got string"),
       E("currency in ['a', 1]", 19, "list elements must all have the same type: element 2 is int, element 1 is string"),
-      E("1 in [[1]]", 7, "a list can only be used on the right of 'in'"),
+      E("1 in [[1]]", 7, "list elements must be ints, strings or bools, got list(int)"),
       E("[1] == [1]", 1, "a list can only be used on the right of 'in'"),
       E("list('x') == 'a'", 1, "list('NAME') can only be used on the right of 'in'"),
       E("size(list('x')) > 0", 6, "list('NAME') can only be used on the right of 'in'"),
@@ -383,7 +383,7 @@ std::vector<Case> cases() {
       E("currency in list('a', 'b')", 13, "list() takes 1 argument"),
       // --- limits
       E(std::string(101, '(') + "true" + std::string(101, ')'), 101, "expression is nested too deeply"),
-      E(std::string(120, '!') + "true", 101, "nested too deeply"),
+      E(std::string(120, '!') + "true", 100, "nested too deeply"),
       E(std::string(kMaxExpressionBytes + 1, ' '), static_cast<int>(kMaxExpressionBytes) + 1,
         "expression is too long"),
   };

@@ -10,7 +10,9 @@ SimpleActivation& SimpleActivation::set_amount(std::optional<std::int64_t> amoun
 }
 
 SimpleActivation& SimpleActivation::set(Field field, std::optional<std::string> value) {
-  strings_[static_cast<std::size_t>(field)] = std::move(value);
+  const auto i = static_cast<std::size_t>(field);
+  present_[i] = value.has_value();
+  strings_[i] = value ? std::move(*value) : std::string();
   return *this;
 }
 
@@ -68,9 +70,9 @@ std::optional<std::int64_t> SimpleActivation::int_field(Field field) const {
 }
 
 std::optional<std::string_view> SimpleActivation::string_field(Field field) const {
-  const auto& v = strings_[static_cast<std::size_t>(field)];
-  if (!v) return std::nullopt;
-  return std::string_view(*v);
+  const auto i = static_cast<std::size_t>(field);
+  if (!present_[i]) return std::nullopt;
+  return std::string_view(strings_[i]);
 }
 
 std::optional<std::string_view> SimpleActivation::metadata(MetadataSlot /*slot*/, std::string_view key) const {

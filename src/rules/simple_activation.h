@@ -53,7 +53,11 @@ class SimpleActivation final : public Activation {
 
  private:
   std::optional<std::int64_t> amount_ = 0;
-  std::array<std::optional<std::string>, kFieldCount> strings_;
+  // Not std::array<std::optional<std::string>>: GCC 12.2 at -O2 was seen to
+  // miscompile assignments into such an array in a freshly constructed object
+  // (the engaged flag was read before the object was zeroed).
+  std::array<std::string, kFieldCount> strings_;
+  std::array<bool, kFieldCount> present_{};
   std::map<std::string, std::string, std::less<>> metadata_;
   std::unordered_map<std::string, StringSet> lists_;
   std::map<std::pair<VelocityKey, std::int64_t>, VelocityValue> velocity_values_;

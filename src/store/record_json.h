@@ -12,13 +12,12 @@
 // std::bad_alloc.
 #pragma once
 
+#include <boost/json.hpp>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "domain/transaction.h"
 #include "store/records.h"

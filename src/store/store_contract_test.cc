@@ -1,6 +1,9 @@
 // The storage contract suite: what every back-end of store::Database must do
 // (src/store/stores.h). Parameterised by back-end (store_contract_backends.cc);
 // no test names a back-end.
+#include "store/store_contract_test.h"
+
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -9,9 +12,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <cerrno>
-#include <climits>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <iostream>
@@ -22,12 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
-
 #include "domain/time.h"
 #include "store/record_json.h"
-#include "store/store_contract_test.h"
 #include "store/stores.h"
 
 namespace txv::store::contract {
@@ -106,21 +106,20 @@ std::vector<std::string> json_strings(const json::value& v) {
   return out;
 }
 
-#define ASSERT_OK(expr)                                                \
-  do {                                                                 \
-    const auto& txv_r_ = (expr);                                       \
-    ASSERT_TRUE(txv_r_.ok()) << #expr << ": " << txv_r_.error().code \
-                             << ": " << txv_r_.error().message;        \
+#define ASSERT_OK(expr)                                                                                 \
+  do {                                                                                                  \
+    const auto& txv_r_ = (expr);                                                                        \
+    ASSERT_TRUE(txv_r_.ok()) << #expr << ": " << txv_r_.error().code << ": " << txv_r_.error().message; \
   } while (0)
 
-#define EXPECT_ERROR(expr, expected_code)                                        \
-  do {                                                                           \
-    const auto& txv_r_ = (expr);                                                 \
-    if (txv_r_.ok()) {                                                           \
-      ADD_FAILURE() << #expr << " succeeded, expected " << (expected_code);      \
-    } else {                                                                     \
-      EXPECT_EQ(txv_r_.error().code, expected_code) << txv_r_.error().message;   \
-    }                                                                            \
+#define EXPECT_ERROR(expr, expected_code)                                      \
+  do {                                                                         \
+    const auto& txv_r_ = (expr);                                               \
+    if (txv_r_.ok()) {                                                         \
+      ADD_FAILURE() << #expr << " succeeded, expected " << (expected_code);    \
+    } else {                                                                   \
+      EXPECT_EQ(txv_r_.error().code, expected_code) << txv_r_.error().message; \
+    }                                                                          \
   } while (0)
 
 class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
@@ -432,7 +431,10 @@ TEST_P(StoreContractTest, ListPagingIsStableUnderConcurrentInserts) {
   // Rows acknowledged before the first page is requested must all be listed.
   std::set<std::int64_t> existing;
   {
-    auto all = db_->list_decisions(TransactionQuery{.merchant_id = "m-page", .limit = 10000});
+    TransactionQuery everything;
+    everything.merchant_id = "m-page";
+    everything.limit = 10000;
+    auto all = db_->list_decisions(everything);
     ASSERT_OK(all);
     for (const auto& r : all->items) existing.insert(r.seq);
     std::lock_guard lk(mu);
@@ -451,7 +453,8 @@ TEST_P(StoreContractTest, ListPagingIsStableUnderConcurrentInserts) {
       listed.push_back(r.seq);
     }
     // Interleave deterministic inserts between pages too.
-    for (int k = 0; k < 2; ++k) insert(make_record("m-page", "mid-" + std::to_string(page_no) + "-" + std::to_string(k)));
+    for (int k = 0; k < 2; ++k)
+      insert(make_record("m-page", "mid-" + std::to_string(page_no) + "-" + std::to_string(k)));
     if (!page->next_before_seq) break;
     q.before_seq = page->next_before_seq;
   }
@@ -744,8 +747,8 @@ TEST_P(StoreContractTest, LargeListReplaceDiffs) {
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_OK(first);
   EXPECT_EQ(first->entry_count, kN);
-  std::cout << "[ info ] replace_list of " << kN << " new entries: "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
+  std::cout << "[ info ] replace_list of " << kN
+            << " new entries: " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
 
   // Replace a tenth of it.
   for (int i = 0; i < kN / 10; ++i) entries[i] = "203.0.113.x" + std::to_string(i);
@@ -754,8 +757,9 @@ TEST_P(StoreContractTest, LargeListReplaceDiffs) {
   elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_OK(second);
   EXPECT_EQ(second->entry_count, kN);
-  std::cout << "[ info ] replace_list of " << kN << " entries, 10% changed: "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms\n";
+  std::cout << "[ info ] replace_list of " << kN
+            << " entries, 10% changed: " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+            << " ms\n";
 
   auto stored = db_->list_entries("big");
   ASSERT_OK(stored);

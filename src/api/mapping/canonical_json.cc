@@ -184,7 +184,7 @@ std::string request_hash(const boost::json::value& v) {
   if (EVP_Digest(text.data(), text.size(), md, &md_len, EVP_sha256(), nullptr) != 1) return {};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(2 * md_len);
+  hex.reserve(std::size_t{2} * md_len);
   for (unsigned int i = 0; i < md_len; ++i) {
     hex += kHex[md[i] >> 4];
     hex += kHex[md[i] & 0xf];

@@ -26,8 +26,9 @@ TEST(CanonicalJson, SortsKeysAndDropsWhitespace) {
 
 TEST(CanonicalJson, KeyOrderAndSpacingDoNotMatter) {
   const char* a = R"({"transaction_id":"ord-1","amount":100,"card":{"number":"4242424242424242","expiry_month":1}})";
-  const char* b = "{\n  \"card\": {\"expiry_month\": 1, \"number\": \"4242424242424242\"},\n"
-                  "  \"amount\": 100,\n  \"transaction_id\": \"ord-1\"\n}";
+  const char* b =
+      "{\n  \"card\": {\"expiry_month\": 1, \"number\": \"4242424242424242\"},\n"
+      "  \"amount\": 100,\n  \"transaction_id\": \"ord-1\"\n}";
   EXPECT_EQ(canon(a), canon(b));
   EXPECT_EQ(request_hash(parse(a)), request_hash(parse(b)));
 }

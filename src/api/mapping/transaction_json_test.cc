@@ -51,9 +51,8 @@ std::vector<std::string> keys(const json::object& o) {
 
 TEST(RenderDecision, ContractShape) {
   const json::object o = render_decision(sample(), false);
-  EXPECT_EQ(keys(o), (std::vector<std::string>{"transaction_id", "merchant_id", "decision", "reasons",
-                                               "shadow_matches", "rules_version", "card", "replayed",
-                                               "decided_at"}));
+  EXPECT_EQ(keys(o), (std::vector<std::string>{"transaction_id", "merchant_id", "decision", "reasons", "shadow_matches",
+                                               "rules_version", "card", "replayed", "decided_at"}));
   EXPECT_EQ(json::serialize(o),
             R"({"transaction_id":"ord-1001","merchant_id":"m-42","decision":"review",)"
             R"("reasons":[{"code":"card_expired","source":"check","action":"decline"},)"
@@ -88,10 +87,9 @@ TEST(RenderDecision, UnknownCardFieldsAreNull) {
 
 TEST(RenderRecord, StoredRecordShape) {
   const json::object o = render_record(sample());
-  EXPECT_EQ(keys(o), (std::vector<std::string>{"transaction_id", "merchant_id", "decision", "reasons",
-                                               "shadow_matches", "rules_version", "card", "decided_at", "type",
-                                               "amount", "currency", "occurred_at", "customer", "merchant",
-                                               "metadata"}));
+  EXPECT_EQ(keys(o), (std::vector<std::string>{"transaction_id", "merchant_id", "decision", "reasons", "shadow_matches",
+                                               "rules_version", "card", "decided_at", "type", "amount", "currency",
+                                               "occurred_at", "customer", "merchant", "metadata"}));
   EXPECT_FALSE(o.contains("replayed"));
   EXPECT_FALSE(o.contains("resolution"));
   EXPECT_FALSE(o.contains("request_hash"));

@@ -1,8 +1,7 @@
 #include "api/mapping/transaction_request.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -32,9 +31,8 @@ constexpr std::size_t kMaxMetadataEntries = 20;
 constexpr std::size_t kMaxMetadataKeyLength = 40;
 constexpr std::size_t kMaxMetadataValueLength = 500;
 
-constexpr std::string_view kTopLevelFields[] = {"transaction_id", "merchant_id", "type",        "amount",
-                                                "currency",       "card",        "customer",    "merchant",
-                                                "occurred_at",    "metadata"};
+constexpr std::string_view kTopLevelFields[] = {"transaction_id", "merchant_id", "type",     "amount",      "currency",
+                                                "card",           "customer",    "merchant", "occurred_at", "metadata"};
 constexpr std::string_view kCardFields[] = {"number", "expiry_month", "expiry_year", "token", "bin", "last4", "brand"};
 constexpr std::string_view kCustomerFields[] = {"id", "email", "ip", "country", "device_id"};
 constexpr std::string_view kMerchantFields[] = {"mcc", "country"};
@@ -124,8 +122,8 @@ class Checker {
     }
     if (v->is_int64()) return v->get_int64();
     if (v->is_uint64()) {
-      return static_cast<std::int64_t>(
-          std::min<std::uint64_t>(v->get_uint64(), static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
+      return static_cast<std::int64_t>(std::min<std::uint64_t>(
+          v->get_uint64(), static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
     }
     report(join(base, key), issue::kInvalidType);
     return std::nullopt;
@@ -133,8 +131,7 @@ class Checker {
 
   // An object field: nullptr when absent (reporting `required` if required) or
   // not an object (reporting `invalid_type`).
-  const json::object* object_field(const json::object& o, std::string_view key, std::string_view base,
-                                   bool required) {
+  const json::object* object_field(const json::object& o, std::string_view key, std::string_view base, bool required) {
     const json::value* v = find(o, key);
     if (v == nullptr) {
       if (required) report(join(base, key), issue::kRequired);

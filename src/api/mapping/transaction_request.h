@@ -16,15 +16,15 @@ namespace txv::api {
 
 // The issue catalogue: the only values FieldIssue::issue takes here.
 namespace issue {
-inline constexpr std::string_view kRequired = "required";            // missing (or JSON null)
-inline constexpr std::string_view kInvalidType = "invalid_type";     // wrong JSON type
+inline constexpr std::string_view kRequired = "required";             // missing (or JSON null)
+inline constexpr std::string_view kInvalidType = "invalid_type";      // wrong JSON type
 inline constexpr std::string_view kInvalidFormat = "invalid_format";  // string of the wrong syntax
-inline constexpr std::string_view kInvalidValue = "invalid_value";   // not one of the enum's values
-inline constexpr std::string_view kOutOfRange = "out_of_range";      // integer outside its range
-inline constexpr std::string_view kTooShort = "too_short";           // string below its minimum length
-inline constexpr std::string_view kTooLong = "too_long";             // string above its maximum length
-inline constexpr std::string_view kTooMany = "too_many";             // object with too many entries
-inline constexpr std::string_view kInvalidKey = "invalid_key";       // metadata key empty or over 40 chars
+inline constexpr std::string_view kInvalidValue = "invalid_value";    // not one of the enum's values
+inline constexpr std::string_view kOutOfRange = "out_of_range";       // integer outside its range
+inline constexpr std::string_view kTooShort = "too_short";            // string below its minimum length
+inline constexpr std::string_view kTooLong = "too_long";              // string above its maximum length
+inline constexpr std::string_view kTooMany = "too_many";              // object with too many entries
+inline constexpr std::string_view kInvalidKey = "invalid_key";        // metadata key empty or over 40 chars
 inline constexpr std::string_view kUnknownCurrency = "unknown_currency";
 inline constexpr std::string_view kUnknownCountry = "unknown_country";
 inline constexpr std::string_view kUnknownField = "unknown_field";

@@ -47,7 +47,9 @@ Connection::~Connection() {
   sqlite3_close_v2(db_);
 }
 
-Error Connection::last_error(int rc, std::string_view what) const { return sqlite_error(rc, what, sqlite3_errmsg(db_)); }
+Error Connection::last_error(int rc, std::string_view what) const {
+  return sqlite_error(rc, what, sqlite3_errmsg(db_));
+}
 
 Status Connection::exec(std::string_view sql) {
   std::string text(sql);
@@ -66,8 +68,7 @@ Result<sqlite3_stmt*> Connection::prepare(std::string_view sql) {
   if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
   std::string key(sql);
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
-                              nullptr);
+  int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return last_error(rc, "prepare");

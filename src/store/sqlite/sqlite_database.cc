@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <exception>
 #include <filesystem>
 #include <mutex>
@@ -12,8 +13,6 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
-
-#include <boost/json.hpp>
 
 #include "domain/time.h"
 #include "store/record_json.h"
@@ -43,11 +42,11 @@ int clamp_limit(int limit) { return std::clamp(limit, 1, kMaxPageLimit); }
 
 // ---------------------------------------------------------------- decisions
 
-#define TXV_DECISION_COLUMNS                                                                                     \
+#define TXV_DECISION_COLUMNS                                                                                    \
   "seq, merchant_id, transaction_id, request_hash, type, amount, currency, decision, reasons, shadow_matches, " \
-  "rules_version, card_brand, card_bin, card_last4, card_fingerprint, has_customer, customer_id, "             \
-  "customer_email, customer_ip, customer_country, customer_device_id, has_merchant, merchant_mcc, "            \
-  "merchant_country, metadata, occurred_at, decided_at, resolution_decision, resolution_note, resolution_by, " \
+  "rules_version, card_brand, card_bin, card_last4, card_fingerprint, has_customer, customer_id, "              \
+  "customer_email, customer_ip, customer_country, customer_device_id, has_merchant, merchant_mcc, "             \
+  "merchant_country, metadata, occurred_at, decided_at, resolution_decision, resolution_note, resolution_by, "  \
   "resolution_at"
 
 constexpr const char* kInsertDecision =
@@ -371,7 +370,7 @@ void SqliteDatabase::close() {
   std::lock_guard lk(impl_->close_mu);
   if (impl_->closed) return;
   impl_->closed = true;
-  impl_->writer->stop();   // drains pending writes first
+  impl_->writer->stop();    // drains pending writes first
   impl_->readers->close();  // waits for reads in flight
 }
 
@@ -384,9 +383,8 @@ SqliteDatabase::WriterStats SqliteDatabase::writer_stats() const {
 
 Status SqliteDatabase::migrate() {
   return impl_->write<Ok>([&](Connection& c) -> Status {
-    if (auto st = c.exec(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    if (auto st = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         "version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
         !st.ok()) {
       return st;
     }
@@ -670,8 +668,8 @@ Result<RuleRecord> SqliteDatabase::create_rule(const RuleRecord& rule, const std
     if (*existing) return make_error("conflict", "rule " + rule.id + " already exists");
     RuleRecord stored = rule;
     stored.version = 1;
-    if (auto st = write_rule(c, "INSERT INTO rules (" TXV_RULE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             stored);
+    if (auto st =
+            write_rule(c, "INSERT INTO rules (" TXV_RULE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", stored);
         !st.ok()) {
       return st.error();
     }
@@ -775,8 +773,7 @@ Result<ListSummary> SqliteDatabase::replace_list(const std::string& name, const 
     std::vector<std::string_view> added;
     std::vector<std::string_view> removed;
     std::set_difference(wanted.begin(), wanted.end(), old_views.begin(), old_views.end(), std::back_inserter(added));
-    std::set_difference(old_views.begin(), old_views.end(), wanted.begin(), wanted.end(),
-                        std::back_inserter(removed));
+    std::set_difference(old_views.begin(), old_views.end(), wanted.begin(), wanted.end(), std::back_inserter(removed));
     {
       Query q(c,
               "INSERT INTO lists (name, entry_count, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) "
@@ -831,8 +828,7 @@ Result<ListSummary> SqliteDatabase::add_list_entries(const std::string& name, co
       return st.error();
     }
     if (auto st = bump_counter(c, "lists_version"); !st.ok()) return st.error();
-    if (auto st = append_audit(c, actor, "add_entries", "list", name, "null", list_diff_json(added, {}));
-        !st.ok()) {
+    if (auto st = append_audit(c, actor, "add_entries", "list", name, "null", list_diff_json(added, {})); !st.ok()) {
       return st.error();
     }
     return get_list_on(c, name);
@@ -854,8 +850,7 @@ Result<ListSummary> SqliteDatabase::remove_list_entry(const std::string& name, c
     }
     if (auto st = update_list_count(c, name, -1, now); !st.ok()) return st.error();
     if (auto st = bump_counter(c, "lists_version"); !st.ok()) return st.error();
-    if (auto st = append_audit(c, actor, "remove_entry", "list", name, "null", list_diff_json({}, {value}));
-        !st.ok()) {
+    if (auto st = append_audit(c, actor, "remove_entry", "list", name, "null", list_diff_json({}, {value})); !st.ok()) {
       return st.error();
     }
     return get_list_on(c, name);

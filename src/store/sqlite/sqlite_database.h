@@ -128,9 +128,8 @@ class SqliteDatabase final : public Database {
 
   WriterStats writer_stats() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit SqliteDatabase(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

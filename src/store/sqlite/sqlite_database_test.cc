@@ -3,6 +3,7 @@
 // audit log, error mapping, options.
 #include "store/sqlite/sqlite_database.h"
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -12,8 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "domain/time.h"
 

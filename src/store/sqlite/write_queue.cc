@@ -30,9 +30,7 @@ std::size_t WriteQueue::pending() const {
   return queue_.size();
 }
 
-WriteQueue::Stats WriteQueue::stats() const {
-  return Stats{batches_.load(), items_.load(), largest_batch_.load()};
-}
+WriteQueue::Stats WriteQueue::stats() const { return Stats{batches_.load(), items_.load(), largest_batch_.load()}; }
 
 void WriteQueue::stop() {
   std::lock_guard stop_lk(stop_mu_);

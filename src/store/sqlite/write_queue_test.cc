@@ -2,6 +2,7 @@
 // lost transactions, exceptions, stop().
 #include "store/sqlite/write_queue.h"
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -13,8 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace txv::store::sqlite {
 namespace {

@@ -1,0 +1,125 @@
+# IAM roles for service accounts. Each role trusts exactly one service account of this
+# cluster's OIDC issuer.
+locals {
+  irsa = {
+    "txv" = {
+      namespace       = var.app_namespace
+      service_account = var.app_service_account
+      policy_json     = data.aws_iam_policy_document.txv.json
+      managed_policy  = null
+    }
+    "cluster-autoscaler" = {
+      namespace       = "kube-system"
+      service_account = "cluster-autoscaler"
+      policy_json     = data.aws_iam_policy_document.cluster_autoscaler.json
+      managed_policy  = null
+    }
+    "aws-load-balancer-controller" = {
+      namespace       = "kube-system"
+      service_account = "aws-load-balancer-controller"
+      policy_json     = data.aws_iam_policy_document.alb_controller.json
+      managed_policy  = null
+    }
+    "ebs-csi" = {
+      namespace       = "kube-system"
+      service_account = "ebs-csi-controller-sa"
+      policy_json     = null
+      managed_policy  = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    }
+  }
+}
+
+data "aws_iam_policy_document" "irsa_assume" {
+  for_each = local.irsa
+
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.this.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_host}:sub"
+      values   = ["system:serviceaccount:${each.value.namespace}:${each.value.service_account}"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_host}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "irsa" {
+  for_each = local.irsa
+
+  name               = "${var.name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.irsa_assume[each.key].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "irsa" {
+  for_each = { for k, v in local.irsa : k => v if v.policy_json != null }
+
+  name   = each.key
+  role   = aws_iam_role.irsa[each.key].id
+  policy = each.value.policy_json
+}
+
+resource "aws_iam_role_policy_attachment" "irsa" {
+  for_each = { for k, v in local.irsa : k => v if v.managed_policy != null }
+
+  role       = aws_iam_role.irsa[each.key].name
+  policy_arn = each.value.managed_policy
+}
+
+# txv: read its own secrets, nothing else. The External Secrets Operator assumes this role
+# with a token of txv's service account (SecretStore auth.jwt.serviceAccountRef).
+data "aws_iam_policy_document" "txv" {
+  statement {
+    sid       = "ReadTxvSecrets"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = var.app_secret_arns
+  }
+  statement {
+    sid       = "DecryptTxvSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = var.app_kms_key_arns
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com"]
+    }
+  }
+}
+
+# Cluster autoscaler: read everything, resize only this cluster's node groups.
+data "aws_iam_policy_document" "cluster_autoscaler" {
+  statement {
+    sid = "Describe"
+    actions = [
+      "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeAutoScalingInstances",
+      "autoscaling:DescribeLaunchConfigurations",
+      "autoscaling:DescribeScalingActivities",
+      "autoscaling:DescribeTags",
+      "ec2:DescribeImages",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
+      "ec2:GetInstanceTypesFromInstanceRequirements",
+      "eks:DescribeNodegroup",
+    ]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ResizeOwnNodeGroups"
+    actions   = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.name}"
+      values   = ["owned"]
+    }
+  }
+}

@@ -1,0 +1,69 @@
+// Every route the server registers is in api/openapi.yaml, and vice versa.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "api/health_api.h"
+#include "api/rules_api.h"
+#include "api/transactions_api.h"
+#include "cache/local/local_velocity_counters.h"
+#include "store/sqlite/sqlite_database.h"
+
+namespace txv::api {
+namespace {
+
+std::set<std::string> registered_routes() {
+  auto dir = std::filesystem::path(::testing::TempDir()) / "txv-openapi-test";
+  std::filesystem::remove_all(dir);
+  store::SqliteOptions options;
+  options.path = (dir / "txv.db").string();
+  auto db = store::open_sqlite_database(options);
+  EXPECT_TRUE(db.ok());
+  metrics::Metrics metrics({"test"});
+  decide::Fingerprinter fingerprinter(std::string(32, 'k'));
+  cache::LocalVelocityCounters counters;
+  decide::RuleEngine engine({}, counters);
+  decide::DecisionPipeline pipeline({}, **db, fingerprinter, engine);
+  Authenticator auth(**db);
+  AccessControl access(auth, nullptr, metrics);
+  Lifecycle lifecycle;
+  HealthApi health(lifecycle, metrics, [] { return std::string("ok"); }, [] { return std::string("ok"); });
+  TransactionsApi transactions(access, pipeline, **db, fingerprinter, metrics);
+  RulesApi rules(access, **db, **db, **db, engine);
+  http::Router router;
+  health.register_routes(router);
+  transactions.register_routes(router);
+  rules.register_routes(router);
+  std::set<std::string> out;
+  for (const auto& r : router.routes()) out.insert(r.method + " " + r.route);
+  (*db)->close();
+  return out;
+}
+
+std::set<std::string> documented_routes() {
+  YAML::Node doc = YAML::LoadFile(TXV_OPENAPI_PATH);
+  std::set<std::string> out;
+  for (const auto& path : doc["paths"]) {
+    for (const auto& op : path.second) {
+      std::string method = op.first.as<std::string>();
+      if (method == "parameters" || method == "summary" || method == "description") continue;
+      std::transform(method.begin(), method.end(), method.begin(), ::toupper);
+      out.insert(method + " " + path.first.as<std::string>());
+    }
+  }
+  return out;
+}
+
+TEST(OpenApi, DocumentAndServerAgreeOnEveryRoute) {
+  auto served = registered_routes();
+  auto documented = documented_routes();
+  for (const auto& r : served) EXPECT_TRUE(documented.count(r)) << "served but not documented: " << r;
+  for (const auto& r : documented) EXPECT_TRUE(served.count(r)) << "documented but not served: " << r;
+  EXPECT_GE(served.size(), 20u);
+}
+
+}  // namespace
+}  // namespace txv::api

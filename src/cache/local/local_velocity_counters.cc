@@ -1,0 +1,567 @@
+#include "cache/local/local_velocity_counters.h"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace txv::cache {
+namespace velocity_detail {
+namespace {
+
+__extension__ using U128 = unsigned __int128;
+
+constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+// Times are stored as 48 bits: [-2^47, 2^47) ms around 1970, about +/- 4462 years.
+constexpr std::int64_t kTimeBias = std::int64_t{1} << 47;
+constexpr std::int64_t kMinTime = -kTimeBias;
+constexpr std::int64_t kMaxTime = kTimeBias - 1;
+constexpr std::uint64_t kHiMask = 0xFFFF;
+constexpr U128 kCumModulus = U128{1} << 80;
+constexpr U128 kCumMask = kCumModulus - 1;
+constexpr std::size_t kSweepBucketsPerCall = 2;
+
+std::int64_t sat_sub(std::int64_t a, std::int64_t b) {
+  std::int64_t r = 0;
+  if (__builtin_sub_overflow(a, b, &r)) return b > 0 ? kInt64Min : kInt64Max;
+  return r;
+}
+
+// One event under one key value and currency: its time and the cumulative amount (mod 2^80) up to and including it.
+struct Entry {
+  std::uint64_t w0;  // (time + kTimeBias) << 16 | bits 64..79 of the cumulative amount
+  std::uint64_t lo;  // bits 0..63 of the cumulative amount
+};
+static_assert(sizeof(Entry) == 16);
+
+std::uint64_t time_word(std::int64_t t) { return static_cast<std::uint64_t>(t + kTimeBias) << 16; }
+std::int64_t time_of(const Entry& e) { return static_cast<std::int64_t>(e.w0 >> 16) - kTimeBias; }
+U128 cum_of(const Entry& e) { return (U128{e.w0 & kHiMask} << 64) | e.lo; }
+void set_cum(Entry& e, U128 c) {
+  e.lo = static_cast<std::uint64_t>(c);
+  e.w0 = (e.w0 & ~kHiMask) | (static_cast<std::uint64_t>(c >> 64) & kHiMask);
+}
+
+}  // namespace
+
+// The entries of one currency under one key value, in time order. Live entries are v[head..]; pruning the front
+// advances head and compacts once head is at least half of the vector (amortised O(1) per dropped entry). Entry
+// positions handed to tickets are "absolute": dropped + (index - head), stable across pruning and compaction.
+struct CurrencySeries {
+  std::uint64_t code = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t max_amount = 0;  // largest amount ever recorded: bounds the exact-sum check
+  std::uint64_t base_lo = 0;     // cumulative amount before v[head]
+  std::uint64_t base_hi = 0;
+  std::size_t head = 0;
+  std::vector<Entry> v;
+
+  U128 base() const { return (U128{base_hi} << 64) | base_lo; }
+  U128 last_cum() const { return v.size() > head ? cum_of(v.back()) : base(); }
+  std::size_t live() const { return v.size() - head; }
+
+  // Index of the first live entry with time > cutoff (v.size() if none).
+  std::size_t first_after(std::int64_t cutoff) const {
+    if (cutoff < kMinTime) return head;
+    const std::uint64_t key = time_word(std::min(cutoff, kMaxTime)) | kHiMask;
+    auto it = std::upper_bound(v.begin() + static_cast<std::ptrdiff_t>(head), v.end(), key,
+                               [](std::uint64_t k, const Entry& e) { return k < e.w0; });
+    return static_cast<std::size_t>(it - v.begin());
+  }
+
+  // Sum of the amounts of entries [i, end), saturated at INT64_MAX.
+  std::int64_t sum_from(std::size_t i) const {
+    const std::size_t n = v.size() - i;
+    if (n == 0) return 0;
+    const U128 prev = i == head ? base() : cum_of(v[i - 1]);
+    if (U128{n} * max_amount < kCumModulus) {  // the true sum is below 2^80: the modular difference is exact
+      const U128 s = (cum_of(v.back()) - prev) & kCumMask;
+      return s > static_cast<U128>(kInt64Max) ? kInt64Max : static_cast<std::int64_t>(s);
+    }
+    U128 total = 0, p = prev;  // cannot happen with contract amounts; exact but linear
+    for (std::size_t j = i; j < v.size(); ++j) {
+      const U128 c = cum_of(v[j]);
+      total += (c - p) & kCumMask;  // one amount (< 2^63)
+      p = c;
+      if (total >= static_cast<U128>(kInt64Max)) return kInt64Max;
+    }
+    return static_cast<std::int64_t>(total);
+  }
+
+  std::uint64_t append(std::int64_t t, std::uint64_t amount) {
+    Entry e{time_word(t), 0};
+    set_cum(e, (last_cum() + amount) & kCumMask);
+    v.push_back(e);
+    max_amount = std::max(max_amount, amount);
+    return dropped + (v.size() - 1 - head);
+  }
+
+  void prune(std::int64_t cutoff) {
+    const std::size_t i = first_after(cutoff);
+    if (i == head) return;
+    const U128 b = cum_of(v[i - 1]);
+    base_lo = static_cast<std::uint64_t>(b);
+    base_hi = static_cast<std::uint64_t>(b >> 64);
+    dropped += i - head;
+    head = i;
+    if (head == v.size()) {
+      head = 0;
+      if (v.capacity() > 64) {
+        std::vector<Entry>().swap(v);
+      } else {
+        v.clear();
+      }
+    } else if (head * 2 >= v.size()) {
+      v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+      if (v.capacity() > 64 && v.capacity() > 4 * v.size()) v.shrink_to_fit();
+    }
+  }
+
+  // Removes the amount of the entry at absolute position `pos` from it and every later cumulative value, leaving a
+  // zero-amount entry; returns its time, or nullopt when the entry is gone (pruned).
+  std::optional<std::int64_t> cancel(std::uint64_t pos, std::uint64_t amount) {
+    if (pos < dropped) return std::nullopt;
+    const std::uint64_t rel = pos - dropped;
+    if (rel >= live()) return std::nullopt;
+    const std::size_t i = head + static_cast<std::size_t>(rel);
+    for (std::size_t j = i; j < v.size(); ++j) set_cum(v[j], (cum_of(v[j]) - amount) & kCumMask);
+    return time_of(v[i]);
+  }
+};
+
+// Everything recorded under one (key type, value).
+struct Series {
+  std::int64_t newest = kInt64Min;  // recorded times are monotonic: an earlier `at` is clamped to this
+  std::uint64_t incarnation = 0;    // distinguishes a re-created series from an erased one (for tickets)
+  CurrencySeries first;             // the currency the series was created with (usually the only one)
+  struct Extra {
+    std::vector<CurrencySeries> more;
+    std::vector<std::int64_t> cancelled;  // sorted times of cancelled entries still held
+  };
+  std::unique_ptr<Extra> extra;  // rarely needed: keeps the common series small
+
+  CurrencySeries* find(std::uint64_t code) {
+    if (first.code == code) return &first;
+    if (extra) {
+      for (auto& c : extra->more) {
+        if (c.code == code) return &c;
+      }
+    }
+    return nullptr;
+  }
+  Extra& ensure_extra() {
+    if (!extra) extra = std::make_unique<Extra>();
+    return *extra;
+  }
+  template <typename F>
+  void for_each_currency(F&& f) {
+    f(first);
+    if (extra) {
+      for (auto& c : extra->more) f(c);
+    }
+  }
+  template <typename F>
+  void for_each_currency(F&& f) const {
+    f(first);
+    if (extra) {
+      for (const auto& c : extra->more) f(c);
+    }
+  }
+
+  VelocityTotals totals(std::int64_t cutoff, std::uint64_t currency) {
+    VelocityTotals t;
+    for_each_currency([&](CurrencySeries& c) {
+      const std::size_t i = c.first_after(cutoff);
+      t.count += static_cast<std::int64_t>(c.v.size() - i);
+      if (c.code == currency) t.amount = c.sum_from(i);
+    });
+    if (extra && !extra->cancelled.empty()) {
+      const auto& cx = extra->cancelled;
+      t.count -= static_cast<std::int64_t>(cx.end() - std::upper_bound(cx.begin(), cx.end(), cutoff));
+    }
+    return t;
+  }
+
+  // Records one event; returns its absolute position in its currency's entries.
+  std::uint64_t record(std::int64_t at, std::uint64_t currency, std::uint64_t amount) {
+    newest = std::max(newest, at);
+    CurrencySeries* c = find(currency);
+    if (c == nullptr) {
+      auto& more = ensure_extra().more;
+      more.emplace_back();
+      c = &more.back();
+      c->code = currency;
+    }
+    return c->append(newest, amount);
+  }
+
+  void add_cancelled(std::int64_t t) {
+    auto& cx = ensure_extra().cancelled;
+    cx.insert(std::upper_bound(cx.begin(), cx.end(), t), t);
+  }
+
+  void prune(std::int64_t cutoff) {
+    for_each_currency([&](CurrencySeries& c) { c.prune(cutoff); });
+    if (extra && !extra->cancelled.empty()) {
+      auto& cx = extra->cancelled;
+      cx.erase(cx.begin(), std::upper_bound(cx.begin(), cx.end(), cutoff));
+    }
+  }
+};
+
+struct MapKey {
+  std::string bytes;  // one byte of key type, then the value
+  std::size_t hash = 0;
+  bool operator==(const MapKey& o) const { return hash == o.hash && bytes == o.bytes; }
+};
+struct MapKeyHash {
+  std::size_t operator()(const MapKey& k) const noexcept { return k.hash; }
+};
+using SeriesMap = std::unordered_map<MapKey, Series, MapKeyHash>;
+
+struct alignas(64) Shard {
+  std::mutex mu;
+  SeriesMap map;
+  std::size_t sweep_cursor = 0;
+  std::uint64_t ticket_seq = 0;
+};
+
+namespace {
+
+MapKey make_key(std::size_t key_index, std::string_view value) {
+  MapKey k;
+  k.bytes.reserve(value.size() + 1);
+  k.bytes.push_back(static_cast<char>(key_index));
+  k.bytes.append(value);
+  k.hash = std::hash<std::string_view>{}(k.bytes);
+  return k;
+}
+
+std::uint32_t shard_of(std::size_t hash) {  // top bits of a remix: independent of the map's bucket index
+  const std::uint64_t h = (static_cast<std::uint64_t>(hash) ^ (static_cast<std::uint64_t>(hash) >> 32)) *
+                          0x9E3779B97F4A7C15ULL;
+  return static_cast<std::uint32_t>(h >> 56);
+}
+static_assert(LocalVelocityCounters::kShardCount == 256);
+
+std::optional<std::uint64_t> currency_code(std::string_view c) {
+  if (c.size() > 7) return std::nullopt;
+  std::uint64_t code = c.size();
+  for (std::size_t i = 0; i < c.size(); ++i) code |= std::uint64_t{static_cast<unsigned char>(c[i])} << (8 * (i + 1));
+  return code;
+}
+
+std::optional<Error> check_event(std::int64_t amount, std::string_view currency, std::int64_t at) {
+  if (amount < 0) return make_error("internal", "velocity: negative amount");
+  if (currency.size() > 7) return make_error("internal", "velocity: currency code longer than 7 bytes");
+  if (at < kMinTime || at > kMaxTime) return make_error("internal", "velocity: time out of range");
+  return std::nullopt;
+}
+
+// Locks distinct shards in ascending index order; unlocks in reverse.
+class ShardLocks {
+ public:
+  ShardLocks(Shard* shards, std::span<const std::uint32_t> ascending) : shards_(shards), idx_(ascending) {
+    for (auto i : idx_) shards_[i].mu.lock();
+  }
+  ~ShardLocks() {
+    for (auto it = idx_.rbegin(); it != idx_.rend(); ++it) shards_[*it].mu.unlock();
+  }
+  ShardLocks(const ShardLocks&) = delete;
+  ShardLocks& operator=(const ShardLocks&) = delete;
+
+ private:
+  Shard* shards_;
+  std::span<const std::uint32_t> idx_;
+};
+
+// Drops what is past `cutoff` in a few buckets of the shard; erases key values left with nothing.
+void sweep_some(Shard& shard, std::int64_t cutoff, std::size_t buckets) {
+  SeriesMap& m = shard.map;
+  if (m.empty()) return;
+  const std::size_t bucket_count = m.bucket_count();
+  for (std::size_t n = 0; n < buckets; ++n) {
+    const std::size_t b = shard.sweep_cursor++ % bucket_count;
+    for (auto it = m.begin(b); it != m.end(b);) {
+      auto next = std::next(it);
+      if (it->second.newest <= cutoff) {
+        m.erase(m.find(it->first));  // erasing one element leaves other iterators valid
+      } else {
+        it->second.prune(cutoff);
+      }
+      it = next;
+    }
+  }
+}
+
+std::size_t approximate_series_bytes(const MapKey& key, const Series& s) {
+  constexpr std::size_t kNode = sizeof(void*) + sizeof(MapKey) + sizeof(Series) + 16;  // + malloc header
+  std::size_t bytes = kNode + sizeof(void*);                                           // + bucket slot
+  if (key.bytes.capacity() > 15) bytes += key.bytes.capacity() + 1 + 16;
+  bytes += s.first.v.capacity() * sizeof(Entry);
+  if (s.extra) {
+    bytes += sizeof(Series::Extra) + s.extra->cancelled.capacity() * sizeof(std::int64_t);
+    for (const auto& c : s.extra->more) bytes += sizeof(CurrencySeries) + c.v.capacity() * sizeof(Entry);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+// What cancel() needs: where the event went under each key.
+class Ticket final : public VelocityTicketState {
+ public:
+  struct Ref {
+    MapKey key;
+    std::uint64_t incarnation = 0;
+    std::uint64_t position = 0;
+  };
+  const LocalVelocityCounters* owner = nullptr;
+  std::uint64_t generation = 0;
+  std::atomic<bool> cancelled{false};
+  std::uint64_t currency = 0;
+  std::uint64_t amount = 0;
+  std::array<std::optional<Ref>, kVelocityKeyCount> refs;
+  std::array<std::uint32_t, kVelocityKeyCount> shards{};  // distinct, ascending
+  std::size_t shard_count = 0;
+
+  void add_shard(std::uint32_t s) {
+    auto* end = shards.data() + shard_count;
+    auto* pos = std::lower_bound(shards.data(), end, s);
+    if (pos != end && *pos == s) return;
+    std::move_backward(pos, end, end + 1);
+    *pos = s;
+    ++shard_count;
+  }
+  std::span<const std::uint32_t> shard_span() const { return {shards.data(), shard_count}; }
+};
+
+}  // namespace velocity_detail
+
+using velocity_detail::kInt64Min;
+using velocity_detail::sat_sub;
+using velocity_detail::Series;
+using velocity_detail::SeriesMap;
+using velocity_detail::ShardLocks;
+using velocity_detail::Ticket;
+
+LocalVelocityCounters::LocalVelocityCounters() : LocalVelocityCounters(LocalVelocityCountersOptions{}) {}
+
+LocalVelocityCounters::LocalVelocityCounters(LocalVelocityCountersOptions options)
+    : prune_grace_(std::max(options.prune_grace, std::chrono::milliseconds(0))),
+      retention_ms_(std::max<std::int64_t>(options.retention.count(), 0)),
+      newest_ms_(kInt64Min),
+      shards_(std::make_unique<velocity_detail::Shard[]>(kShardCount)) {}
+
+LocalVelocityCounters::~LocalVelocityCounters() = default;
+
+void LocalVelocityCounters::set_retention(std::chrono::milliseconds retention) {
+  retention_ms_.store(std::max<std::int64_t>(retention.count(), 0), std::memory_order_relaxed);
+}
+
+std::int64_t LocalVelocityCounters::prune_cutoff() const {
+  const std::int64_t newest = newest_ms_.load(std::memory_order_relaxed);
+  if (newest == kInt64Min) return kInt64Min;
+  return sat_sub(sat_sub(newest, retention_ms_.load(std::memory_order_relaxed)), prune_grace_.count());
+}
+
+void LocalVelocityCounters::note_time(std::int64_t at_ms) {
+  std::int64_t seen = newest_ms_.load(std::memory_order_relaxed);
+  while (at_ms > seen && !newest_ms_.compare_exchange_weak(seen, at_ms, std::memory_order_relaxed)) {
+  }
+}
+
+Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventInput& input,
+                                                            std::span<const VelocityQuery> queries) {
+  const std::int64_t at = input.at.time_since_epoch().count();
+  if (auto err = velocity_detail::check_event(input.amount, input.currency, at)) return std::move(*err);
+  for (const auto& q : queries) {
+    if (static_cast<std::size_t>(q.key) >= kVelocityKeyCount) return make_error("internal", "velocity: unknown key");
+    if (q.window_ms <= 0) return make_error("internal", "velocity: window must be positive");
+  }
+  const std::uint64_t currency = *velocity_detail::currency_code(input.currency);
+  const auto amount = static_cast<std::uint64_t>(input.amount);
+
+  // Everything that allocates happens before locking.
+  VelocityRead out;
+  out.totals.resize(queries.size());
+  auto ticket = std::make_shared<Ticket>();
+  std::array<std::uint32_t, kVelocityKeyCount> shard_of_key{};
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+    if (!input.keys[k]) continue;
+    auto& ref = ticket->refs[k].emplace();
+    ref.key = velocity_detail::make_key(k, *input.keys[k]);
+    shard_of_key[k] = velocity_detail::shard_of(ref.key.hash);
+    ticket->add_shard(shard_of_key[k]);
+  }
+  if (ticket->shard_count == 0) return out;  // no key: nothing to read or record
+
+  note_time(at);
+  const std::int64_t prune_at = prune_cutoff();
+  std::uint64_t id = 0;
+  {
+    ShardLocks locks(shards_.get(), ticket->shard_span());
+    ticket->generation = generation_.load(std::memory_order_relaxed);
+    std::array<Series*, kVelocityKeyCount> series{};
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+      if (!ticket->refs[k]) continue;
+      auto [it, inserted] = shards_[shard_of_key[k]].map.try_emplace(ticket->refs[k]->key);
+      Series& s = it->second;
+      if (inserted) {
+        s.incarnation = next_incarnation_.fetch_add(1, std::memory_order_relaxed);
+        s.first.code = currency;
+      } else {
+        s.prune(prune_at);
+      }
+      series[k] = &s;
+    }
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      Series* s = series[static_cast<std::size_t>(queries[i].key)];
+      if (s != nullptr) out.totals[i] = s->totals(sat_sub(at, queries[i].window_ms), currency);
+    }
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+      if (series[k] == nullptr) continue;
+      ticket->refs[k]->incarnation = series[k]->incarnation;
+      ticket->refs[k]->position = series[k]->record(at, currency, amount);
+    }
+    const std::uint32_t first = ticket->shards[0];
+    id = (++shards_[first].ticket_seq << 8) | first;
+    // Last: may erase series (only ones entirely past retention), so no Series* is used after this.
+    for (auto s : ticket->shard_span()) velocity_detail::sweep_some(shards_[s], prune_at, velocity_detail::kSweepBucketsPerCall);
+  }
+  ticket->owner = this;
+  ticket->currency = currency;
+  ticket->amount = amount;
+  out.ticket = VelocityTicket{id, std::move(ticket)};
+  return out;
+}
+
+void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
+  if (ticket.id == 0 || !ticket.state) return;
+  auto* t = dynamic_cast<Ticket*>(ticket.state.get());
+  if (t == nullptr || t->owner != this) return;
+  if (t->cancelled.exchange(true)) return;  // idempotent, also across copies of the ticket
+  ShardLocks locks(shards_.get(), t->shard_span());
+  if (generation_.load(std::memory_order_relaxed) != t->generation) return;  // rebuilt since
+  for (const auto& ref : t->refs) {
+    if (!ref) continue;
+    SeriesMap& m = shards_[velocity_detail::shard_of(ref->key.hash)].map;
+    auto it = m.find(ref->key);
+    if (it == m.end() || it->second.incarnation != ref->incarnation) continue;  // erased: the event is gone
+    Series& s = it->second;
+    velocity_detail::CurrencySeries* c = s.find(t->currency);
+    if (c == nullptr) continue;
+    if (auto time = c->cancel(ref->position, t->amount)) s.add_cancelled(*time);
+  }
+}
+
+namespace {
+
+std::array<const std::string*, kVelocityKeyCount> key_values(const store::VelocityEvent& e) {
+  std::array<const std::string*, kVelocityKeyCount> v{};
+  auto opt = [](const std::optional<std::string>& o) { return o ? &*o : nullptr; };
+  v[static_cast<std::size_t>(VelocityKey::kCard)] = e.card_fingerprint.empty() ? nullptr : &e.card_fingerprint;
+  v[static_cast<std::size_t>(VelocityKey::kCustomer)] = opt(e.customer_id);
+  v[static_cast<std::size_t>(VelocityKey::kEmail)] = opt(e.email);
+  v[static_cast<std::size_t>(VelocityKey::kIp)] = opt(e.ip);
+  v[static_cast<std::size_t>(VelocityKey::kDevice)] = opt(e.device_id);
+  v[static_cast<std::size_t>(VelocityKey::kMerchant)] = &e.merchant_id;
+  return v;
+}
+
+}  // namespace
+
+Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> events) {
+  for (const auto& e : events) {
+    if (auto err = velocity_detail::check_event(e.amount, e.currency, e.at.time_since_epoch().count())) {
+      return std::move(*err);
+    }
+  }
+  // Oldest first is expected; sort (stably) if not, so that clamping cannot distort the rebuilt times.
+  std::vector<std::size_t> order(events.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  const auto by_time = [&](std::size_t a, std::size_t b) { return events[a].at < events[b].at; };
+  if (!std::is_sorted(order.begin(), order.end(), by_time)) std::stable_sort(order.begin(), order.end(), by_time);
+
+  std::int64_t newest = kInt64Min;
+  if (!events.empty()) newest = events[order.back()].at.time_since_epoch().count();
+  const std::int64_t cutoff =
+      newest == kInt64Min
+          ? kInt64Min
+          : sat_sub(sat_sub(newest, retention_ms_.load(std::memory_order_relaxed)), prune_grace_.count());
+
+  // Built without locks, swapped in under all of them; the old state is freed after unlocking.
+  auto fresh = std::make_unique<SeriesMap[]>(kShardCount);
+  for (std::size_t idx : order) {
+    const auto& e = events[idx];
+    const std::int64_t at = e.at.time_since_epoch().count();
+    if (at <= cutoff) continue;
+    const std::uint64_t currency = *velocity_detail::currency_code(e.currency);
+    const auto values = key_values(e);
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+      if (values[k] == nullptr) continue;
+      auto key = velocity_detail::make_key(k, *values[k]);
+      const auto shard = velocity_detail::shard_of(key.hash);
+      auto [it, inserted] = fresh[shard].try_emplace(std::move(key));
+      if (inserted) {
+        it->second.incarnation = next_incarnation_.fetch_add(1, std::memory_order_relaxed);
+        it->second.first.code = currency;
+      }
+      it->second.record(at, currency, static_cast<std::uint64_t>(e.amount));
+    }
+  }
+  for (std::size_t s = 0; s < kShardCount; ++s) shards_[s].mu.lock();
+  for (std::size_t s = 0; s < kShardCount; ++s) {
+    shards_[s].map.swap(fresh[s]);
+    shards_[s].sweep_cursor = 0;
+  }
+  generation_.fetch_add(1, std::memory_order_relaxed);
+  newest_ms_.store(newest, std::memory_order_relaxed);
+  for (std::size_t s = kShardCount; s-- > 0;) shards_[s].mu.unlock();
+  return Ok{};
+}
+
+void LocalVelocityCounters::prune() {
+  const std::int64_t cutoff = prune_cutoff();
+  for (std::size_t s = 0; s < kShardCount; ++s) {
+    std::lock_guard lock(shards_[s].mu);
+    SeriesMap& m = shards_[s].map;
+    for (auto it = m.begin(); it != m.end();) {
+      if (it->second.newest <= cutoff) {
+        it = m.erase(it);
+      } else {
+        it->second.prune(cutoff);
+        ++it;
+      }
+    }
+  }
+}
+
+LocalVelocityStats LocalVelocityCounters::stats() const {
+  LocalVelocityStats st;
+  for (std::size_t s = 0; s < kShardCount; ++s) {
+    std::lock_guard lock(shards_[s].mu);
+    const SeriesMap& m = shards_[s].map;
+    st.key_values += m.size();
+    st.approximate_bytes += m.bucket_count() * sizeof(void*);
+    for (const auto& [key, series] : m) {
+      series.for_each_currency([&](const velocity_detail::CurrencySeries& c) { st.entries += c.live(); });
+      if (series.extra) st.cancelled += series.extra->cancelled.size();
+      st.approximate_bytes += velocity_detail::approximate_series_bytes(key, series);
+    }
+  }
+  return st;
+}
+
+}  // namespace txv::cache

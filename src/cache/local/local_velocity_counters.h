@@ -1,0 +1,126 @@
+// In-process, exact velocity counters (embedded mode, one replica).
+//
+// Exactness: no bucketing. Per key value ("series", e.g. card c) and per
+// currency seen under it, events are kept in time order as 16-byte entries
+// (time, cumulative amount), so a window is one binary search per currency:
+//   count  = entries after the cut-off (summed over the series' currencies,
+//            usually one) minus cancelled events after the cut-off,
+//   amount = cumulative(last) - cumulative(before the first entry in the window)
+//            in the query's currency.
+// Reads are O(C log n) for C currencies under the key value.
+//
+// Ordering and the one blur: per key value, recorded times are kept
+// monotonic. An event whose `at` is earlier than the newest event already
+// recorded under that key value (two threads racing by a few ms, or a clock
+// step) is stored at that newest time instead. Its later inclusion in windows
+// is therefore blurred by at most that race (how far `at` lagged the newest
+// event of the key); the read for the event itself uses its own `at`.
+//
+// Cancel: the event's entry stays in place with its amount removed from its
+// own and every later cumulative value of that currency (O(entries recorded
+// under the key value and currency since the event, i.e. during the request's
+// lifetime)) and its time is added to a small sorted list of cancelled times
+// that the count subtracts (binary search). Exact for every window. Cancelling
+// an event that retention already dropped, or after rebuild(), does nothing.
+//
+// Amounts: cumulative sums are kept modulo 2^80 (64-bit low word + 16 bits
+// packed beside the 48-bit time), so a window sum is exact whenever
+// count_in_window * max_amount_ever < 2^80 (always for contract amounts
+// <= 10^15: that needs > 10^9 events in a window) and otherwise recomputed
+// by a linear scan. Results saturate at INT64_MAX.
+//
+// Locking: 256 shards, each a mutex over a hash map from (key type, value) to
+// its series. A call locks the distinct shards of its present key values in
+// ascending order (no deadlock), reads every query, records under every key
+// and unlocks. Under the locks: hash lookups, binary searches and appends
+// (amortised vector growth; a map node for a key value seen for the first
+// time). Key strings, hashes, the result vector and the ticket are built
+// before locking.
+//
+// Retention: events at or before `newest_at_seen - retention - prune_grace`
+// are dropped when their key value is touched; key values with nothing left
+// are erased by an incremental sweep (a few hash buckets of each locked shard
+// per call) or by prune(). The grace (default 1 min) keeps events a little
+// longer so that a window equal to the retention is not cut by clock races.
+//
+// Memory (64-bit, libstdc++): 16 bytes per event per present key (up to 6),
+// plus per distinct key value about 250 bytes (hash node, key string, series,
+// first allocation), plus vector growth slack (up to 2x on busy keys).
+// 30 days at 100 tx/s is 259.2 M events: the entries alone are 4.1 GB per key
+// type (24.9 GB with all 6 keys present) before per-key-value overhead, which
+// dominates for high-cardinality keys (one-off cards, IPs, e-mails: about
+// 65 GB per such key type if every value is distinct). Size the retention to
+// the longest window the active rules use (set_retention), and record only
+// the keys rules reference, to keep this in bounds.
+//
+// Input limits (else read_and_record/rebuild answer Error "internal" and change
+// nothing): amount >= 0; currency at most 7 bytes; at within +/- 4400 years of
+// 1970 (48-bit milliseconds); window_ms > 0; key a valid VelocityKey.
+//
+// Thread-safety: every member may be called concurrently. Tickets must not be
+// used after the object is destroyed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "cache/velocity_counters.h"
+
+namespace txv::cache {
+
+namespace velocity_detail {
+struct Shard;  // defined in the .cc
+}  // namespace velocity_detail
+
+struct LocalVelocityCountersOptions {
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 30);
+  std::chrono::milliseconds prune_grace = std::chrono::minutes(1);
+};
+
+// A point-in-time summary (shards are visited one after another, so under
+// concurrent calls it is not a consistent snapshot).
+struct LocalVelocityStats {
+  std::size_t key_values = 0;       // distinct (key type, value) series held
+  std::size_t entries = 0;          // live entries (events x keys), cancelled ones included
+  std::size_t cancelled = 0;        // cancelled entries still held
+  std::size_t approximate_bytes = 0;
+};
+
+class LocalVelocityCounters final : public VelocityCounters {
+ public:
+  LocalVelocityCounters();
+  explicit LocalVelocityCounters(LocalVelocityCountersOptions options);
+  ~LocalVelocityCounters() override;
+  LocalVelocityCounters(const LocalVelocityCounters&) = delete;
+  LocalVelocityCounters& operator=(const LocalVelocityCounters&) = delete;
+
+  Result<VelocityRead> read_and_record(const VelocityEventInput& input,
+                                       std::span<const VelocityQuery> queries) override;
+  void cancel(const VelocityTicket& ticket) override;
+  Status rebuild(std::span<const store::VelocityEvent> events) override;
+  void set_retention(std::chrono::milliseconds retention) override;
+
+  // Drops everything past retention in every shard, one shard at a time (for a
+  // periodic maintenance task; calls do this incrementally anyway).
+  void prune();
+  LocalVelocityStats stats() const;
+
+  static constexpr std::size_t kShardCount = 256;
+
+ private:
+  std::int64_t prune_cutoff() const;
+  void note_time(std::int64_t at_ms);
+
+  const std::chrono::milliseconds prune_grace_;
+  std::atomic<std::int64_t> retention_ms_;
+  std::atomic<std::int64_t> newest_ms_;
+  std::atomic<std::uint64_t> generation_{1};
+  std::atomic<std::uint64_t> next_incarnation_{1};
+  std::unique_ptr<velocity_detail::Shard[]> shards_;  // kShardCount
+};
+
+}  // namespace txv::cache

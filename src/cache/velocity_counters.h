@@ -1,0 +1,132 @@
+// Velocity counters behind `velocity(KEY, WINDOW)` (contract section 5).
+//
+// For one transaction and a set of (key, window) queries, read_and_record()
+// answers, per query, how many EARLIER recorded transactions share the
+// transaction's value of that key within the window (`.count`) and the sum of
+// their amounts in the transaction's currency (`.amount`), and records the
+// transaction under every key it has, all atomically with respect to any other
+// call touching the same key values. That atomicity is what makes counting
+// exact under concurrency: N simultaneous calls for one card observe the
+// counts 0, 1, ..., N-1 (in some order), so a rule `velocity('card','1h')
+// .count >= 3` declining approves exactly 3 of them.
+//
+// Contract shared by every implementation:
+// - Window: an event counts when its time `at_e` satisfies
+//   `at_e > input.at - window` (an event exactly `window` old is outside). An
+//   implementation may blur the far edge by at most 1/60 of the window (the
+//   local one is exact except for the clamp described in its header).
+//   Events recorded later in serialization order but stamped slightly after
+//   `input.at` (clock races between threads or replicas) are counted: they are
+//   earlier in the only order that matters for exactness.
+// - Every recorded event counts; the caller records each decision once (an
+//   idempotent replay must not call read_and_record again) and cancels the
+//   events whose decision was not stored.
+// - `.amount` saturates at INT64_MAX; amounts are >= 0.
+// - The counters do not decide what `at` is: callers pass the server's decision
+//   time, not a client-supplied timestamp (retention is measured from the
+//   newest `at` seen).
+//
+// Thread-safety: every member function may be called concurrently.
+// Errors: no exceptions. read_and_record/rebuild return an Error ("internal")
+// for invalid input (documented per implementation) or a back-end failure; on
+// error nothing was recorded / the previous state is kept.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "domain/transaction.h"
+#include "store/records.h"
+
+namespace txv::cache {
+
+// Same order as rules::VelocityKey (rules/fields.h).
+enum class VelocityKey { kCard, kCustomer, kEmail, kIp, kDevice, kMerchant };
+constexpr std::size_t kVelocityKeyCount = 6;
+
+struct VelocityQuery {
+  VelocityKey key;
+  std::int64_t window_ms;  // > 0; the contract allows 1 s ... 30 d
+};
+
+struct VelocityTotals {
+  std::int64_t count = 0;
+  std::int64_t amount = 0;  // saturates at INT64_MAX
+  bool operator==(const VelocityTotals&) const = default;
+};
+
+struct VelocityEventInput {
+  // By VelocityKey index; nullopt = the transaction has no such key (not
+  // recorded under it, and queries on it answer nullopt). An empty string is a
+  // value like any other: callers map "absent" to nullopt.
+  std::array<std::optional<std::string>, kVelocityKeyCount> keys;
+  std::int64_t amount = 0;  // minor units, >= 0
+  std::string currency;     // ISO 4217 code
+  domain::TimePoint at{};
+};
+
+// Implementation-defined state a ticket may carry for cancel(); opaque to callers.
+struct VelocityTicketState {
+  virtual ~VelocityTicketState() = default;
+};
+
+// Identifies one recorded event, for cancel(). A value type: copies refer to
+// the same event (cancelling through any copy cancels it once). id 0 means no
+// event was recorded (the transaction had no key): cancel() ignores it.
+// A ticket stays valid for as long as it is held; it does not keep the
+// counters object alive and must not be used after the counters are destroyed.
+struct VelocityTicket {
+  std::uint64_t id = 0;
+  std::shared_ptr<VelocityTicketState> state;
+};
+
+struct VelocityRead {
+  std::vector<std::optional<VelocityTotals>> totals;  // per query; nullopt when the event has no value for that key
+  VelocityTicket ticket;
+};
+
+// The input a stored decision stands for: merchant_id -> kMerchant,
+// card_fingerprint -> kCard (empty = absent), customer_id -> kCustomer,
+// email -> kEmail, ip -> kIp, device_id -> kDevice.
+inline VelocityEventInput to_velocity_input(const store::VelocityEvent& event) {
+  VelocityEventInput in;
+  in.keys[static_cast<std::size_t>(VelocityKey::kCard)] =
+      event.card_fingerprint.empty() ? std::nullopt : std::optional<std::string>(event.card_fingerprint);
+  in.keys[static_cast<std::size_t>(VelocityKey::kCustomer)] = event.customer_id;
+  in.keys[static_cast<std::size_t>(VelocityKey::kEmail)] = event.email;
+  in.keys[static_cast<std::size_t>(VelocityKey::kIp)] = event.ip;
+  in.keys[static_cast<std::size_t>(VelocityKey::kDevice)] = event.device_id;
+  in.keys[static_cast<std::size_t>(VelocityKey::kMerchant)] = event.merchant_id;
+  in.amount = event.amount;
+  in.currency = event.currency;
+  in.at = event.at;
+  return in;
+}
+
+class VelocityCounters {  // thread-safe
+ public:
+  virtual ~VelocityCounters() = default;
+  // Atomically with respect to every other call touching the same key values: reads, for each query, the totals over
+  // earlier recorded events with the same key value and at > input.at - window (amount: same currency only), then
+  // records the event under every present key. The event itself is never in its own totals.
+  virtual Result<VelocityRead> read_and_record(const VelocityEventInput& input,
+                                               std::span<const VelocityQuery> queries) = 0;
+  // Removes an event recorded by read_and_record (its decision was not stored). Idempotent.
+  virtual void cancel(const VelocityTicket& ticket) = 0;
+  // Replaces all state with these events (oldest first), e.g. rebuilt from stored decisions at start-up.
+  // Tickets issued before the rebuild become no-ops.
+  virtual Status rebuild(std::span<const store::VelocityEvent> events) = 0;
+  // Events older than `retention` before the newest time seen may be dropped. Default 30 days.
+  // A query whose window exceeds the retention sees only the retained events.
+  virtual void set_retention(std::chrono::milliseconds retention) = 0;
+};
+
+}  // namespace txv::cache
