@@ -76,14 +76,24 @@ std::vector<std::string> hundred_rules() {
   for (int i = 0; i < 100; ++i) {
     const std::string n = std::to_string(i);
     switch (i % 10) {
-      case 0: out.push_back("amount > " + std::to_string(i * 1000) + " && currency == 'USD'"); break;
-      case 1: out.push_back("card.fingerprint in list('blocked_cards')"); break;
+      case 0:
+        out.push_back("amount > " + std::to_string(i * 1000) + " && currency == 'USD'");
+        break;
+      case 1:
+        out.push_back("card.fingerprint in list('blocked_cards')");
+        break;
       case 2:
         out.push_back("customer.email.endsWith('@mailinator" + n + ".com') || customer.email.contains('+test')");
         break;
-      case 3: out.push_back("velocity('card', '1h').count >= 3 && amount > " + std::to_string(i * 100)); break;
-      case 4: out.push_back("velocity('customer', '24h').amount > " + std::to_string(i * 5000)); break;
-      case 5: out.push_back("velocity('ip', '10m').count > 10 || customer.ip.startsWith('10." + n + ".')"); break;
+      case 3:
+        out.push_back("velocity('card', '1h').count >= 3 && amount > " + std::to_string(i * 100));
+        break;
+      case 4:
+        out.push_back("velocity('customer', '24h').amount > " + std::to_string(i * 5000));
+        break;
+      case 5:
+        out.push_back("velocity('ip', '10m').count > 10 || customer.ip.startsWith('10." + n + ".')");
+        break;
       case 6:
         out.push_back("merchant.mcc in ['7995', '5967', '4829', '6051'] && customer.country != merchant.country");
         break;
@@ -91,8 +101,12 @@ std::vector<std::string> hundred_rules() {
         out.push_back("metadata.channel == 'web' && card.brand in ['visa', 'mastercard'] && amount % " +
                       std::to_string(i + 1) + " == 0");
         break;
-      case 8: out.push_back("card.bin in list('risky_bins') && !(customer.country in ['US', 'CA', 'GB'])"); break;
-      default: out.push_back("customer.device_id in list('blocked_cards') || type == 'refund'"); break;
+      case 8:
+        out.push_back("card.bin in list('risky_bins') && !(customer.country in ['US', 'CA', 'GB'])");
+        break;
+      default:
+        out.push_back("customer.device_id in list('blocked_cards') || type == 'refund'");
+        break;
     }
   }
   return out;
@@ -169,9 +183,7 @@ class PipelineActivation final : public Activation {
     }
   }
   std::optional<std::int64_t> int_field(Field) const override { return t_.amount; }
-  std::optional<std::string_view> string_field(Field f) const override {
-    return fields_[static_cast<std::size_t>(f)];
-  }
+  std::optional<std::string_view> string_field(Field f) const override { return fields_[static_cast<std::size_t>(f)]; }
   std::optional<std::string_view> metadata(MetadataSlot slot, std::string_view) const override {
     return metadata_[slot];
   }
@@ -190,9 +202,8 @@ class PipelineActivation final : public Activation {
 };
 
 void add_counters(benchmark::State& state, std::size_t rules, long matched) {
-  state.counters["per_rule"] = benchmark::Counter(static_cast<double>(rules),
-                                                  benchmark::Counter::kIsIterationInvariantRate |
-                                                      benchmark::Counter::kInvert);
+  state.counters["per_rule"] = benchmark::Counter(
+      static_cast<double>(rules), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["per_txn"] =
       benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["matched"] = static_cast<double>(matched);
@@ -250,9 +261,8 @@ void BM_Compile100Rules(benchmark::State& state) {
     auto set = b.build();
     benchmark::DoNotOptimize(set);
   }
-  state.counters["per_rule"] = benchmark::Counter(static_cast<double>(sources.size()),
-                                                  benchmark::Counter::kIsIterationInvariantRate |
-                                                      benchmark::Counter::kInvert);
+  state.counters["per_rule"] = benchmark::Counter(
+      static_cast<double>(sources.size()), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_Compile100Rules);
 

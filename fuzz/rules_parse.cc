@@ -64,9 +64,12 @@ void check(bool ok) {
 
 Outcome negated(Outcome o) {
   switch (o) {
-    case Outcome::kTrue: return Outcome::kFalse;
-    case Outcome::kFalse: return Outcome::kTrue;
-    case Outcome::kAbsent: return Outcome::kAbsent;
+    case Outcome::kTrue:
+      return Outcome::kFalse;
+    case Outcome::kFalse:
+      return Outcome::kTrue;
+    case Outcome::kAbsent:
+      return Outcome::kAbsent;
   }
   __builtin_trap();
 }

@@ -11,8 +11,12 @@ thread_local long g_allocations = 0;
 }  // namespace txv::rules::testing
 
 void* operator new(std::size_t n) {
-  if (txv::rules::testing::g_count_allocations) ++txv::rules::testing::g_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  if (txv::rules::testing::g_count_allocations) {
+    ++txv::rules::testing::g_allocations;
+  }
+  if (void* p = std::malloc(n == 0 ? 1 : n)) {
+    return p;
+  }
   throw std::bad_alloc();
 }
 void* operator new[](std::size_t n) { return operator new(n); }

@@ -7,18 +7,30 @@ namespace {
 
 const char* op_spelling(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kEq: return "==";
-    case BinaryOp::kNe: return "!=";
-    case BinaryOp::kLt: return "<";
-    case BinaryOp::kLe: return "<=";
-    case BinaryOp::kGt: return ">";
-    case BinaryOp::kGe: return ">=";
-    case BinaryOp::kIn: return "in";
-    case BinaryOp::kAdd: return "+";
-    case BinaryOp::kSub: return "-";
-    case BinaryOp::kMul: return "*";
-    case BinaryOp::kDiv: return "/";
-    case BinaryOp::kMod: return "%";
+    case BinaryOp::kEq:
+      return "==";
+    case BinaryOp::kNe:
+      return "!=";
+    case BinaryOp::kLt:
+      return "<";
+    case BinaryOp::kLe:
+      return "<=";
+    case BinaryOp::kGt:
+      return ">";
+    case BinaryOp::kGe:
+      return ">=";
+    case BinaryOp::kIn:
+      return "in";
+    case BinaryOp::kAdd:
+      return "+";
+    case BinaryOp::kSub:
+      return "-";
+    case BinaryOp::kMul:
+      return "*";
+    case BinaryOp::kDiv:
+      return "/";
+    case BinaryOp::kMod:
+      return "%";
   }
   return "?";
 }
@@ -34,10 +46,18 @@ void append_args(std::string& out, const Node& n, std::size_t from) {
 
 void append(std::string& out, const Node& n) {
   switch (n.kind) {
-    case NodeKind::kInt: out.append(std::to_string(n.int_value)); return;
-    case NodeKind::kString: out.append(quote(n.text)); return;
-    case NodeKind::kBool: out.append(n.bool_value ? "true" : "false"); return;
-    case NodeKind::kIdent: out.append(n.text); return;
+    case NodeKind::kInt:
+      out.append(std::to_string(n.int_value));
+      return;
+    case NodeKind::kString:
+      out.append(quote(n.text));
+      return;
+    case NodeKind::kBool:
+      out.append(n.bool_value ? "true" : "false");
+      return;
+    case NodeKind::kIdent:
+      out.append(n.text);
+      return;
     case NodeKind::kList:
       out.append("[list");
       append_args(out, n, 0);
@@ -94,21 +114,31 @@ void append(std::string& out, const Node& n) {
 
 std::string type_name(TypeKind k) {
   switch (k) {
-    case TypeKind::kUnknown: return "unknown";
-    case TypeKind::kInt: return "int";
-    case TypeKind::kString: return "string";
-    case TypeKind::kBool: return "bool";
-    case TypeKind::kList: return "list";
-    case TypeKind::kNamedList: return "named list";
-    case TypeKind::kVelocity: return "velocity";
-    case TypeKind::kEmpty: return "empty";
+    case TypeKind::kUnknown:
+      return "unknown";
+    case TypeKind::kInt:
+      return "int";
+    case TypeKind::kString:
+      return "string";
+    case TypeKind::kBool:
+      return "bool";
+    case TypeKind::kList:
+      return "list";
+    case TypeKind::kNamedList:
+      return "named list";
+    case TypeKind::kVelocity:
+      return "velocity";
+    case TypeKind::kEmpty:
+      return "empty";
   }
   return "unknown";
 }
 
 std::string type_name(Type t) {
   if (t.kind == TypeKind::kList) {
-    if (t.elem == TypeKind::kEmpty) return "empty list";
+    if (t.elem == TypeKind::kEmpty) {
+      return "empty list";
+    }
     return "list(" + type_name(t.elem) + ")";
   }
   return type_name(t.kind);

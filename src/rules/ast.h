@@ -40,7 +40,7 @@ enum class NodeKind : std::uint8_t {
 enum class BinaryOp : std::uint8_t { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kAdd, kSub, kMul, kDiv, kMod };
 
 enum class TypeKind : std::uint8_t {
-  kUnknown,    // not checked yet
+  kUnknown,  // not checked yet
   kInt,
   kString,
   kBool,

@@ -15,13 +15,17 @@ constexpr std::array<std::string_view, 4> kMethods = {"startsWith", "endsWith", 
 std::vector<std::string_view> all_field_names() {
   std::vector<std::string_view> out;
   out.reserve(kFieldCount);
-  for (std::size_t i = 0; i < kFieldCount; ++i) out.push_back(field_name(static_cast<Field>(i)));
+  for (std::size_t i = 0; i < kFieldCount; ++i) {
+    out.push_back(field_name(static_cast<Field>(i)));
+  }
   return out;
 }
 
 std::vector<std::string_view> all_velocity_keys() {
   std::vector<std::string_view> out;
-  for (std::size_t i = 0; i < kVelocityKeyCount; ++i) out.push_back(velocity_key_name(static_cast<VelocityKey>(i)));
+  for (std::size_t i = 0; i < kVelocityKeyCount; ++i) {
+    out.push_back(velocity_key_name(static_cast<VelocityKey>(i)));
+  }
   return out;
 }
 
@@ -33,25 +37,39 @@ std::size_t start_of(const Node& n) {
     case NodeKind::kMethod:
     case NodeKind::kBinary:
     case NodeKind::kAnd:
-    case NodeKind::kOr: return std::min(n.pos, start_of(*n.args[0]));
-    default: return n.pos;
+    case NodeKind::kOr:
+      return std::min(n.pos, start_of(*n.args[0]));
+    default:
+      return n.pos;
   }
 }
 
 const char* op_spelling(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kEq: return "==";
-    case BinaryOp::kNe: return "!=";
-    case BinaryOp::kLt: return "<";
-    case BinaryOp::kLe: return "<=";
-    case BinaryOp::kGt: return ">";
-    case BinaryOp::kGe: return ">=";
-    case BinaryOp::kIn: return "in";
-    case BinaryOp::kAdd: return "+";
-    case BinaryOp::kSub: return "-";
-    case BinaryOp::kMul: return "*";
-    case BinaryOp::kDiv: return "/";
-    case BinaryOp::kMod: return "%";
+    case BinaryOp::kEq:
+      return "==";
+    case BinaryOp::kNe:
+      return "!=";
+    case BinaryOp::kLt:
+      return "<";
+    case BinaryOp::kLe:
+      return "<=";
+    case BinaryOp::kGt:
+      return ">";
+    case BinaryOp::kGe:
+      return ">=";
+    case BinaryOp::kIn:
+      return "in";
+    case BinaryOp::kAdd:
+      return "+";
+    case BinaryOp::kSub:
+      return "-";
+    case BinaryOp::kMul:
+      return "*";
+    case BinaryOp::kDiv:
+      return "/";
+    case BinaryOp::kMod:
+      return "%";
   }
   return "?";
 }
@@ -73,17 +91,22 @@ class Checker {
 
  private:
   bool fail(std::size_t pos, std::string_view what, std::string_view hint = {}) {
-    if (!error_) error_ = make_error(src_, pos, what, hint);
+    if (!error_) {
+      error_ = make_error(src_, pos, what, hint);
+    }
     return false;
   }
 
   // Checks n and requires a scalar (int, string or bool).
   bool check_value(Node& n) {
-    if (!check(n)) return false;
+    if (!check(n)) {
+      return false;
+    }
     switch (n.type.kind) {
       case TypeKind::kInt:
       case TypeKind::kString:
-      case TypeKind::kBool: return true;
+      case TypeKind::kBool:
+        return true;
       case TypeKind::kList:
         return fail(start_of(n), "a list can only be used on the right of 'in' or as the argument of size()");
       case TypeKind::kNamedList:
@@ -92,7 +115,8 @@ class Checker {
       case TypeKind::kVelocity:
         return fail(n.pos, "velocity(...) must be followed by .count or .amount",
                     "(e.g. velocity('card', '1h').count > 3)");
-      default: return fail(start_of(n), "internal error: untyped expression");
+      default:
+        return fail(start_of(n), "internal error: untyped expression");
     }
   }
 
@@ -104,23 +128,35 @@ class Checker {
         }
         n.type = {TypeKind::kInt};
         return true;
-      case NodeKind::kString: n.type = {TypeKind::kString}; return true;
-      case NodeKind::kBool: n.type = {TypeKind::kBool}; return true;
-      case NodeKind::kList: return check_list(n);
+      case NodeKind::kString:
+        n.type = {TypeKind::kString};
+        return true;
+      case NodeKind::kBool:
+        n.type = {TypeKind::kBool};
+        return true;
+      case NodeKind::kList:
+        return check_list(n);
       case NodeKind::kIdent:
       case NodeKind::kSelect:
-      case NodeKind::kIndex: return check_path(n);
-      case NodeKind::kCall: return check_call(n);
-      case NodeKind::kMethod: return check_method(n);
+      case NodeKind::kIndex:
+        return check_path(n);
+      case NodeKind::kCall:
+        return check_call(n);
+      case NodeKind::kMethod:
+        return check_method(n);
       case NodeKind::kNot:
-        if (!check_value(*n.args[0])) return false;
+        if (!check_value(*n.args[0])) {
+          return false;
+        }
         if (n.args[0]->type.kind != TypeKind::kBool) {
           return fail(n.pos, "operator '!' needs a bool operand, got " + type_name(n.args[0]->type));
         }
         n.type = {TypeKind::kBool};
         return true;
       case NodeKind::kNeg:
-        if (!check_value(*n.args[0])) return false;
+        if (!check_value(*n.args[0])) {
+          return false;
+        }
         if (n.args[0]->type.kind != TypeKind::kInt) {
           return fail(n.pos, "unary '-' needs an int operand, got " + type_name(n.args[0]->type));
         }
@@ -129,7 +165,9 @@ class Checker {
       case NodeKind::kAnd:
       case NodeKind::kOr:
         for (auto& a : n.args) {
-          if (!check_value(*a)) return false;
+          if (!check_value(*a)) {
+            return false;
+          }
           if (a->type.kind != TypeKind::kBool) {
             return fail(start_of(*a), std::string("operator '") + (n.kind == NodeKind::kAnd ? "&&" : "||") +
                                           "' needs bool operands, got " + type_name(a->type));
@@ -137,7 +175,8 @@ class Checker {
         }
         n.type = {TypeKind::kBool};
         return true;
-      case NodeKind::kBinary: return check_binary(n);
+      case NodeKind::kBinary:
+        return check_binary(n);
     }
     return fail(n.pos, "internal error: unknown node");
   }
@@ -146,7 +185,9 @@ class Checker {
     TypeKind elem = TypeKind::kEmpty;
     for (std::size_t i = 0; i < n.args.size(); ++i) {
       Node& e = *n.args[i];
-      if (!check(e)) return false;
+      if (!check(e)) {
+        return false;
+      }
       if (!e.type.scalar()) {
         return fail(start_of(e), "list elements must be ints, strings or bools, got " + type_name(e.type));
       }
@@ -166,7 +207,9 @@ class Checker {
     Node& r = *n.args[1];
     const std::string op = op_spelling(n.op);
     if (n.op == BinaryOp::kIn) {
-      if (!check_value(l) || !check(r)) return false;
+      if (!check_value(l) || !check(r)) {
+        return false;
+      }
       if (r.type.kind == TypeKind::kNamedList) {
         if (l.type.kind != TypeKind::kString) {
           return fail(n.pos, "'in list(...)' needs a string on the left, got " + type_name(l.type),
@@ -183,7 +226,9 @@ class Checker {
       n.type = {TypeKind::kBool};
       return true;
     }
-    if (!check_value(l) || !check_value(r)) return false;
+    if (!check_value(l) || !check_value(r)) {
+      return false;
+    }
     switch (n.op) {
       case BinaryOp::kEq:
       case BinaryOp::kNe:
@@ -216,18 +261,28 @@ class Checker {
 
   bool check_call(Node& n) {
     if (n.text == "size") {
-      if (n.args.size() != 1) return fail(n.pos, "size() takes 1 argument, got " + std::to_string(n.args.size()));
+      if (n.args.size() != 1) {
+        return fail(n.pos, "size() takes 1 argument, got " + std::to_string(n.args.size()));
+      }
       Node& a = *n.args[0];
-      if (!check(a)) return false;
+      if (!check(a)) {
+        return false;
+      }
       if (a.type.kind != TypeKind::kString && a.type.kind != TypeKind::kList) {
-        if (a.type.kind == TypeKind::kVelocity || a.type.kind == TypeKind::kNamedList) return check_value(a);
+        if (a.type.kind == TypeKind::kVelocity || a.type.kind == TypeKind::kNamedList) {
+          return check_value(a);
+        }
         return fail(start_of(a), "size() expects a string or a list, got " + type_name(a.type));
       }
       n.type = {TypeKind::kInt};
       return true;
     }
-    if (n.text == "velocity") return check_velocity(n);
-    if (n.text == "list") return check_named_list(n);
+    if (n.text == "velocity") {
+      return check_velocity(n);
+    }
+    if (n.text == "list") {
+      return check_named_list(n);
+    }
     if (n.text == "startsWith" || n.text == "endsWith" || n.text == "contains") {
       return fail(n.pos, "unknown function " + quote(n.text),
                   "(it is a method: write s." + n.text + "(x), e.g. card.bin." + n.text + "('4242'))");
@@ -251,16 +306,22 @@ class Checker {
                   "(e.g. velocity('card', '1h'))");
     }
     const std::string* key = literal_arg(*n.args[0], "the velocity key");
-    if (key == nullptr) return false;
+    if (key == nullptr) {
+      return false;
+    }
     const auto k = velocity_key_from_name(*key);
     if (!k) {
       const auto keys = all_velocity_keys();
       std::string hint = did_you_mean(*key, keys);
-      if (hint.empty()) hint = "(expected one of 'card', 'customer', 'email', 'ip', 'device', 'merchant')";
+      if (hint.empty()) {
+        hint = "(expected one of 'card', 'customer', 'email', 'ip', 'device', 'merchant')";
+      }
       return fail(n.args[0]->pos, "unknown velocity key " + quote(*key), hint);
     }
     const std::string* window = literal_arg(*n.args[1], "the velocity window");
-    if (window == nullptr) return false;
+    if (window == nullptr) {
+      return false;
+    }
     const auto seconds = parse_duration_seconds(*window);
     if (!seconds) {
       return fail(n.args[1]->pos, "invalid velocity window " + quote(*window),
@@ -277,7 +338,9 @@ class Checker {
     auto it = std::find(v.begin(), v.end(), spec);
     n.ref.kind = RefKind::kVelocity;
     n.ref.slot = static_cast<std::uint32_t>(it - v.begin());
-    if (it == v.end()) v.push_back(spec);
+    if (it == v.end()) {
+      v.push_back(spec);
+    }
     n.type = {TypeKind::kVelocity};
     return true;
   }
@@ -287,8 +350,12 @@ class Checker {
       return fail(n.pos, "list() takes 1 argument (the list's name), got " + std::to_string(n.args.size()));
     }
     const std::string* name = literal_arg(*n.args[0], "the list name");
-    if (name == nullptr) return false;
-    if (name->empty()) return fail(n.args[0]->pos, "the list name must not be empty");
+    if (name == nullptr) {
+      return false;
+    }
+    if (name->empty()) {
+      return fail(n.args[0]->pos, "the list name must not be empty");
+    }
     n.ref.kind = RefKind::kNamedList;
     n.ref.slot = intern(refs_.list_names, *name);
     n.type = {TypeKind::kNamedList};
@@ -306,23 +373,35 @@ class Checker {
       }
       return fail(n.pos, "unknown method " + quote(n.text), did_you_mean(n.text, kMethods));
     }
-    if (!check(recv)) return false;
+    if (!check(recv)) {
+      return false;
+    }
     if (n.text == "size") {
-      if (argc != 0) return fail(n.pos, "size() as a method takes no arguments, got " + std::to_string(argc));
+      if (argc != 0) {
+        return fail(n.pos, "size() as a method takes no arguments, got " + std::to_string(argc));
+      }
       if (recv.type.kind != TypeKind::kString && recv.type.kind != TypeKind::kList) {
-        if (!check_value(recv)) return false;
+        if (!check_value(recv)) {
+          return false;
+        }
         return fail(start_of(recv), "size() expects a string or a list, got " + type_name(recv.type));
       }
       n.type = {TypeKind::kInt};
       return true;
     }
-    if (!check_value(recv)) return false;
+    if (!check_value(recv)) {
+      return false;
+    }
     if (recv.type.kind != TypeKind::kString) {
       return fail(start_of(recv), n.text + "() needs a string on the left of '.', got " + type_name(recv.type));
     }
-    if (argc != 1) return fail(n.pos, n.text + "() takes 1 argument, got " + std::to_string(argc));
+    if (argc != 1) {
+      return fail(n.pos, n.text + "() takes 1 argument, got " + std::to_string(argc));
+    }
     Node& arg = *n.args[1];
-    if (!check_value(arg)) return false;
+    if (!check_value(arg)) {
+      return false;
+    }
     if (arg.type.kind != TypeKind::kString) {
       return fail(start_of(arg), n.text + "() expects a string argument, got " + type_name(arg.type));
     }
@@ -332,10 +411,14 @@ class Checker {
 
   // kIdent, kSelect, kIndex: fields, metadata, velocity members.
   bool check_path(Node& n) {
-    if (n.kind == NodeKind::kIndex) return check_index(n);
+    if (n.kind == NodeKind::kIndex) {
+      return check_index(n);
+    }
     if (n.kind == NodeKind::kSelect && n.args[0]->kind == NodeKind::kCall && n.args[0]->text == "velocity") {
       Node& call = *n.args[0];
-      if (!check(call)) return false;
+      if (!check(call)) {
+        return false;
+      }
       if (n.text == "count" || n.text == "amount") {
         n.ref.kind = n.text == "count" ? RefKind::kVelocityCount : RefKind::kVelocityAmount;
         n.ref.slot = call.ref.slot;
@@ -354,7 +437,9 @@ class Checker {
     if (cur->kind != NodeKind::kIdent) {
       // e.g. (amount + 1).x or metadata['k'].x: type the operand for a precise message.
       Node& base = *n.args[0];
-      if (!check(base)) return false;
+      if (!check(base)) {
+        return false;
+      }
       return fail(n.pos, "cannot select field " + quote(n.text) + " from a value of type " + type_name(base.type));
     }
     std::string path = cur->text;
@@ -420,7 +505,9 @@ class Checker {
   }
 
   bool resolve_metadata(Node& n, const std::string& key) {
-    if (key.empty()) return fail(n.pos, "the metadata key must not be empty");
+    if (key.empty()) {
+      return fail(n.pos, "the metadata key must not be empty");
+    }
     n.ref.kind = RefKind::kMetadata;
     n.ref.slot = intern(refs_.metadata_keys, key);
     n.type = {TypeKind::kString};
@@ -429,7 +516,9 @@ class Checker {
 
   static std::uint32_t intern(std::vector<std::string>& v, const std::string& s) {
     auto it = std::find(v.begin(), v.end(), s);
-    if (it != v.end()) return static_cast<std::uint32_t>(it - v.begin());
+    if (it != v.end()) {
+      return static_cast<std::uint32_t>(it - v.begin());
+    }
     v.push_back(s);
     return static_cast<std::uint32_t>(v.size() - 1);
   }

@@ -38,12 +38,22 @@ class Compiler {
 
   void emit(const Node& n) {
     switch (n.kind) {
-      case NodeKind::kInt: op(Op::kPushInt, 0, n.int_value); push(); return;
-      case NodeKind::kBool: op(Op::kPushInt, 0, n.bool_value ? 1 : 0); push(); return;
-      case NodeKind::kString: emit_string(n.text); return;
+      case NodeKind::kInt:
+        op(Op::kPushInt, 0, n.int_value);
+        push();
+        return;
+      case NodeKind::kBool:
+        op(Op::kPushInt, 0, n.bool_value ? 1 : 0);
+        push();
+        return;
+      case NodeKind::kString:
+        emit_string(n.text);
+        return;
       case NodeKind::kIdent:
       case NodeKind::kSelect:
-      case NodeKind::kIndex: emit_ref(n); return;
+      case NodeKind::kIndex:
+        emit_ref(n);
+        return;
       case NodeKind::kCall:  // only size() reaches here: velocity/list are consumed by their parents
         emit_size(*n.args[0]);
         return;
@@ -57,12 +67,23 @@ class Compiler {
         op(n.text == "startsWith" ? Op::kStartsWith : n.text == "endsWith" ? Op::kEndsWith : Op::kContains);
         pop();
         return;
-      case NodeKind::kNot: emit(*n.args[0]); op(Op::kNot); return;
-      case NodeKind::kNeg: emit(*n.args[0]); op(Op::kNeg); return;
+      case NodeKind::kNot:
+        emit(*n.args[0]);
+        op(Op::kNot);
+        return;
+      case NodeKind::kNeg:
+        emit(*n.args[0]);
+        op(Op::kNeg);
+        return;
       case NodeKind::kAnd:
-      case NodeKind::kOr: emit_logical(n); return;
-      case NodeKind::kBinary: emit_binary(n); return;
-      case NodeKind::kList: return;  // never a value (checker)
+      case NodeKind::kOr:
+        emit_logical(n);
+        return;
+      case NodeKind::kBinary:
+        emit_binary(n);
+        return;
+      case NodeKind::kList:
+        return;  // never a value (checker)
     }
   }
 
@@ -71,10 +92,18 @@ class Compiler {
       case RefKind::kField:
         op(is_int_field(n.ref.field) ? Op::kLoadInt : Op::kLoadStr, static_cast<std::uint32_t>(n.ref.field));
         break;
-      case RefKind::kMetadata: op(Op::kLoadMeta, n.ref.slot); break;
-      case RefKind::kVelocityCount: op(Op::kLoadVelCount, n.ref.slot); break;
-      case RefKind::kVelocityAmount: op(Op::kLoadVelAmount, n.ref.slot); break;
-      default: op(Op::kPushInt, 0, 0); break;  // unreachable after checking
+      case RefKind::kMetadata:
+        op(Op::kLoadMeta, n.ref.slot);
+        break;
+      case RefKind::kVelocityCount:
+        op(Op::kLoadVelCount, n.ref.slot);
+        break;
+      case RefKind::kVelocityAmount:
+        op(Op::kLoadVelAmount, n.ref.slot);
+        break;
+      default:
+        op(Op::kPushInt, 0, 0);
+        break;  // unreachable after checking
     }
     push();
   }
@@ -100,7 +129,9 @@ class Compiler {
       op(is_and ? Op::kAnd : Op::kOr);
       pop();
     }
-    for (std::size_t j : jumps) patch_to_here(j);
+    for (std::size_t j : jumps) {
+      patch_to_here(j);
+    }
   }
 
   void emit_binary(const Node& n) {
@@ -115,18 +146,41 @@ class Compiler {
     pop();
     const bool str = l.type.kind == TypeKind::kString;
     switch (n.op) {
-      case BinaryOp::kEq: op(str ? Op::kEqS : Op::kEqI); return;
-      case BinaryOp::kNe: op(str ? Op::kNeS : Op::kNeI); return;
-      case BinaryOp::kLt: op(str ? Op::kLtS : Op::kLtI); return;
-      case BinaryOp::kLe: op(str ? Op::kLeS : Op::kLeI); return;
-      case BinaryOp::kGt: op(str ? Op::kGtS : Op::kGtI); return;
-      case BinaryOp::kGe: op(str ? Op::kGeS : Op::kGeI); return;
-      case BinaryOp::kAdd: op(Op::kAdd); return;
-      case BinaryOp::kSub: op(Op::kSub); return;
-      case BinaryOp::kMul: op(Op::kMul); return;
-      case BinaryOp::kDiv: op(Op::kDiv); return;
-      case BinaryOp::kMod: op(Op::kMod); return;
-      case BinaryOp::kIn: return;
+      case BinaryOp::kEq:
+        op(str ? Op::kEqS : Op::kEqI);
+        return;
+      case BinaryOp::kNe:
+        op(str ? Op::kNeS : Op::kNeI);
+        return;
+      case BinaryOp::kLt:
+        op(str ? Op::kLtS : Op::kLtI);
+        return;
+      case BinaryOp::kLe:
+        op(str ? Op::kLeS : Op::kLeI);
+        return;
+      case BinaryOp::kGt:
+        op(str ? Op::kGtS : Op::kGtI);
+        return;
+      case BinaryOp::kGe:
+        op(str ? Op::kGeS : Op::kGeI);
+        return;
+      case BinaryOp::kAdd:
+        op(Op::kAdd);
+        return;
+      case BinaryOp::kSub:
+        op(Op::kSub);
+        return;
+      case BinaryOp::kMul:
+        op(Op::kMul);
+        return;
+      case BinaryOp::kDiv:
+        op(Op::kDiv);
+        return;
+      case BinaryOp::kMod:
+        op(Op::kMod);
+        return;
+      case BinaryOp::kIn:
+        return;
     }
   }
 
@@ -141,7 +195,9 @@ class Compiler {
       if (str) {
         std::vector<std::string> set;
         set.reserve(list.args.size());
-        for (const auto& e : list.args) set.push_back(e->text);
+        for (const auto& e : list.args) {
+          set.push_back(e->text);
+        }
         std::sort(set.begin(), set.end());
         set.erase(std::unique(set.begin(), set.end()), set.end());
         p_.string_sets.push_back(std::move(set));
@@ -149,7 +205,9 @@ class Compiler {
       } else {
         std::vector<std::int64_t> set;
         set.reserve(list.args.size());
-        for (const auto& e : list.args) set.push_back(e->kind == NodeKind::kBool ? (e->bool_value ? 1 : 0) : e->int_value);
+        for (const auto& e : list.args) {
+          set.push_back(e->kind == NodeKind::kBool ? (e->bool_value ? 1 : 0) : e->int_value);
+        }
         std::sort(set.begin(), set.end());
         set.erase(std::unique(set.begin(), set.end()), set.end());
         p_.int_sets.push_back(std::move(set));

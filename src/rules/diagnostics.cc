@@ -14,7 +14,9 @@ bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1);
   std::vector<std::size_t> cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    prev[j] = j;
+  }
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
@@ -32,9 +34,13 @@ int column_of(std::string_view src, std::size_t byte_pos) {
   const std::size_t end = std::min(byte_pos, src.size());
   int column = 1;
   for (std::size_t i = 0; i < end; ++i) {
-    if (!is_continuation(static_cast<unsigned char>(src[i]))) ++column;
+    if (!is_continuation(static_cast<unsigned char>(src[i]))) {
+      ++column;
+    }
   }
-  if (byte_pos > src.size()) column += static_cast<int>(byte_pos - src.size());
+  if (byte_pos > src.size()) {
+    column += static_cast<int>(byte_pos - src.size());
+  }
   return column;
 }
 
@@ -82,7 +88,9 @@ std::string quote(std::string_view text) {
 }
 
 std::optional<std::string_view> closest(std::string_view word, std::span<const std::string_view> candidates) {
-  if (word.empty() || word.size() > kMaxSuggestLength) return std::nullopt;
+  if (word.empty() || word.size() > kMaxSuggestLength) {
+    return std::nullopt;
+  }
   std::optional<std::string_view> best;
   std::size_t best_distance = 3;  // suggest only distances 1 and 2
   for (std::string_view c : candidates) {
@@ -97,7 +105,9 @@ std::optional<std::string_view> closest(std::string_view word, std::span<const s
 
 std::string did_you_mean(std::string_view word, std::span<const std::string_view> candidates) {
   auto c = closest(word, candidates);
-  if (!c) return {};
+  if (!c) {
+    return {};
+  }
   return "(did you mean " + quote(*c) + "?)";
 }
 
@@ -124,10 +134,14 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
     } else {
       return i;
     }
-    if (n - i < len) return i;
+    if (n - i < len) {
+      return i;
+    }
     for (std::size_t k = 1; k < len; ++k) {
       const auto cc = static_cast<unsigned char>(text[i + k]);
-      if (!is_continuation(cc)) return i;
+      if (!is_continuation(cc)) {
+        return i;
+      }
       cp = (cp << 6) | (cc & 0x3F);
     }
     if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF)) {

@@ -26,16 +26,24 @@ CompileResult compile(std::string_view source) {
     return internal::make_error(source, *bad, "invalid UTF-8");
   }
   internal::ParseResult parsed = internal::parse(source);
-  if (parsed.error) return std::move(*parsed.error);
+  if (parsed.error) {
+    return std::move(*parsed.error);
+  }
   internal::CheckResult checked = internal::check(*parsed.root, source);
-  if (checked.error) return std::move(*checked.error);
+  if (checked.error) {
+    return std::move(*checked.error);
+  }
   internal::CompileOutput out = internal::compile_program(*parsed.root, std::move(checked.refs), source);
-  if (out.error) return std::move(*out.error);
+  if (out.error) {
+    return std::move(*out.error);
+  }
   return CompiledExpression(std::move(out.program));
 }
 
 Outcome CompiledExpression::evaluate(const Activation& activation) const {
-  if (!program_) return Outcome::kFalse;
+  if (!program_) {
+    return Outcome::kFalse;
+  }
   const std::uint32_t* id = program_->identity.data();
   return internal::run(*program_, activation, internal::SlotMap{id, id, id});
 }

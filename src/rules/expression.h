@@ -56,7 +56,7 @@ struct Program;
 }
 
 // Longest accepted expression text, in bytes.
-inline constexpr std::size_t kMaxExpressionBytes = 64 * 1024;
+inline constexpr std::size_t kMaxExpressionBytes = std::size_t{64} * 1024;
 
 class CompileResult;
 CompileResult compile(std::string_view source);

@@ -384,26 +384,32 @@ std::vector<Case> cases() {
       // --- limits
       E(std::string(101, '(') + "true" + std::string(101, ')'), 101, "expression is nested too deeply"),
       E(std::string(120, '!') + "true", 100, "nested too deeply"),
-      E(std::string(kMaxExpressionBytes + 1, ' '), static_cast<int>(kMaxExpressionBytes) + 1,
-        "expression is too long"),
+      E(std::string(kMaxExpressionBytes + 1, ' '), static_cast<int>(kMaxExpressionBytes) + 1, "expression is too long"),
   };
 }
 
 std::string want_name(Want w) {
   switch (w) {
-    case Want::kTrue: return "true";
-    case Want::kFalse: return "false";
-    case Want::kAbsent: return "absent";
-    case Want::kError: return "error";
+    case Want::kTrue:
+      return "true";
+    case Want::kFalse:
+      return "false";
+    case Want::kAbsent:
+      return "absent";
+    case Want::kError:
+      return "error";
   }
   return "?";
 }
 
 std::string outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::kTrue: return "true";
-    case Outcome::kFalse: return "false";
-    case Outcome::kAbsent: return "absent";
+    case Outcome::kTrue:
+      return "true";
+    case Outcome::kFalse:
+      return "false";
+    case Outcome::kAbsent:
+      return "absent";
   }
   return "?";
 }
@@ -448,9 +454,34 @@ TEST(Expression, ExactMessages) {
   EXPECT_EQ(compile("(currency == 'x' ]").error().message, "expected ')' at column 18 (found ']')");
 }
 
+TEST(Expression, DocumentedExamplesCompile) {
+  // docs/rules-language.md, section 6 (multi-line examples are concatenated literals).
+  const std::vector<std::string> examples = {
+      // NOLINT(bugprone-suspicious-missing-comma)
+      "type == 'purchase' && amount >= 500000 && customer.country != merchant.country",
+      "velocity('card', '10m').count > 3 || (velocity('card', '1h').count >= 10 && amount < 200)",
+      "card.fingerprint in list('blocked_cards') || customer.email in list('blocked_emails')\n"
+      "  || customer.ip in list('tor_exit_nodes')",
+      "customer.email.endsWith('@mailinator.com') || customer.email.contains('+test')\n"
+      "  || metadata['order-channel'] == 'sandbox'",
+      "merchant.mcc in ['7995', '5967', '4829', '6051']\n"
+      "  && velocity('customer', '24h').amount + amount > 2000000",
+  };
+  for (const auto& e : examples) {
+    auto r = compile(e);
+    EXPECT_TRUE(r.ok()) << e << ": " << (r.ok() ? "" : r.error().message);
+  }
+  // Example 1 against the test transaction: merchant.country is absent, so no match.
+  auto first = compile(examples[0]);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first.value().evaluate(make_activation()), Outcome::kFalse);  // amount < 500000 decides first
+}
+
 TEST(Expression, LongFlattenedChainsAreFine) {
   std::string e;
-  for (int i = 0; i < 500; ++i) e += "amount == " + std::to_string(i) + " || ";
+  for (int i = 0; i < 500; ++i) {
+    e += "amount == " + std::to_string(i) + " || ";
+  }
   e += "currency == 'USD'";
   auto r = compile(e);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -460,7 +491,9 @@ TEST(Expression, LongFlattenedChainsAreFine) {
 
 TEST(Expression, LongLeftChainOfArithmeticIsRejected) {
   std::string e = "1";
-  for (int i = 0; i < 150; ++i) e += " + 1";
+  for (int i = 0; i < 150; ++i) {
+    e += " + 1";
+  }
   auto r = compile(e + " > 0");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("nested too deeply"), std::string::npos);
@@ -476,7 +509,9 @@ TEST(Expression, DeepestAcceptedNesting) {
 
 TEST(Expression, LargeConstantListUsesSetLookUp) {
   std::string e = "card.bin in [";
-  for (int i = 0; i < 2000; ++i) e += "'" + std::to_string(400000 + i) + "', ";
+  for (int i = 0; i < 2000; ++i) {
+    e += "'" + std::to_string(400000 + i) + "', ";
+  }
   e += "'424242']";
   auto r = compile(e);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -550,7 +585,9 @@ TEST(Expression, StringConstantsSurviveMovesOfTheResult) {
     v.push_back(std::move(r).value());
   }
   const SimpleActivation a = make_activation();
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(v[i].matches(a), i == 7) << i;
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(v[i].matches(a), i == 7) << i;
+  }
 }
 
 }  // namespace

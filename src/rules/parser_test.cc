@@ -16,7 +16,9 @@ namespace {
 
 std::string tree(std::string_view src) {
   ParseResult r = parse(src);
-  if (r.error) return "error: " + r.error->message;
+  if (r.error) {
+    return "error: " + r.error->message;
+  }
   return debug_string(*r.root);
 }
 
@@ -59,7 +61,9 @@ TEST(Parser, Precedence) {
       {"a<=b", "(<= a b)"},
       {"a>=b", "(>= a b)"},
   };
-  for (const auto& [src, want] : cases) EXPECT_EQ(tree(src), want) << src;
+  for (const auto& [src, want] : cases) {
+    EXPECT_EQ(tree(src), want) << src;
+  }
 }
 
 TEST(Parser, ErrorsStopAtTheFirstProblem) {
@@ -77,9 +81,8 @@ TEST(Lexer, Tokens) {
     ASSERT_NE(t.kind, Tok::kError) << lx.error().message;
     kinds.push_back(t.kind);
   }
-  const std::vector<Tok> want = {Tok::kIdent,    Tok::kGe,     Tok::kInt,      Tok::kAnd,  Tok::kIdent,
-                                 Tok::kIn,       Tok::kLBracket, Tok::kString, Tok::kRBracket, Tok::kOr,
-                                 Tok::kBang,     Tok::kIdent};
+  const std::vector<Tok> want = {Tok::kIdent,    Tok::kGe,     Tok::kInt,      Tok::kAnd, Tok::kIdent, Tok::kIn,
+                                 Tok::kLBracket, Tok::kString, Tok::kRBracket, Tok::kOr,  Tok::kBang,  Tok::kIdent};
   EXPECT_EQ(kinds, want);
 }
 

@@ -27,7 +27,9 @@ template <typename T, typename K>
 bool set_contains(const std::vector<T>& set, const K& key) {
   if (set.size() <= kLinearSearchMax) {
     for (const auto& e : set) {
-      if (e == key) return true;
+      if (e == key) {
+        return true;
+      }
     }
     return false;
   }
@@ -45,18 +47,22 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
   const char* const pool = program.pool.data();
 
 // Pops the right operand into `b` and names the left one (now the top) `a`.
-#define TXV_BINARY \
-  const Value b = *--sp; \
-  Value& a = sp[-1]; \
+#define TXV_BINARY            \
+  const Value b = *--sp;      \
+  Value& a = sp[-1];          \
   if (a.absent || b.absent) { \
-    a.absent = true; \
-    break; \
+    a.absent = true;          \
+    break;                    \
   }
 
   for (const Instr* ip = code; ip < end; ++ip) {
     switch (ip->op) {
-      case Op::kPushInt: *sp++ = int_value(ip->b); break;
-      case Op::kPushStr: *sp++ = Value{pool + ip->a, ip->b, false}; break;
+      case Op::kPushInt:
+        *sp++ = int_value(ip->b);
+        break;
+      case Op::kPushStr:
+        *sp++ = Value{pool + ip->a, ip->b, false};
+        break;
       case Op::kLoadInt: {
         const auto v = act.int_field(static_cast<Field>(ip->a));
         *sp++ = v ? int_value(*v) : absent_value();
@@ -93,21 +99,31 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
         }
         break;
       }
-      case Op::kNot: sp[-1].i = sp[-1].i == 0 ? 1 : 0; break;  // absent stays absent
-      case Op::kSize: sp[-1].p = nullptr; break;
+      case Op::kNot:
+        sp[-1].i = sp[-1].i == 0 ? 1 : 0;
+        break;  // absent stays absent
+      case Op::kSize:
+        sp[-1].p = nullptr;
+        break;
       case Op::kAdd: {
         TXV_BINARY
-        if (__builtin_add_overflow(a.i, b.i, &a.i)) a.absent = true;
+        if (__builtin_add_overflow(a.i, b.i, &a.i)) {
+          a.absent = true;
+        }
         break;
       }
       case Op::kSub: {
         TXV_BINARY
-        if (__builtin_sub_overflow(a.i, b.i, &a.i)) a.absent = true;
+        if (__builtin_sub_overflow(a.i, b.i, &a.i)) {
+          a.absent = true;
+        }
         break;
       }
       case Op::kMul: {
         TXV_BINARY
-        if (__builtin_mul_overflow(a.i, b.i, &a.i)) a.absent = true;
+        if (__builtin_mul_overflow(a.i, b.i, &a.i)) {
+          a.absent = true;
+        }
         break;
       }
       case Op::kDiv: {
@@ -207,20 +223,28 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
       }
       case Op::kInList: {
         Value& a = sp[-1];
-        if (!a.absent) a.i = act.list_contains(slots.lists[ip->a], sv(a));
+        if (!a.absent) {
+          a.i = act.list_contains(slots.lists[ip->a], sv(a));
+        }
         break;
       }
       case Op::kInSetS: {
         Value& a = sp[-1];
-        if (!a.absent) a.i = set_contains(program.string_sets[ip->a], sv(a));
+        if (!a.absent) {
+          a.i = set_contains(program.string_sets[ip->a], sv(a));
+        }
         break;
       }
       case Op::kInSetI: {
         Value& a = sp[-1];
-        if (!a.absent) a.i = set_contains(program.int_sets[ip->a], a.i);
+        if (!a.absent) {
+          a.i = set_contains(program.int_sets[ip->a], a.i);
+        }
         break;
       }
-      case Op::kDynInStart: *sp++ = int_value(0); break;
+      case Op::kDynInStart:
+        *sp++ = int_value(0);
+        break;
       case Op::kDynInStepS:
       case Op::kDynInStepI: {
         // Stack: x, acc, element. acc.i: a present element equal to x was seen;
@@ -238,7 +262,9 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
       case Op::kDynInEnd: {
         const Value acc = *--sp;
         Value& x = sp[-1];
-        if (x.absent) break;  // absent x: absent result
+        if (x.absent) {
+          break;  // absent x: absent result
+        }
         if (acc.i != 0) {
           x = int_value(1);
         } else {
@@ -247,10 +273,14 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
         break;
       }
       case Op::kJumpIfFalse:
-        if (!sp[-1].absent && sp[-1].i == 0) ip = code + ip->a - 1;
+        if (!sp[-1].absent && sp[-1].i == 0) {
+          ip = code + ip->a - 1;
+        }
         break;
       case Op::kJumpIfTrue:
-        if (!sp[-1].absent && sp[-1].i != 0) ip = code + ip->a - 1;
+        if (!sp[-1].absent && sp[-1].i != 0) {
+          ip = code + ip->a - 1;
+        }
         break;
       case Op::kAnd: {
         const Value b = *--sp;
@@ -277,20 +307,59 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
     }
   }
 #undef TXV_BINARY
-  if (sp == stack) return Outcome::kFalse;  // empty program: cannot happen for compiled code
+  if (sp == stack) {
+    return Outcome::kFalse;  // empty program: cannot happen for compiled code
+  }
   const Value& r = stack[0];
-  if (r.absent) return Outcome::kAbsent;
+  if (r.absent) {
+    return Outcome::kAbsent;
+  }
   return r.i != 0 ? Outcome::kTrue : Outcome::kFalse;
 }
 
 std::string disassemble(const Program& p) {
   static constexpr const char* kNames[] = {
-      "push_int",  "push_str", "load_int",    "load_str",  "load_meta", "load_vel_count", "load_vel_amount",
-      "neg",       "not",      "size",        "add",       "sub",       "mul",            "div",
-      "mod",       "eq_i",     "ne_i",        "lt_i",      "le_i",      "gt_i",           "ge_i",
-      "eq_s",      "ne_s",     "lt_s",        "le_s",      "gt_s",      "ge_s",           "starts_with",
-      "ends_with", "contains", "in_list",     "in_set_s",  "in_set_i",  "dyn_in_start",   "dyn_in_step_s",
-      "dyn_in_step_i", "dyn_in_end", "jump_if_false", "jump_if_true", "and", "or",
+      "push_int",
+      "push_str",
+      "load_int",
+      "load_str",
+      "load_meta",
+      "load_vel_count",
+      "load_vel_amount",
+      "neg",
+      "not",
+      "size",
+      "add",
+      "sub",
+      "mul",
+      "div",
+      "mod",
+      "eq_i",
+      "ne_i",
+      "lt_i",
+      "le_i",
+      "gt_i",
+      "ge_i",
+      "eq_s",
+      "ne_s",
+      "lt_s",
+      "le_s",
+      "gt_s",
+      "ge_s",
+      "starts_with",
+      "ends_with",
+      "contains",
+      "in_list",
+      "in_set_s",
+      "in_set_i",
+      "dyn_in_start",
+      "dyn_in_step_s",
+      "dyn_in_step_i",
+      "dyn_in_end",
+      "jump_if_false",
+      "jump_if_true",
+      "and",
+      "or",
   };
   static_assert(std::size(kNames) == static_cast<std::size_t>(Op::kOr) + 1);
   std::string out;
@@ -298,21 +367,32 @@ std::string disassemble(const Program& p) {
     const Instr& in = p.code[i];
     out += std::to_string(i) + ": " + kNames[static_cast<std::size_t>(in.op)];
     switch (in.op) {
-      case Op::kPushInt: out += " " + std::to_string(in.b); break;
+      case Op::kPushInt:
+        out += " " + std::to_string(in.b);
+        break;
       case Op::kPushStr:
         out += " \"" + p.pool.substr(in.a, static_cast<std::size_t>(in.b)) + "\"";
         break;
       case Op::kLoadInt:
-      case Op::kLoadStr: out += " " + std::string(field_name(static_cast<Field>(in.a))); break;
-      case Op::kLoadMeta: out += " #" + std::to_string(in.a) + " (" + p.refs.metadata_keys[in.a] + ")"; break;
+      case Op::kLoadStr:
+        out += " " + std::string(field_name(static_cast<Field>(in.a)));
+        break;
+      case Op::kLoadMeta:
+        out += " #" + std::to_string(in.a) + " (" + p.refs.metadata_keys[in.a] + ")";
+        break;
       case Op::kLoadVelCount:
       case Op::kLoadVelAmount:
       case Op::kInList:
       case Op::kInSetS:
-      case Op::kInSetI: out += " #" + std::to_string(in.a); break;
+      case Op::kInSetI:
+        out += " #" + std::to_string(in.a);
+        break;
       case Op::kJumpIfFalse:
-      case Op::kJumpIfTrue: out += " -> " + std::to_string(in.a); break;
-      default: break;
+      case Op::kJumpIfTrue:
+        out += " -> " + std::to_string(in.a);
+        break;
+      default:
+        break;
     }
     out += "\n";
   }

@@ -56,11 +56,11 @@ enum class Op : std::uint8_t {
   kStartsWith,
   kEndsWith,
   kContains,
-  kInList,       // top = top in list(slot a)
-  kInSetS,       // top = top in string_sets[a]
-  kInSetI,       // top = top in int_sets[a]
-  kDynInStart,   // push accumulator for `x in [non-constant elements]`
-  kDynInStepS,   // pop element, compare with x (below the accumulator)
+  kInList,      // top = top in list(slot a)
+  kInSetS,      // top = top in string_sets[a]
+  kInSetI,      // top = top in int_sets[a]
+  kDynInStart,  // push accumulator for `x in [non-constant elements]`
+  kDynInStepS,  // pop element, compare with x (below the accumulator)
   kDynInStepI,
   kDynInEnd,     // pop accumulator and x, push the result
   kJumpIfFalse,  // if top is (present) false: jump to a, keeping it
@@ -82,7 +82,7 @@ struct Program {
 
   std::string source;
   std::vector<Instr> code;
-  std::string pool;                                  // string constants
+  std::string pool;                                   // string constants
   std::vector<std::vector<std::string>> string_sets;  // sorted, distinct
   std::vector<std::vector<std::int64_t>> int_sets;    // sorted, distinct
   int max_stack = 0;

@@ -28,20 +28,26 @@ std::shared_ptr<const RuleSet> RuleSet::Builder::build() {
       e.list_offset = static_cast<std::uint32_t>(set->slot_map_.size());
       for (const auto& name : p->refs.list_names) {
         auto [it, inserted] = list_slots.try_emplace(name, static_cast<ListSlot>(set->lists_.size()));
-        if (inserted) set->lists_.push_back(ListRef{name, it->second});
+        if (inserted) {
+          set->lists_.push_back(ListRef{name, it->second});
+        }
         set->slot_map_.push_back(it->second);
       }
       e.velocity_offset = static_cast<std::uint32_t>(set->slot_map_.size());
       for (const auto& v : p->refs.velocities) {
         auto [it, inserted] = velocity_slots.try_emplace(std::make_pair(v.key, v.window_seconds),
                                                          static_cast<VelocitySlot>(set->velocities_.size()));
-        if (inserted) set->velocities_.push_back(VelocityRef{v.key, v.window_seconds, it->second});
+        if (inserted) {
+          set->velocities_.push_back(VelocityRef{v.key, v.window_seconds, it->second});
+        }
         set->slot_map_.push_back(it->second);
       }
       e.metadata_offset = static_cast<std::uint32_t>(set->slot_map_.size());
       for (const auto& key : p->refs.metadata_keys) {
         auto [it, inserted] = metadata_slots.try_emplace(key, static_cast<MetadataSlot>(set->metadata_keys_.size()));
-        if (inserted) set->metadata_keys_.push_back(MetadataRef{key, it->second});
+        if (inserted) {
+          set->metadata_keys_.push_back(MetadataRef{key, it->second});
+        }
         set->slot_map_.push_back(it->second);
       }
       set->field_mask_ |= p->refs.field_mask;
@@ -56,7 +62,9 @@ std::shared_ptr<const RuleSet> RuleSet::Builder::build() {
 Outcome RuleSet::evaluate(std::size_t index, const Activation& activation) const {
   const Entry& e = rules_[index];
   const internal::Program* p = e.expression.program_.get();
-  if (p == nullptr) return Outcome::kFalse;
+  if (p == nullptr) {
+    return Outcome::kFalse;
+  }
   const std::uint32_t* map = slot_map_.data();
   return internal::run(*p, activation,
                        internal::SlotMap{map + e.list_offset, map + e.velocity_offset, map + e.metadata_offset});
@@ -64,13 +72,17 @@ Outcome RuleSet::evaluate(std::size_t index, const Activation& activation) const
 
 void RuleSet::evaluate(const Activation& activation, std::vector<bool>& matched) const {
   matched.resize(rules_.size());
-  for (std::size_t i = 0; i < rules_.size(); ++i) matched[i] = evaluate(i, activation) == Outcome::kTrue;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    matched[i] = evaluate(i, activation) == Outcome::kTrue;
+  }
 }
 
 void RuleSet::evaluate(const Activation& activation, std::span<Outcome> out) const {
   assert(out.size() == rules_.size());
   const std::size_t n = std::min(out.size(), rules_.size());
-  for (std::size_t i = 0; i < n; ++i) out[i] = evaluate(i, activation);
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = evaluate(i, activation);
+  }
 }
 
 }  // namespace txv::rules

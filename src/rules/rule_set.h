@@ -64,7 +64,7 @@ class RuleSet {
    private:
     struct Pending {
       CompiledExpression expression;
-      std::uint64_t tag;
+      std::uint64_t tag = 0;
     };
     std::vector<Pending> rules_;
   };

@@ -23,7 +23,9 @@ namespace {
 CompiledExpression must_compile(const std::string& src) {
   CompileResult r = compile(src);
   EXPECT_TRUE(r.ok()) << src << ": " << (r.ok() ? "" : r.error().message);
-  if (!r.ok()) return {};
+  if (!r.ok()) {
+    return {};
+  }
   return std::move(r).value();
 }
 
@@ -38,7 +40,9 @@ class ProbeActivation final : public Activation {
   };
   std::optional<std::int64_t> int_field(Field) const override { return 100; }
   std::optional<std::string_view> string_field(Field f) const override {
-    if (f == Field::kCustomerId) return customer_id;
+    if (f == Field::kCustomerId) {
+      return customer_id;
+    }
     return std::nullopt;
   }
   std::optional<std::string_view> metadata(MetadataSlot slot, std::string_view key) const override {
@@ -75,7 +79,9 @@ TEST(RuleSet, NumbersDistinctReferencesAcrossRules) {
   EXPECT_EQ(set->lists()[0].name, "L0");
   EXPECT_EQ(set->lists()[1].name, "L1");
   EXPECT_EQ(set->lists()[2].name, "L2");
-  for (std::size_t i = 0; i < set->lists().size(); ++i) EXPECT_EQ(set->lists()[i].slot, i);
+  for (std::size_t i = 0; i < set->lists().size(); ++i) {
+    EXPECT_EQ(set->lists()[i].slot, i);
+  }
 
   ASSERT_EQ(set->velocities().size(), 2U);
   EXPECT_EQ(set->velocities()[0].key, VelocityKey::kCard);
@@ -152,19 +158,37 @@ std::vector<std::string> hundred_rules() {
   for (int i = 0; i < 100; ++i) {
     const std::string n = std::to_string(i);
     switch (i % 10) {
-      case 0: out.push_back("amount > " + std::to_string(i * 1000)); break;
-      case 1: out.push_back("currency == 'USD' && amount >= " + std::to_string(i * 200)); break;
-      case 2: out.push_back("card.bin in list('blocked_bins') && amount > " + n); break;
+      case 0:
+        out.push_back("amount > " + std::to_string(i * 1000));
+        break;
+      case 1:
+        out.push_back("currency == 'USD' && amount >= " + std::to_string(i * 200));
+        break;
+      case 2:
+        out.push_back("card.bin in list('blocked_bins') && amount > " + n);
+        break;
       case 3:
         out.push_back("customer.email.endsWith('@example.com') && velocity('card', '1h').count >= " +
                       std::to_string(i % 5));
         break;
-      case 4: out.push_back("velocity('customer', '24h').amount > " + std::to_string(i * 2000)); break;
-      case 5: out.push_back("metadata.channel == 'web' && !(customer.country in ['FR', 'DE', 'C" + n + "'])"); break;
-      case 6: out.push_back("customer.device_id == 'd-" + n + "'"); break;
-      case 7: out.push_back("card.brand in ['visa', 'mastercard'] && merchant.mcc.startsWith('5" + n + "')"); break;
-      case 8: out.push_back("velocity('ip', '30s').count > 0 || amount % " + std::to_string(i + 1) + " == 0"); break;
-      default: out.push_back("size(customer.email) > " + std::to_string(i / 7)); break;
+      case 4:
+        out.push_back("velocity('customer', '24h').amount > " + std::to_string(i * 2000));
+        break;
+      case 5:
+        out.push_back("metadata.channel == 'web' && !(customer.country in ['FR', 'DE', 'C" + n + "'])");
+        break;
+      case 6:
+        out.push_back("customer.device_id == 'd-" + n + "'");
+        break;
+      case 7:
+        out.push_back("card.brand in ['visa', 'mastercard'] && merchant.mcc.startsWith('5" + n + "')");
+        break;
+      case 8:
+        out.push_back("velocity('ip', '30s').count > 0 || amount % " + std::to_string(i + 1) + " == 0");
+        break;
+      default:
+        out.push_back("size(customer.email) > " + std::to_string(i / 7));
+        break;
     }
   }
   return out;
@@ -204,12 +228,12 @@ TEST(RuleSet, HundredRulesAgreeWithStandaloneEvaluation) {
     absent += outcomes[i] == Outcome::kAbsent ? 1 : 0;
   }
   // Spot checks by construction.
-  EXPECT_TRUE(matched[0]);                         // amount > 0
-  EXPECT_FALSE(matched[20]);                       // amount > 20000
-  EXPECT_TRUE(matched[2]);                         // blocked bin
-  EXPECT_EQ(outcomes[6], Outcome::kAbsent);        // device_id absent
-  EXPECT_FALSE(matched[7]);                        // "5411" does not start with "57"
-  EXPECT_TRUE(matched[5]);                         // channel web, country US not in the list
+  EXPECT_TRUE(matched[0]);                   // amount > 0
+  EXPECT_FALSE(matched[20]);                 // amount > 20000
+  EXPECT_TRUE(matched[2]);                   // blocked bin
+  EXPECT_EQ(outcomes[6], Outcome::kAbsent);  // device_id absent
+  EXPECT_FALSE(matched[7]);                  // "5411" does not start with "57"
+  EXPECT_TRUE(matched[5]);                   // channel web, country US not in the list
   EXPECT_EQ(absent, 10);
   EXPECT_GT(hits, 30);
   EXPECT_LT(hits, 90);
@@ -217,7 +241,9 @@ TEST(RuleSet, HundredRulesAgreeWithStandaloneEvaluation) {
 
 TEST(RuleSet, ConcurrentEvaluationGivesTheSameAnswers) {
   RuleSet::Builder b;
-  for (const auto& src : hundred_rules()) b.add(must_compile(src));
+  for (const auto& src : hundred_rules()) {
+    b.add(must_compile(src));
+  }
   std::shared_ptr<const RuleSet> set = b.build();
   SimpleActivation a = transaction();
   a.bind(*set);
@@ -226,16 +252,21 @@ TEST(RuleSet, ConcurrentEvaluationGivesTheSameAnswers) {
 
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, set] {
       std::vector<bool> got;
       for (int i = 0; i < 500; ++i) {
         set->evaluate(a, got);
-        if (got != want) mismatches.fetch_add(1);
+        if (got != want) {
+          mismatches.fetch_add(1);
+        }
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads) {
+    th.join();
+  }
   EXPECT_EQ(mismatches.load(), 0);
 }
 
@@ -243,7 +274,9 @@ TEST(RuleSet, EvaluationDoesNotAllocate) {
   using testing::g_allocations;
   using testing::g_count_allocations;
   RuleSet::Builder b;
-  for (const auto& src : hundred_rules()) b.add(must_compile(src));
+  for (const auto& src : hundred_rules()) {
+    b.add(must_compile(src));
+  }
   auto set = b.build();
   SimpleActivation a = transaction();
   a.bind(*set);

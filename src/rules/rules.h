@@ -3,8 +3,8 @@
 // rule_set.h for evaluating many rules per transaction.
 #pragma once
 
-#include "rules/activation.h"   // IWYU pragma: export
-#include "rules/error.h"        // IWYU pragma: export
-#include "rules/expression.h"   // IWYU pragma: export
-#include "rules/fields.h"       // IWYU pragma: export
-#include "rules/rule_set.h"     // IWYU pragma: export
+#include "rules/activation.h"  // IWYU pragma: export
+#include "rules/error.h"       // IWYU pragma: export
+#include "rules/expression.h"  // IWYU pragma: export
+#include "rules/fields.h"      // IWYU pragma: export
+#include "rules/rule_set.h"    // IWYU pragma: export

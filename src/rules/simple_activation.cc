@@ -40,12 +40,16 @@ void bind_slots(const Names& names, const Velocities& velocities, NameOf name_of
   list_by_slot.assign(names.size(), nullptr);
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto it = lists.find(name_of(names[i]));
-    if (it != lists.end()) list_by_slot[i] = &it->second;
+    if (it != lists.end()) {
+      list_by_slot[i] = &it->second;
+    }
   }
   velocity_by_slot.assign(velocities.size(), std::nullopt);
   for (std::size_t i = 0; i < velocities.size(); ++i) {
     auto it = values.find(spec_of(velocities[i]));
-    if (it != values.end()) velocity_by_slot[i] = it->second;
+    if (it != values.end()) {
+      velocity_by_slot[i] = it->second;
+    }
   }
 }
 
@@ -71,23 +75,31 @@ std::optional<std::int64_t> SimpleActivation::int_field(Field field) const {
 
 std::optional<std::string_view> SimpleActivation::string_field(Field field) const {
   const auto i = static_cast<std::size_t>(field);
-  if (!present_[i]) return std::nullopt;
+  if (!present_[i]) {
+    return std::nullopt;
+  }
   return std::string_view(strings_[i]);
 }
 
 std::optional<std::string_view> SimpleActivation::metadata(MetadataSlot /*slot*/, std::string_view key) const {
   auto it = metadata_.find(key);
-  if (it == metadata_.end()) return std::nullopt;
+  if (it == metadata_.end()) {
+    return std::nullopt;
+  }
   return std::string_view(it->second);
 }
 
 bool SimpleActivation::list_contains(ListSlot slot, std::string_view value) const {
-  if (slot >= list_by_slot_.size() || list_by_slot_[slot] == nullptr) return false;
+  if (slot >= list_by_slot_.size() || list_by_slot_[slot] == nullptr) {
+    return false;
+  }
   return list_by_slot_[slot]->contains(value);
 }
 
 std::optional<VelocityValue> SimpleActivation::velocity(VelocitySlot slot) const {
-  if (slot >= velocity_by_slot_.size()) return std::nullopt;
+  if (slot >= velocity_by_slot_.size()) {
+    return std::nullopt;
+  }
   return velocity_by_slot_[slot];
 }
 

@@ -289,3 +289,13 @@ def test_rate_limit_counts_per_key_in_parallel(limited):
     assert statuses.count(429) >= 1, statuses
     # Burst is 4; allow a couple of refills during the run but never the whole lot.
     assert statuses.count(404) >= 4, statuses
+
+
+def test_api_key_secrets_never_logged(server, seeded):
+    for label in ("admin", "analyst", "validator", "scoped"):
+        server.list_txns(key=label, limit=1)
+        server.validate(sample_txn(), key=label)
+    logs = server.all_logs()
+    for label, secret in server.keys.items():
+        assert secret.encode() not in logs, f"{label} key secret in the logs"
+        assert secret.encode() not in server.db_path.read_bytes()

@@ -192,9 +192,12 @@ def test_unreadable_config_file_exit_2(tmp_path, kind):
         path.mkdir()
     elif kind == "unreadable":
         if os.geteuid() == 0:
-            pytest.skip("root can read a mode-000 file")
-        path.write_text("log_level: info\n")
-        path.chmod(0)
+            # root reads mode-000 files; a path through a regular file is unreadable for anyone.
+            (tmp_path / "plain").write_text("x")
+            path = tmp_path / "plain" / "cfg.yaml"
+        else:
+            path.write_text("log_level: info\n")
+            path.chmod(0)
     elif kind == "not-yaml":
         path.write_text("listen: [unclosed\n  : :\n")
     elif kind == "not-a-mapping":

@@ -42,8 +42,6 @@ def test_every_contract_metric_is_exposed(server):
     assert types.get("txv_decisions_total") == "counter"
     assert types.get("txv_http_requests_total") == "counter"
     assert types.get("txv_http_request_duration_seconds") == "histogram"
-    assert types.get("txv_rule_matches_total") == "counter"
-    assert "# HELP txv_rule_matches_total" in text
     assert types.get("txv_db_pool_connections") == "gauge"
     assert types.get("txv_cache_errors_total") == "counter"
     assert types.get("txv_build_info") == "gauge"
@@ -131,3 +129,14 @@ def test_metrics_status_labels_for_errors(server):
     text = server.metrics_text()
     assert metric_value(text, "txv_http_requests_total",
                         {"route": "/v1/transactions/validate", "method": "POST", "status": "400"}) >= 1
+
+
+def test_rule_matches_metric_is_declared(server):
+    # No rules exist yet, so the family may have no samples; it must still be declared
+    # (# HELP / # TYPE) so dashboards and alerts can reference it from the first scrape.
+    text = server.metrics_text()
+    assert "# HELP txv_rule_matches_total" in text, "txv_rule_matches_total is not exposed"
+    assert metric_types(text).get("txv_rule_matches_total") == "counter"
+    for s in parse_metrics(text):
+        if s.name == "txv_rule_matches_total":
+            assert {"rule_id", "mode"} <= set(s.labels), s

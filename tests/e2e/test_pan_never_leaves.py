@@ -39,6 +39,14 @@ def test_pans_never_leave(pan_server):
         pans.append(p)
         return p
 
+    # Positive controls: values that ARE stored/logged/returned, to prove the searches below can
+    # find a needle at all (a canary in metadata, in the request id and in the transaction id).
+    canary_meta = "canarymeta" + unique_id().replace("-", "")
+    canary_rid = "canaryrid" + unique_id().replace("-", "")
+    canary_tid = "canarytid" + unique_id().replace("-", "")
+    assert srv.validate(sample_txn(transaction_id=canary_tid, metadata={"c": canary_meta}),
+                        headers={"X-Request-Id": canary_rid}).status == 200
+
     n = scaled(20, 8)
     # Approved, for several brands and lengths.
     for prefix, length in [("4", 16), ("4", 13), ("4", 19), ("51", 16), ("2221", 16), ("37", 15), ("6011", 16),
@@ -101,7 +109,7 @@ def test_pans_never_leave(pan_server):
     p = new()
     big = json.dumps(sample_txn(card=card(p), metadata={"pad": "x" * 400})).encode()
     big = big[:-1] + b" " * (70 * 1024) + b"}"
-    assert srv.request("POST", "/v1/transactions/validate", raw=big, key="admin", fresh=True).status == 413
+    assert srv.post_oversized("/v1/transactions/validate", big).status == 413
     # Unauthenticated and forbidden requests carrying a PAN.
     p = new()
     assert srv.validate(sample_txn(card=card(p)), key=None).status == 401
@@ -120,16 +128,19 @@ def test_pans_never_leave(pan_server):
     assert not leaks(metrics, pans), "PAN in /metrics"
 
     responses = b"\n".join(srv.recorded)
+    assert canary_tid.encode() in responses and canary_rid.encode() in responses
     assert not leaks(responses, pans), f"PAN in a response: {leaks(responses, pans)[:3]}"
 
     # Stop the server so every pending write reaches the files, then search them.
     srv.stop()
     files = srv.db_files() + sorted(srv.data_dir.iterdir())
+    assert any(canary_meta.encode() in f.read_bytes() for f in srv.db_files()), "search cannot see stored data"
     for f in set(files):
         if f.is_file():
             found = leaks(f.read_bytes(), pans)
             assert not found, f"PAN in {f.name}: {found[:3]}"
     logs = srv.all_logs()
     assert logs, "no logs captured"
+    assert canary_rid.encode() in logs, "search cannot see the logs"
     found = leaks(logs, pans)
     assert not found, f"PAN in the logs: {found[:3]}"

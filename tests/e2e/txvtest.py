@@ -561,6 +561,20 @@ class TxvServer:
                 self.recorded.append(str(r.getheaders()).encode())
         return resp
 
+    def post_oversized(self, path: str, raw: bytes, key: str | None = "admin",
+                       content_type: str = "application/json") -> Resp:
+        """POSTs a body the server will refuse early (413) on a new connection and reads the answer
+        even if the server stops reading the body (as curl does)."""
+        auth = "".join(f"{k}: {v}\r\n" for k, v in self.auth_header(key).items())
+        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{auth}"
+                f"Content-Length: {len(raw)}\r\n\r\n").encode()
+        r = send_body_read_early_response(self.port, head, raw)
+        if self.record_bodies:
+            with self._rec_lock:
+                self.recorded.append(r.body)
+                self.recorded.append(str(r.headers).encode())
+        return r
+
     # ---- API shortcuts -------------------------------------------------
 
     def validate(self, body: Any, key: str | None = "admin", **kw) -> Resp:
@@ -716,6 +730,37 @@ def parse_raw_response(data: bytes) -> Resp:
     if "content-length" in headers:
         body = body[: int(headers["content-length"])]
     return Resp(status, headers, body)
+
+
+def send_body_read_early_response(port: int, head: bytes, body: bytes, timeout: float = REQUEST_TIMEOUT) -> Resp:
+    """Sends a request whose body the server may refuse part-way (413) and reads its answer.
+
+    Like curl, keeps reading when the server answers before the whole body was sent.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head)
+        try:
+            for i in range(0, len(body), 16384):
+                s.sendall(body[i:i + 16384])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            chunks.append(b)
+            data = b"".join(chunks)
+            if b"\r\n\r\n" in data:
+                r = parse_raw_response(data)
+                if len(data.partition(b"\r\n\r\n")[2]) >= int(r.header("content-length") or 0):
+                    break
+    data = b"".join(chunks)
+    assert data, "connection closed without any response"
+    return parse_raw_response(data)
 
 
 def connection_refused(port: int) -> bool:

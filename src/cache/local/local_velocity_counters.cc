@@ -235,6 +235,7 @@ struct alignas(64) Shard {
   SeriesMap map;
   std::size_t sweep_cursor = 0;
   std::uint64_t ticket_seq = 0;
+  std::uint64_t generation = 0;  // bumped when rebuild() replaces the map
 };
 
 namespace {
@@ -249,8 +250,8 @@ MapKey make_key(std::size_t key_index, std::string_view value) {
 }
 
 std::uint32_t shard_of(std::size_t hash) {  // top bits of a remix: independent of the map's bucket index
-  const std::uint64_t h = (static_cast<std::uint64_t>(hash) ^ (static_cast<std::uint64_t>(hash) >> 32)) *
-                          0x9E3779B97F4A7C15ULL;
+  const std::uint64_t h =
+      (static_cast<std::uint64_t>(hash) ^ (static_cast<std::uint64_t>(hash) >> 32)) * 0x9E3779B97F4A7C15ULL;
   return static_cast<std::uint32_t>(h >> 56);
 }
 static_assert(LocalVelocityCounters::kShardCount == 256);
@@ -324,11 +325,11 @@ class Ticket final : public VelocityTicketState {
  public:
   struct Ref {
     MapKey key;
+    std::uint64_t generation = 0;  // of the shard
     std::uint64_t incarnation = 0;
     std::uint64_t position = 0;
   };
   const LocalVelocityCounters* owner = nullptr;
-  std::uint64_t generation = 0;
   std::atomic<bool> cancelled{false};
   std::uint64_t currency = 0;
   std::uint64_t amount = 0;
@@ -412,7 +413,6 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
   std::uint64_t id = 0;
   {
     ShardLocks locks(shards_.get(), ticket->shard_span());
-    ticket->generation = generation_.load(std::memory_order_relaxed);
     std::array<Series*, kVelocityKeyCount> series{};
     for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
       if (!ticket->refs[k]) continue;
@@ -432,13 +432,15 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
     }
     for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
       if (series[k] == nullptr) continue;
+      ticket->refs[k]->generation = shards_[shard_of_key[k]].generation;
       ticket->refs[k]->incarnation = series[k]->incarnation;
       ticket->refs[k]->position = series[k]->record(at, currency, amount);
     }
     const std::uint32_t first = ticket->shards[0];
     id = (++shards_[first].ticket_seq << 8) | first;
     // Last: may erase series (only ones entirely past retention), so no Series* is used after this.
-    for (auto s : ticket->shard_span()) velocity_detail::sweep_some(shards_[s], prune_at, velocity_detail::kSweepBucketsPerCall);
+    for (auto s : ticket->shard_span())
+      velocity_detail::sweep_some(shards_[s], prune_at, velocity_detail::kSweepBucketsPerCall);
   }
   ticket->owner = this;
   ticket->currency = currency;
@@ -453,10 +455,11 @@ void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
   if (t == nullptr || t->owner != this) return;
   if (t->cancelled.exchange(true)) return;  // idempotent, also across copies of the ticket
   ShardLocks locks(shards_.get(), t->shard_span());
-  if (generation_.load(std::memory_order_relaxed) != t->generation) return;  // rebuilt since
   for (const auto& ref : t->refs) {
     if (!ref) continue;
-    SeriesMap& m = shards_[velocity_detail::shard_of(ref->key.hash)].map;
+    velocity_detail::Shard& shard = shards_[velocity_detail::shard_of(ref->key.hash)];
+    if (shard.generation != ref->generation) continue;  // rebuilt since
+    SeriesMap& m = shard.map;
     auto it = m.find(ref->key);
     if (it == m.end() || it->second.incarnation != ref->incarnation) continue;  // erased: the event is gone
     Series& s = it->second;
@@ -521,14 +524,15 @@ Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> even
       it->second.record(at, currency, static_cast<std::uint64_t>(e.amount));
     }
   }
-  for (std::size_t s = 0; s < kShardCount; ++s) shards_[s].mu.lock();
+  // Shard by shard (a call running concurrently may see some key values rebuilt and others not: rebuild before
+  // serving). Each swap invalidates the shard's outstanding tickets through its generation.
+  newest_ms_.store(newest, std::memory_order_relaxed);
   for (std::size_t s = 0; s < kShardCount; ++s) {
+    std::lock_guard lock(shards_[s].mu);
     shards_[s].map.swap(fresh[s]);
     shards_[s].sweep_cursor = 0;
+    ++shards_[s].generation;
   }
-  generation_.fetch_add(1, std::memory_order_relaxed);
-  newest_ms_.store(newest, std::memory_order_relaxed);
-  for (std::size_t s = kShardCount; s-- > 0;) shards_[s].mu.unlock();
   return Ok{};
 }
 

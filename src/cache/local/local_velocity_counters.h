@@ -84,9 +84,9 @@ struct LocalVelocityCountersOptions {
 // A point-in-time summary (shards are visited one after another, so under
 // concurrent calls it is not a consistent snapshot).
 struct LocalVelocityStats {
-  std::size_t key_values = 0;       // distinct (key type, value) series held
-  std::size_t entries = 0;          // live entries (events x keys), cancelled ones included
-  std::size_t cancelled = 0;        // cancelled entries still held
+  std::size_t key_values = 0;  // distinct (key type, value) series held
+  std::size_t entries = 0;     // live entries (events x keys), cancelled ones included
+  std::size_t cancelled = 0;   // cancelled entries still held
   std::size_t approximate_bytes = 0;
 };
 
@@ -101,6 +101,9 @@ class LocalVelocityCounters final : public VelocityCounters {
   Result<VelocityRead> read_and_record(const VelocityEventInput& input,
                                        std::span<const VelocityQuery> queries) override;
   void cancel(const VelocityTicket& ticket) override;
+  // Builds the new state without holding locks (old and new state coexist meanwhile; events past retention of the
+  // newest one are skipped; input that is not oldest-first is sorted), then swaps it in shard by shard: a call running
+  // concurrently may see some key values rebuilt and others not, so rebuild before serving.
   Status rebuild(std::span<const store::VelocityEvent> events) override;
   void set_retention(std::chrono::milliseconds retention) override;
 
@@ -118,7 +121,6 @@ class LocalVelocityCounters final : public VelocityCounters {
   const std::chrono::milliseconds prune_grace_;
   std::atomic<std::int64_t> retention_ms_;
   std::atomic<std::int64_t> newest_ms_;
-  std::atomic<std::uint64_t> generation_{1};
   std::atomic<std::uint64_t> next_incarnation_{1};
   std::unique_ptr<velocity_detail::Shard[]> shards_;  // kShardCount
 };

@@ -28,15 +28,16 @@ resource "aws_security_group" "this" {
   tags        = merge(var.tags, { Name = "${var.name}-aurora" })
 }
 
+# count, not for_each: the list's length is known when planning, the IDs may not be.
 resource "aws_vpc_security_group_ingress_rule" "postgres" {
-  for_each = toset(var.allowed_security_group_ids)
+  count = length(var.allowed_security_group_ids)
 
   security_group_id            = aws_security_group.this.id
-  referenced_security_group_id = each.value
+  referenced_security_group_id = var.allowed_security_group_ids[count.index]
   ip_protocol                  = "tcp"
   from_port                    = 5432
   to_port                      = 5432
-  description                  = "PostgreSQL from ${each.value}"
+  description                  = "PostgreSQL from the EKS nodes"
 }
 
 resource "aws_rds_cluster_parameter_group" "this" {
@@ -141,22 +142,22 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
 resource "aws_rds_cluster_instance" "this" {
   count = var.instance_count
 
-  identifier                   = "${var.name}-${count.index + 1}"
-  cluster_identifier           = aws_rds_cluster.this.id
-  engine                       = aws_rds_cluster.this.engine
-  engine_version               = aws_rds_cluster.this.engine_version
-  instance_class               = var.instance_class
-  availability_zone            = var.azs[count.index % length(var.azs)]
-  db_subnet_group_name         = aws_db_subnet_group.this.name
-  publicly_accessible          = false
-  promotion_tier               = count.index
-  auto_minor_version_upgrade   = true
-  ca_cert_identifier           = "rds-ca-rsa2048-g1"
-  monitoring_interval          = 60
-  monitoring_role_arn          = aws_iam_role.monitoring.arn
-  performance_insights_enabled = true
+  identifier                      = "${var.name}-${count.index + 1}"
+  cluster_identifier              = aws_rds_cluster.this.id
+  engine                          = aws_rds_cluster.this.engine
+  engine_version                  = aws_rds_cluster.this.engine_version
+  instance_class                  = var.instance_class
+  availability_zone               = var.azs[count.index % length(var.azs)]
+  db_subnet_group_name            = aws_db_subnet_group.this.name
+  publicly_accessible             = false
+  promotion_tier                  = count.index
+  auto_minor_version_upgrade      = true
+  ca_cert_identifier              = "rds-ca-rsa2048-g1"
+  monitoring_interval             = 60
+  monitoring_role_arn             = aws_iam_role.monitoring.arn
+  performance_insights_enabled    = true
   performance_insights_kms_key_id = aws_kms_key.this.arn
-  apply_immediately            = false
+  apply_immediately               = false
 
   tags = var.tags
 }

@@ -2,30 +2,19 @@
 # cluster's OIDC issuer.
 locals {
   irsa = {
-    "txv" = {
-      namespace       = var.app_namespace
-      service_account = var.app_service_account
-      policy_json     = data.aws_iam_policy_document.txv.json
-      managed_policy  = null
-    }
-    "cluster-autoscaler" = {
-      namespace       = "kube-system"
-      service_account = "cluster-autoscaler"
-      policy_json     = data.aws_iam_policy_document.cluster_autoscaler.json
-      managed_policy  = null
-    }
-    "aws-load-balancer-controller" = {
-      namespace       = "kube-system"
-      service_account = "aws-load-balancer-controller"
-      policy_json     = data.aws_iam_policy_document.alb_controller.json
-      managed_policy  = null
-    }
-    "ebs-csi" = {
-      namespace       = "kube-system"
-      service_account = "ebs-csi-controller-sa"
-      policy_json     = null
-      managed_policy  = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
-    }
+    "txv"                          = { namespace = var.app_namespace, service_account = var.app_service_account }
+    "cluster-autoscaler"           = { namespace = "kube-system", service_account = "cluster-autoscaler" }
+    "aws-load-balancer-controller" = { namespace = "kube-system", service_account = "aws-load-balancer-controller" }
+    "ebs-csi"                      = { namespace = "kube-system", service_account = "ebs-csi-controller-sa" }
+  }
+  # Keys are static; the policy documents are known only when planning or applying.
+  irsa_inline_policies = {
+    "txv"                          = data.aws_iam_policy_document.txv.json
+    "cluster-autoscaler"           = data.aws_iam_policy_document.cluster_autoscaler.json
+    "aws-load-balancer-controller" = data.aws_iam_policy_document.alb_controller.json
+  }
+  irsa_managed_policies = {
+    "ebs-csi" = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
   }
 }
 
@@ -60,18 +49,18 @@ resource "aws_iam_role" "irsa" {
 }
 
 resource "aws_iam_role_policy" "irsa" {
-  for_each = { for k, v in local.irsa : k => v if v.policy_json != null }
+  for_each = local.irsa_inline_policies
 
   name   = each.key
   role   = aws_iam_role.irsa[each.key].id
-  policy = each.value.policy_json
+  policy = each.value
 }
 
 resource "aws_iam_role_policy_attachment" "irsa" {
-  for_each = { for k, v in local.irsa : k => v if v.managed_policy != null }
+  for_each = local.irsa_managed_policies
 
   role       = aws_iam_role.irsa[each.key].name
-  policy_arn = each.value.managed_policy
+  policy_arn = each.value
 }
 
 # txv: read its own secrets, nothing else. The External Secrets Operator assumes this role

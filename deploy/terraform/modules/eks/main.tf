@@ -125,16 +125,12 @@ resource "aws_eks_access_policy_association" "admin" {
 }
 
 resource "aws_eks_access_entry" "deployer" {
-  count = var.deployer_role_arn == "" ? 0 : 1
-
   cluster_name  = aws_eks_cluster.this.name
   principal_arn = var.deployer_role_arn
   tags          = var.tags
 }
 
 resource "aws_eks_access_policy_association" "deployer" {
-  count = var.deployer_role_arn == "" ? 0 : 1
-
   cluster_name  = aws_eks_cluster.this.name
   principal_arn = var.deployer_role_arn
   policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy"

@@ -42,3 +42,8 @@ output "node_group_names" {
   description = "Managed node group names."
   value       = [for g in aws_eks_node_group.this : g.node_group_name]
 }
+
+output "cluster_arn" {
+  description = "EKS cluster ARN."
+  value       = aws_eks_cluster.this.arn
+}

@@ -100,9 +100,8 @@ variable "admin_role_arns" {
 }
 
 variable "deployer_role_arn" {
-  description = "IAM role CI deploys with; gets admin rights in the app namespace only. Empty: none."
+  description = "IAM role CI deploys with; gets admin rights in the app namespace only."
   type        = string
-  default     = ""
 }
 
 variable "tags" {

@@ -1,0 +1,54 @@
+output "helm_values_yaml" {
+  description = "Helm values for the chart (second -f after values-<env>.yaml)."
+  value       = module.txv.helm_values_yaml
+}
+
+output "helm_values_parameter" {
+  description = "SSM parameter the pipeline reads the Helm values from."
+  value       = module.txv.helm_values_parameter
+}
+
+output "cluster_name" {
+  description = "EKS cluster name."
+  value       = module.txv.cluster_name
+}
+
+output "deploy_role_arn" {
+  description = "Set as AWS_DEPLOY_ROLE_ARN in the GitHub environment."
+  value       = module.txv.deploy_role_arn
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository URL."
+  value       = module.txv.ecr_repository_url
+}
+
+output "cluster_autoscaler_role_arn" {
+  description = "IRSA role of the cluster autoscaler."
+  value       = module.txv.cluster_autoscaler_role_arn
+}
+
+output "alb_controller_role_arn" {
+  description = "IRSA role of the AWS Load Balancer Controller."
+  value       = module.txv.alb_controller_role_arn
+}
+
+output "aurora_cluster_id" {
+  description = "Aurora cluster identifier."
+  value       = module.txv.aurora_cluster_id
+}
+
+output "aurora_master_user_secret_arn" {
+  description = "Secret of the Aurora master user."
+  value       = module.txv.aurora_master_user_secret_arn
+}
+
+output "redis_replication_group_id" {
+  description = "ElastiCache replication group ID."
+  value       = module.txv.redis_replication_group_id
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = module.txv.alarm_topic_arn
+}

@@ -1,0 +1,59 @@
+output "helm_values_yaml" {
+  description = "Helm values for the txv chart: helm upgrade ... -f values-<env>.yaml -f <(terraform output -raw helm_values_yaml)."
+  value       = yamlencode(local.helm_values)
+}
+
+output "helm_values_parameter" {
+  description = "SSM parameter holding the same values (read by the pipeline)."
+  value       = aws_ssm_parameter.helm_values.name
+}
+
+output "cluster_name" {
+  description = "EKS cluster name."
+  value       = module.eks.cluster_name
+}
+
+output "deploy_role_arn" {
+  description = "Role for the GitHub environment's AWS_DEPLOY_ROLE_ARN variable."
+  value       = module.ci.deploy_role_arn
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository URL."
+  value       = module.ci.ecr_repository_url
+}
+
+output "cluster_autoscaler_role_arn" {
+  description = "IRSA role for the cluster autoscaler's service account (deploy/addons)."
+  value       = module.eks.cluster_autoscaler_role_arn
+}
+
+output "alb_controller_role_arn" {
+  description = "IRSA role for the AWS Load Balancer Controller's service account (deploy/addons)."
+  value       = module.eks.alb_controller_role_arn
+}
+
+output "aurora_cluster_id" {
+  description = "Aurora cluster identifier (runbooks)."
+  value       = module.aurora.cluster_id
+}
+
+output "aurora_master_user_secret_arn" {
+  description = "Secret of the Aurora master user (bootstrap of the application user)."
+  value       = module.aurora.master_user_secret_arn
+}
+
+output "redis_replication_group_id" {
+  description = "ElastiCache replication group (runbooks)."
+  value       = module.redis.replication_group_id
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the CloudWatch alarms."
+  value       = module.observability.alarm_topic_arn
+}
+
+output "nat_gateway_count" {
+  description = "NAT gateways (1 in dev, one per AZ in prod)."
+  value       = module.network.nat_gateway_count
+}

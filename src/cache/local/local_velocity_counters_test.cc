@@ -1,0 +1,527 @@
+#include "cache/local/local_velocity_counters.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <latch>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace txv::cache {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr std::int64_t kHour = 3600 * 1000;
+constexpr std::int64_t kDay = 24 * kHour;
+constexpr std::int64_t kT0 = 1'700'000'000'000;  // 2023-11-14, ms since epoch
+constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+
+domain::TimePoint at_ms(std::int64_t ms) { return domain::TimePoint(milliseconds(ms)); }
+
+constexpr std::size_t idx(VelocityKey k) { return static_cast<std::size_t>(k); }
+
+VelocityEventInput ev(std::int64_t t, std::int64_t amount, std::string currency = "USD", std::string card = "c1") {
+  VelocityEventInput in;
+  in.keys[idx(VelocityKey::kCard)] = std::move(card);
+  in.keys[idx(VelocityKey::kMerchant)] = "m1";
+  in.amount = amount;
+  in.currency = std::move(currency);
+  in.at = at_ms(t);
+  return in;
+}
+
+VelocityRead must(Result<VelocityRead> r) {
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r.ok() ? std::move(r).value() : VelocityRead{};
+}
+
+VelocityTotals one(LocalVelocityCounters& c, const VelocityEventInput& in, VelocityKey key, std::int64_t window) {
+  const VelocityQuery q{key, window};
+  auto r = must(c.read_and_record(in, std::span(&q, 1)));
+  EXPECT_EQ(r.totals.size(), 1u);
+  EXPECT_TRUE(!r.totals.empty() && r.totals[0].has_value());
+  return r.totals.empty() || !r.totals[0] ? VelocityTotals{-1, -1} : *r.totals[0];
+}
+
+// Reads (key, window) as of `t` through a probe that records under an unrelated card, for `card` via kCard.
+VelocityTotals probe(LocalVelocityCounters& c, std::int64_t t, std::int64_t window, std::string card = "c1",
+                     std::string currency = "USD") {
+  return one(c, ev(t, 0, std::move(currency), std::move(card)), VelocityKey::kCard, window);
+}
+
+TEST(LocalVelocityCounters, TheCurrentEventIsNeverInItsOwnTotals) {
+  LocalVelocityCounters c;
+  EXPECT_EQ(one(c, ev(kT0, 500), VelocityKey::kCard, kHour), (VelocityTotals{0, 0}));
+  EXPECT_EQ(one(c, ev(kT0 + 1, 700), VelocityKey::kCard, kHour), (VelocityTotals{1, 500}));
+  EXPECT_EQ(one(c, ev(kT0 + 2, 100), VelocityKey::kCard, kHour), (VelocityTotals{2, 1200}));
+}
+
+TEST(LocalVelocityCounters, AnEventExactlyOneWindowOldIsOutsideOneMsLaterInside) {
+  for (std::int64_t window : std::array<std::int64_t, 3>{30'000, kHour, 30 * kDay}) {
+    {
+      LocalVelocityCounters c;
+      (void)one(c, ev(kT0, 100), VelocityKey::kCard, window);
+      EXPECT_EQ(probe(c, kT0 + window, window), (VelocityTotals{0, 0})) << window;
+    }
+    {
+      LocalVelocityCounters c;
+      (void)one(c, ev(kT0, 100), VelocityKey::kCard, window);
+      EXPECT_EQ(probe(c, kT0 + window - 1, window), (VelocityTotals{1, 100})) << window;
+    }
+  }
+}
+
+TEST(LocalVelocityCounters, SeveralWindowsInOneCall) {
+  LocalVelocityCounters c;
+  for (int i = 0; i < 10; ++i) (void)one(c, ev(kT0 + i * 60'000, 10), VelocityKey::kCard, kHour);  // every minute
+  const std::array<VelocityQuery, 4> qs{{{VelocityKey::kCard, 30'000},
+                                         {VelocityKey::kCard, 5 * 60'000},
+                                         {VelocityKey::kMerchant, kHour},
+                                         {VelocityKey::kEmail, kHour}}};
+  auto r = must(c.read_and_record(ev(kT0 + 9 * 60'000 + 1, 0), qs));
+  ASSERT_EQ(r.totals.size(), 4u);
+  EXPECT_EQ(r.totals[0], (VelocityTotals{1, 10}));  // only the event 1 ms ago
+  EXPECT_EQ(r.totals[1], (VelocityTotals{5, 50}));  // minutes 5..9 (minute 4 is 5 min + 1 ms old)
+  EXPECT_EQ(r.totals[2], (VelocityTotals{10, 100}));
+  EXPECT_FALSE(r.totals[3].has_value());  // no e-mail on the event
+}
+
+TEST(LocalVelocityCounters, AmountsAreSummedPerCurrencyCountsAcrossCurrencies) {
+  LocalVelocityCounters c;
+  (void)one(c, ev(kT0, 100, "USD"), VelocityKey::kCard, kHour);
+  (void)one(c, ev(kT0 + 1, 200, "EUR"), VelocityKey::kCard, kHour);
+  (void)one(c, ev(kT0 + 2, 50, "USD"), VelocityKey::kCard, kHour);
+  (void)one(c, ev(kT0 + 3, 7, "JPY"), VelocityKey::kCard, kHour);
+  EXPECT_EQ(probe(c, kT0 + 4, kHour, "c1", "USD"), (VelocityTotals{4, 150}));
+  EXPECT_EQ(probe(c, kT0 + 5, kHour, "c1", "EUR"), (VelocityTotals{5, 200}));
+  EXPECT_EQ(probe(c, kT0 + 6, kHour, "c1", "GBP"), (VelocityTotals{6, 0}));  // never seen: count only
+  // Windows apply per currency too.
+  EXPECT_EQ(probe(c, kT0 + kHour + 1, kHour, "c1", "USD"), (VelocityTotals{5, 50}));
+}
+
+TEST(LocalVelocityCounters, KeyValuesAndKeyTypesAreSeparate) {
+  LocalVelocityCounters c;
+  VelocityEventInput a;
+  a.keys[idx(VelocityKey::kCustomer)] = "x";
+  a.amount = 5;
+  a.currency = "USD";
+  a.at = at_ms(kT0);
+  (void)one(c, a, VelocityKey::kCustomer, kHour);
+  VelocityEventInput b = a;  // same value under another key type
+  b.keys[idx(VelocityKey::kCustomer)].reset();
+  b.keys[idx(VelocityKey::kEmail)] = "x";
+  EXPECT_EQ(one(c, b, VelocityKey::kEmail, kHour), (VelocityTotals{0, 0}));
+  VelocityEventInput d = a;
+  d.keys[idx(VelocityKey::kCustomer)] = "y";
+  EXPECT_EQ(one(c, d, VelocityKey::kCustomer, kHour), (VelocityTotals{0, 0}));
+  EXPECT_EQ(one(c, a, VelocityKey::kCustomer, kHour), (VelocityTotals{1, 5}));
+}
+
+TEST(LocalVelocityCounters, AbsentKeysAnswerNulloptAndAreNotRecorded) {
+  LocalVelocityCounters c;
+  VelocityEventInput none;
+  none.amount = 10;
+  none.currency = "USD";
+  none.at = at_ms(kT0);
+  const std::array<VelocityQuery, 2> qs{{{VelocityKey::kCard, kHour}, {VelocityKey::kIp, kHour}}};
+  auto r = must(c.read_and_record(none, qs));
+  ASSERT_EQ(r.totals.size(), 2u);
+  EXPECT_FALSE(r.totals[0].has_value());
+  EXPECT_FALSE(r.totals[1].has_value());
+  EXPECT_EQ(r.ticket.id, 0u);
+  c.cancel(r.ticket);  // no-op
+
+  VelocityEventInput with_ip = none;
+  with_ip.keys[idx(VelocityKey::kIp)] = "10.0.0.1";
+  auto r2 = must(c.read_and_record(with_ip, qs));
+  EXPECT_FALSE(r2.totals[0].has_value());
+  EXPECT_EQ(r2.totals[1], (VelocityTotals{0, 0}));  // the key-less event was not recorded anywhere
+  EXPECT_EQ(c.stats().key_values, 1u);
+
+  VelocityEventInput empty = none;  // an empty string is a value
+  empty.keys[idx(VelocityKey::kIp)] = "";
+  (void)one(c, empty, VelocityKey::kIp, kHour);
+  EXPECT_EQ(one(c, empty, VelocityKey::kIp, kHour), (VelocityTotals{1, 10}));
+}
+
+TEST(LocalVelocityCounters, CancelRemovesExactlyThatEventAndIsIdempotent) {
+  LocalVelocityCounters c;
+  const VelocityQuery q{VelocityKey::kCard, kHour};
+  auto a = must(c.read_and_record(ev(kT0, 100), std::span(&q, 1)));
+  auto b = must(c.read_and_record(ev(kT0 + 10, 200, "EUR"), std::span(&q, 1)));
+  auto d = must(c.read_and_record(ev(kT0 + 20, 300), std::span(&q, 1)));
+  auto e = must(c.read_and_record(ev(kT0 + 30, 400), std::span(&q, 1)));
+  std::set<std::uint64_t> ids{a.ticket.id, b.ticket.id, d.ticket.id, e.ticket.id};
+  EXPECT_EQ(ids.size(), 4u);
+  EXPECT_EQ(ids.count(0), 0u);
+
+  c.cancel(d.ticket);  // a mid-series USD event: later cumulative values are adjusted
+  EXPECT_EQ(probe(c, kT0 + 40, kHour), (VelocityTotals{3, 500}));
+  VelocityTicket copy = d.ticket;
+  c.cancel(copy);  // idempotent, also through a copy
+  c.cancel(d.ticket);
+  EXPECT_EQ(probe(c, kT0 + 41, kHour), (VelocityTotals{4, 500}));  // + the previous probe (amount 0)
+  c.cancel(b.ticket);
+  EXPECT_EQ(probe(c, kT0 + 42, kHour, "c1", "EUR"), (VelocityTotals{4, 0}));
+  // The merchant key was cancelled too.
+  EXPECT_EQ(one(c, ev(kT0 + 43, 0, "USD", "other"), VelocityKey::kMerchant, kHour), (VelocityTotals{5, 500}));
+}
+
+TEST(LocalVelocityCounters, ACancelledEventLeavesWindowsConsistent) {
+  LocalVelocityCounters c;
+  const VelocityQuery q{VelocityKey::kCard, kHour};
+  auto a = must(c.read_and_record(ev(kT0, 100), std::span(&q, 1)));
+  (void)must(c.read_and_record(ev(kT0 + 1000, 200), std::span(&q, 1)));
+  c.cancel(a.ticket);
+  // A window that still holds the cancelled event, one that holds only the later one, one that holds neither.
+  const std::array<VelocityQuery, 3> qs{
+      {{VelocityKey::kCard, kHour}, {VelocityKey::kCard, 1500}, {VelocityKey::kCard, 1}}};
+  auto r = must(c.read_and_record(ev(kT0 + 2000, 0), qs));
+  EXPECT_EQ(r.totals[0], (VelocityTotals{1, 200}));
+  EXPECT_EQ(r.totals[1], (VelocityTotals{1, 200}));
+  EXPECT_EQ(r.totals[2], (VelocityTotals{0, 0}));
+  // Once the cancelled event has left the window, nothing is subtracted twice.
+  EXPECT_EQ(probe(c, kT0 + kHour + 1, kHour), (VelocityTotals{2, 200}));
+}
+
+TEST(LocalVelocityCounters, CancelOfForeignOrPrunedOrPreRebuildTicketsDoesNothing) {
+  LocalVelocityCounters c;
+  LocalVelocityCounters other;
+  const VelocityQuery q{VelocityKey::kCard, kHour};
+  auto foreign = must(other.read_and_record(ev(kT0, 100), std::span(&q, 1)));
+  (void)must(c.read_and_record(ev(kT0, 100), std::span(&q, 1)));
+  c.cancel(foreign.ticket);
+  c.cancel(VelocityTicket{});
+  c.cancel(VelocityTicket{12345, nullptr});
+  EXPECT_EQ(probe(c, kT0 + 1, kHour), (VelocityTotals{1, 100}));
+
+  auto old = must(c.read_and_record(ev(kT0 + 2, 50), std::span(&q, 1)));
+  ASSERT_TRUE(c.rebuild({}).ok());
+  c.cancel(old.ticket);  // the rebuilt state does not hold it
+  (void)must(c.read_and_record(ev(kT0 + 3, 7), std::span(&q, 1)));
+  EXPECT_EQ(probe(c, kT0 + 4, kHour), (VelocityTotals{1, 7}));
+
+  c.set_retention(milliseconds(kHour));
+  auto early = must(c.read_and_record(ev(kT0 + 5, 9), std::span(&q, 1)));
+  (void)probe(c, kT0 + 3 * kHour, kHour);  // prunes the early events
+  c.cancel(early.ticket);
+  EXPECT_EQ(probe(c, kT0 + 3 * kHour + 1, kHour), (VelocityTotals{1, 0}));
+}
+
+TEST(LocalVelocityCounters, RebuildReplacesStateAndMapsStoredFields) {
+  LocalVelocityCounters c;
+  (void)probe(c, kT0, kHour, "stale");
+  std::vector<store::VelocityEvent> events;
+  for (int i = 0; i < 5; ++i) {
+    store::VelocityEvent e;
+    e.at = at_ms(kT0 + i * 1000);
+    e.amount = 100 * (i + 1);
+    e.currency = i == 4 ? "EUR" : "USD";
+    e.merchant_id = "m1";
+    e.card_fingerprint = i == 3 ? "" : "fp1";  // empty: no card
+    if (i % 2 == 0) e.customer_id = "cust";
+    e.email = "a@example.com";
+    e.ip = "10.0.0.1";
+    if (i == 0) e.device_id = "dev";
+    events.push_back(e);
+  }
+  ASSERT_TRUE(c.rebuild(events).ok());
+  EXPECT_EQ(probe(c, kT0 + 5000, kHour, "stale"), (VelocityTotals{0, 0}));
+  EXPECT_EQ(probe(c, kT0 + 5001, kHour, "fp1"), (VelocityTotals{4, 600}));  // events 0,1,2 USD + 4 EUR
+
+  const std::array<VelocityQuery, 5> qs{{{VelocityKey::kCustomer, kHour},
+                                         {VelocityKey::kEmail, kHour},
+                                         {VelocityKey::kIp, 2500},
+                                         {VelocityKey::kDevice, kHour},
+                                         {VelocityKey::kMerchant, kHour}}};
+  VelocityEventInput in = to_velocity_input(events[0]);
+  in.at = at_ms(kT0 + 5002);
+  in.amount = 0;
+  auto r = must(c.read_and_record(in, qs));
+  EXPECT_EQ(r.totals[0], (VelocityTotals{3, 400}));   // 0, 2 (USD) and 4 (EUR)
+  EXPECT_EQ(r.totals[1], (VelocityTotals{5, 1000}));  // USD 100+200+300+400
+  EXPECT_EQ(r.totals[2], (VelocityTotals{2, 400}));   // 3 and 4 within 2.5 s; 4 is EUR
+  EXPECT_EQ(r.totals[3], (VelocityTotals{1, 100}));
+  EXPECT_EQ(r.totals[4], (VelocityTotals{7, 1000}));  // 5 stored + the two fp1 probes
+
+  // Unsorted input is sorted; an invalid event fails and keeps the state.
+  std::swap(events[0], events[4]);
+  ASSERT_TRUE(c.rebuild(events).ok());
+  EXPECT_EQ(probe(c, kT0 + 5000, 1500, "fp1", "EUR"), (VelocityTotals{1, 500}));
+  events[2].amount = -1;
+  auto bad = c.rebuild(events);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "internal");
+  EXPECT_EQ(probe(c, kT0 + 5001, kHour, "fp1", "EUR"), (VelocityTotals{5, 500}));
+}
+
+TEST(LocalVelocityCounters, RebuildDropsEventsPastRetention) {
+  LocalVelocityCounters c({.retention = milliseconds(kHour), .prune_grace = milliseconds(0)});
+  std::vector<store::VelocityEvent> events(3);
+  for (int i = 0; i < 3; ++i) {
+    events[i].at = at_ms(kT0 + i * kHour);
+    events[i].amount = 1;
+    events[i].currency = "USD";
+    events[i].merchant_id = "m";
+  }
+  ASSERT_TRUE(c.rebuild(events).ok());
+  EXPECT_EQ(c.stats().entries, 1u);  // only the newest is within an hour of the newest
+}
+
+TEST(LocalVelocityCounters, RetentionPrunesOnTouchAndSweepsIdleKeys) {
+  LocalVelocityCounters c({.retention = milliseconds(kHour), .prune_grace = milliseconds(60'000)});
+  for (int i = 0; i < 1000; ++i) (void)probe(c, kT0, kHour, "idle" + std::to_string(i));
+  (void)probe(c, kT0, kHour, "busy");
+  // Retention + grace after kT0, less 1 ms: still held (visible to a window longer than the retention).
+  EXPECT_EQ(probe(c, kT0 + kHour + 59'999, 30 * kDay, "busy"), (VelocityTotals{1, 0}));
+  // 3 h: both earlier events are past retention + grace of the newest time and go when the key is touched.
+  EXPECT_EQ(probe(c, kT0 + 3 * kHour, 30 * kDay, "busy"), (VelocityTotals{0, 0}));
+  c.prune();
+  auto st = c.stats();
+  EXPECT_EQ(st.key_values, 2u);  // "busy" and merchant m1 (one event each, at 3 h); the idle cards are gone
+  EXPECT_EQ(st.entries, 2u);
+  EXPECT_GT(st.approximate_bytes, 0u);
+
+  // Without prune(), each call sweeps a few buckets of the shards it locks: idle key values go as traffic flows.
+  for (int i = 0; i < 1000; ++i) (void)probe(c, kT0 + 3 * kHour, kHour, "idle" + std::to_string(i));
+  EXPECT_EQ(c.stats().key_values, 1002u);
+  for (int i = 0; i < 100'000; ++i)
+    (void)probe(c, kT0 + 5 * kHour + i / 10, kHour, "fresh" + std::to_string(i % 10'000));
+  st = c.stats();
+  EXPECT_EQ(st.key_values, 10'001u);  // the fresh cards and m1
+  EXPECT_EQ(st.entries, 100'000u + 100'000u);
+}
+
+TEST(LocalVelocityCounters, EarlierTimesAreClampedToTheNewestOfTheKey) {
+  LocalVelocityCounters c;
+  (void)one(c, ev(kT0 + 100, 1), VelocityKey::kCard, kHour);
+  // A racing event stamped 100 ms earlier still sees the later one, and is stored at kT0 + 100.
+  EXPECT_EQ(one(c, ev(kT0, 2), VelocityKey::kCard, kHour), (VelocityTotals{1, 1}));
+  EXPECT_EQ(probe(c, kT0 + kHour + 50, kHour), (VelocityTotals{2, 3}));
+  EXPECT_EQ(probe(c, kT0 + kHour + 100, kHour), (VelocityTotals{1, 0}));  // only the previous probe
+}
+
+TEST(LocalVelocityCounters, AmountsSaturateAndRecoverWhenHugeEventsLeaveTheWindow) {
+  LocalVelocityCounters c;
+  (void)one(c, ev(kT0, kMax), VelocityKey::kCard, kHour);
+  (void)one(c, ev(kT0 + 1, kMax), VelocityKey::kCard, kHour);
+  (void)one(c, ev(kT0 + 2, kMax), VelocityKey::kCard, kHour);  // cumulative > 2^64
+  (void)one(c, ev(kT0 + 3, 5), VelocityKey::kCard, kHour);
+  const std::array<VelocityQuery, 3> qs{
+      {{VelocityKey::kCard, kHour}, {VelocityKey::kCard, 2}, {VelocityKey::kCard, 3}}};
+  auto r = must(c.read_and_record(ev(kT0 + 4, 0), qs));
+  EXPECT_EQ(r.totals[0], (VelocityTotals{4, kMax}));
+  EXPECT_EQ(r.totals[1], (VelocityTotals{1, 5}));
+  EXPECT_EQ(r.totals[2], (VelocityTotals{2, kMax}));
+}
+
+TEST(LocalVelocityCounters, AmountsStayExactBeyondTheModularRange) {
+  // c1: 2^17 x INT64_MAX + 131077 = 2^80 + 5, which the modular difference alone would answer as 5.
+  // c2: one INT64_MAX, then 140000 x 1: windows without the big one take the exact linear path.
+  std::vector<store::VelocityEvent> events;
+  auto add = [&](std::int64_t t, std::int64_t amount, const char* card) {
+    store::VelocityEvent e;
+    e.at = at_ms(t);
+    e.amount = amount;
+    e.currency = "USD";
+    e.card_fingerprint = card;
+    e.merchant_id = "m1";
+    events.push_back(std::move(e));
+  };
+  for (std::int64_t i = 0; i < (1 << 17); ++i) add(kT0 + i, kMax, "c1");
+  add(kT0 + (1 << 17), (1 << 17) + 5, "c1");
+  add(kT0, kMax, "c2");
+  for (std::int64_t i = 0; i < 140'000; ++i) add(kT0 + 1 + i, 1, "c2");
+  LocalVelocityCounters c;
+  ASSERT_TRUE(c.rebuild(events).ok());
+
+  const std::int64_t t = kT0 + 200'000;
+  const std::array<VelocityQuery, 2> qs{{{VelocityKey::kCard, kHour}, {VelocityKey::kCard, t - kT0}}};
+  auto r1 = must(c.read_and_record(ev(t, 0, "USD", "c1"), qs));
+  EXPECT_EQ(r1.totals[0], (VelocityTotals{(1 << 17) + 1, kMax}));
+  auto r2 = must(c.read_and_record(ev(t, 0, "USD", "c2"), qs));
+  EXPECT_EQ(r2.totals[0], (VelocityTotals{140'001, kMax}));
+  EXPECT_EQ(r2.totals[1], (VelocityTotals{140'000, 140'000}));
+  const VelocityQuery last{VelocityKey::kCard, t - (kT0 + (1 << 17)) + 1};
+  auto r3 = must(c.read_and_record(ev(t, 0, "USD", "c1"), std::span(&last, 1)));
+  EXPECT_EQ(r3.totals[0], (VelocityTotals{2, (1 << 17) + 5}));  // + the first c1 probe
+}
+
+TEST(LocalVelocityCounters, InvalidInputIsAnErrorAndRecordsNothing) {
+  LocalVelocityCounters c;
+  const VelocityQuery q{VelocityKey::kCard, kHour};
+  auto neg = ev(kT0, -1);
+  EXPECT_FALSE(c.read_and_record(neg, std::span(&q, 1)).ok());
+  EXPECT_FALSE(c.read_and_record(ev(kT0, 1, "TOOLONGCODE"), std::span(&q, 1)).ok());
+  const VelocityQuery zero{VelocityKey::kCard, 0};
+  EXPECT_FALSE(c.read_and_record(ev(kT0, 1), std::span(&zero, 1)).ok());
+  const VelocityQuery bad_key{static_cast<VelocityKey>(6), kHour};
+  EXPECT_FALSE(c.read_and_record(ev(kT0, 1), std::span(&bad_key, 1)).ok());
+  EXPECT_FALSE(c.read_and_record(ev(std::int64_t{1} << 50, 1), std::span(&q, 1)).ok());
+  EXPECT_EQ(c.stats().key_values, 0u);
+  // Extreme but valid: the earliest representable time and a huge window.
+  const VelocityQuery huge{VelocityKey::kCard, kMax};
+  EXPECT_TRUE(c.read_and_record(ev(-(std::int64_t{1} << 47), 1), std::span(&huge, 1)).ok());
+  EXPECT_EQ(one(c, ev(-(std::int64_t{1} << 47) + 1, 1), VelocityKey::kCard, kMax), (VelocityTotals{1, 1}));
+}
+
+// The contract's example: N simultaneous requests for one card observe 0..N-1, so `count >= 3` approves exactly 3.
+TEST(LocalVelocityCountersConcurrency, FiftySimultaneousCallsForOneCardSeeZeroToFortyNine) {
+  constexpr int kThreads = 50;
+  for (int round = 0; round < 20; ++round) {
+    LocalVelocityCounters c;
+    std::latch start(kThreads);
+    std::vector<std::int64_t> counts(kThreads, -1);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        VelocityEventInput in = ev(kT0 + t % 3, 10, "USD", "card");
+        in.keys[idx(VelocityKey::kIp)] = "ip" + std::to_string(t % 7);  // other keys spread over other shards
+        in.keys[idx(VelocityKey::kEmail)] = "e" + std::to_string(t);
+        const VelocityQuery q{VelocityKey::kCard, kHour};
+        start.arrive_and_wait();
+        auto r = c.read_and_record(in, std::span(&q, 1));
+        if (r.ok() && r->totals[0]) counts[t] = r->totals[0]->count;
+      });
+    }
+    for (auto& th : threads) th.join();
+    std::sort(counts.begin(), counts.end());
+    for (int i = 0; i < kThreads; ++i) ASSERT_EQ(counts[i], i) << "round " << round;
+    const auto approvals = std::count_if(counts.begin(), counts.end(), [](std::int64_t n) { return n < 3; });
+    EXPECT_EQ(approvals, 3);
+  }
+}
+
+TEST(LocalVelocityCountersConcurrency, MixedKeysFromEightThreadsAddUpExactly) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 10'000;
+  LocalVelocityCounters c;
+  const std::array<std::string, 3> currencies{"USD", "EUR", "JPY"};
+  struct Seen {
+    std::mutex mu;
+    std::map<std::string, std::vector<std::int64_t>> counts;  // per card and per merchant: counts observed
+  } seen;
+  std::atomic<std::int64_t> clock{kT0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      std::map<std::string, std::vector<std::int64_t>> local;
+      const std::array<VelocityQuery, 3> qs{
+          {{VelocityKey::kCard, 30 * kDay}, {VelocityKey::kMerchant, 30 * kDay}, {VelocityKey::kIp, 30 * kDay}}};
+      start.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::uint64_t x = rng();
+        VelocityEventInput in;
+        in.keys[idx(VelocityKey::kCard)] = "card" + std::to_string(x % 50);
+        in.keys[idx(VelocityKey::kMerchant)] = "m" + std::to_string((x >> 8) % 3);
+        if ((x >> 16) % 2 == 0) in.keys[idx(VelocityKey::kIp)] = "ip" + std::to_string((x >> 20) % 20);
+        if ((x >> 28) % 4 == 0) in.keys[idx(VelocityKey::kDevice)] = "d" + std::to_string(x % 1000);
+        in.amount = static_cast<std::int64_t>((x >> 32) % 10'000);
+        in.currency = currencies[(x >> 48) % 3];
+        in.at = at_ms(clock.fetch_add(1) - static_cast<std::int64_t>((x >> 40) % 5));  // races by a few ms
+        auto r = c.read_and_record(in, qs);
+        ASSERT_TRUE(r.ok());
+        local[*in.keys[idx(VelocityKey::kCard)]].push_back(r->totals[0]->count);
+        local[*in.keys[idx(VelocityKey::kMerchant)]].push_back(r->totals[1]->count);
+        EXPECT_EQ(r->totals[2].has_value(), in.keys[idx(VelocityKey::kIp)].has_value());
+      }
+      std::lock_guard lock(seen.mu);
+      for (auto& [k, v] : local) seen.counts[k].insert(seen.counts[k].end(), v.begin(), v.end());
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  // Each key value's observed counts are exactly 0..n-1: every call saw every earlier one and none twice.
+  std::int64_t card_total = 0, merchant_total = 0;
+  for (auto& [k, v] : seen.counts) {
+    std::sort(v.begin(), v.end());
+    for (std::size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], static_cast<std::int64_t>(i)) << k;
+    (k[0] == 'c' ? card_total : merchant_total) += static_cast<std::int64_t>(v.size());
+  }
+  EXPECT_EQ(card_total, kThreads * kPerThread);
+  EXPECT_EQ(merchant_total, kThreads * kPerThread);
+  // Final totals per currency agree with a serial recount of the same random streams.
+  std::map<std::tuple<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> expect;  // (card, cur)
+  for (int t = 0; t < kThreads; ++t) {
+    std::mt19937_64 rng(t);
+    for (int i = 0; i < kPerThread; ++i) {
+      const std::uint64_t x = rng();
+      auto& e = expect[{"card" + std::to_string(x % 50), currencies[(x >> 48) % 3]}];
+      e.first += 1;
+      e.second += static_cast<std::int64_t>((x >> 32) % 10'000);
+    }
+  }
+  const std::int64_t now = clock.load() + 10;
+  for (int card = 0; card < 50; ++card) {
+    std::int64_t count = 0;
+    for (const auto& cur : currencies) count += expect[{"card" + std::to_string(card), cur}].first;
+    for (const auto& cur : currencies) {
+      VelocityEventInput in;
+      in.keys[idx(VelocityKey::kCard)] = "card" + std::to_string(card);
+      in.currency = cur;
+      in.at = at_ms(now);
+      const VelocityQuery q{VelocityKey::kCard, 30 * kDay};
+      auto r = must(c.read_and_record(in, std::span(&q, 1)));
+      c.cancel(r.ticket);  // keep the probe itself out of the next currency's count
+      EXPECT_EQ(r.totals[0], (VelocityTotals{count, expect[{"card" + std::to_string(card), cur}].second}))
+          << card << cur;
+    }
+  }
+}
+
+TEST(LocalVelocityCountersConcurrency, ConcurrentCancelsLeaveExactTotals) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 5'000;
+  LocalVelocityCounters c;
+  std::latch start(kThreads);
+  std::atomic<std::int64_t> kept_amount{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const VelocityQuery q{VelocityKey::kMerchant, kHour};
+      start.arrive_and_wait();
+      std::vector<VelocityTicket> pending;
+      for (int i = 0; i < kPerThread; ++i) {
+        VelocityEventInput in = ev(kT0 + i, i % 100, "USD", "card" + std::to_string((t * 31 + i) % 17));
+        auto r = c.read_and_record(in, std::span(&q, 1));
+        ASSERT_TRUE(r.ok());
+        if (i % 3 == 0) {
+          pending.push_back(r->ticket);  // cancelled a little later, out of order
+        } else {
+          kept_amount += in.amount;
+        }
+        if (pending.size() == 4) {
+          std::reverse(pending.begin(), pending.end());
+          for (auto& p : pending) c.cancel(p);
+          pending.clear();
+        }
+      }
+      for (auto& p : pending) c.cancel(p);
+    });
+  }
+  for (auto& th : threads) th.join();
+  const std::int64_t kept = kThreads * (kPerThread - (kPerThread + 2) / 3);
+  EXPECT_EQ(one(c, ev(kT0 + kPerThread, 0, "USD", "x"), VelocityKey::kMerchant, kHour),
+            (VelocityTotals{kept, kept_amount.load()}));
+  std::int64_t card_count = 0;
+  for (int card = 0; card < 17; ++card) {
+    card_count +=
+        one(c, ev(kT0 + kPerThread, 0, "USD", "card" + std::to_string(card)), VelocityKey::kCard, kHour).count;
+  }
+  EXPECT_EQ(card_count, kept);
+  EXPECT_EQ(c.stats().cancelled, static_cast<std::size_t>(2 * (kThreads * kPerThread - kept)));  // card + merchant
+}
+
+}  // namespace
+}  // namespace txv::cache
