@@ -59,7 +59,9 @@ SimpleActivation sparse_activation() {
 }
 
 void check(bool ok) {
-  if (!ok) __builtin_trap();
+  if (!ok) {
+    __builtin_trap();
+  }
 }
 
 Outcome negated(Outcome o) {

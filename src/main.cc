@@ -11,8 +11,8 @@
 #include "api/auth.h"
 #include "api/health_api.h"
 #include "api/responses.h"
-#include "api/transactions_api.h"
 #include "api/rules_api.h"
+#include "api/transactions_api.h"
 #include "cache/local/local_rate_limiter.h"
 #include "cache/local/local_velocity_counters.h"
 #include "cli/command_line.h"
@@ -81,8 +81,8 @@ int run_apikey_create(const txv::cli::Command& cmd) {
     return 1;
   }
   std::printf("%s\n", key.secret.c_str());
-  std::fprintf(stderr, "txv: created %s key %s (name %s)%s%s\n", txv::store::to_string(cmd.role),
-               key.record.id.c_str(), key.record.name.c_str(), cmd.merchant_id ? " for merchant " : "",
+  std::fprintf(stderr, "txv: created %s key %s (name %s)%s%s\n", txv::store::to_string(cmd.role), key.record.id.c_str(),
+               key.record.name.c_str(), cmd.merchant_id ? " for merchant " : "",
                cmd.merchant_id ? cmd.merchant_id->c_str() : "");
   return 0;
 }
@@ -114,13 +114,14 @@ int run_serve(const txv::cli::Command& cmd) {
   });
   txv::decide::Fingerprinter fingerprinter(std::move(pan_key).value());
   txv::cache::LocalVelocityCounters counters;
-  txv::decide::RuleEngine engine(
-      {[&db](txv::domain::TimePoint since) { return db->velocity_events_since(since); }, {}}, counters);
+  txv::decide::RuleEngine engine({[&db](txv::domain::TimePoint since) { return db->velocity_events_since(since); }, {}},
+                                 counters);
   txv::decide::DecisionPipeline pipeline({}, *db, fingerprinter, engine);
   txv::api::Authenticator authenticator(*db);
   std::unique_ptr<txv::cache::RateLimiter> rate_limiter;
   if (config.rate_limit > 0) {
-    rate_limiter = std::make_unique<txv::cache::LocalRateLimiter>(txv::cache::LocalRateLimiterOptions{config.rate_limit, {}});
+    rate_limiter =
+        std::make_unique<txv::cache::LocalRateLimiter>(txv::cache::LocalRateLimiterOptions{config.rate_limit, {}});
   }
   txv::api::AccessControl access(authenticator, rate_limiter.get(), metrics);
   txv::api::Lifecycle lifecycle;
@@ -133,7 +134,8 @@ int run_serve(const txv::cli::Command& cmd) {
       [] { return std::string("ok"); });
   txv::api::TransactionsApi transactions(access, pipeline, *db, fingerprinter, metrics);
   txv::api::RulesApi rules_api(access, *db, *db, *db, engine);
-  if (auto s = rules_api.load_all(); !s.ok()) return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
+  if (auto s = rules_api.load_all(); !s.ok())
+    return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
   if (auto s = engine.rebuild_counters(); !s.ok()) {
     return fail_config("TXV_DATABASE_URL: cannot rebuild velocity counters: " + s.error().message);
   }
@@ -142,9 +144,8 @@ int run_serve(const txv::cli::Command& cmd) {
   health.register_routes(router);
   transactions.register_routes(router);
   rules_api.register_routes(router);
-  txv::http::Dispatcher dispatcher(router, metrics, [](int status, const txv::Error& e) {
-    return txv::api::error_response(status, e);
-  });
+  txv::http::Dispatcher dispatcher(router, metrics,
+                                   [](int status, const txv::Error& e) { return txv::api::error_response(status, e); });
 
   txv::http::ServerOptions server_options;
   server_options.host = config.listen_host;

@@ -29,10 +29,10 @@ class AccessControl {
 
 // In a handler with an `access_` member and a `request` parameter: answers the
 // denial (401/403/429/503) or binds `principal` for the rest of the handler.
-#define TXV_REQUIRE(...)                                                              \
-  auto txv_access = access_.check(request, {__VA_ARGS__});                            \
+#define TXV_REQUIRE(...)                                                                  \
+  auto txv_access = access_.check(request, {__VA_ARGS__});                                \
   if (auto* denied = std::get_if<http::Response>(&txv_access)) return std::move(*denied); \
-  const auto& principal = std::get<Principal>(txv_access);                            \
+  const auto& principal = std::get<Principal>(txv_access);                                \
   (void)principal
 
 }  // namespace txv::api

@@ -82,8 +82,7 @@ Result<Principal> Authenticator::authenticate(const http::Request& request) {
     std::unique_lock lock(mu_);
     cache_.emplace(hash, *key);
   }
-  if (key->secret_hash.size() != hash.size() ||
-      CRYPTO_memcmp(key->secret_hash.data(), hash.data(), hash.size()) != 0) {
+  if (key->secret_hash.size() != hash.size() || CRYPTO_memcmp(key->secret_hash.data(), hash.data(), hash.size()) != 0) {
     return make_error("unauthorized", "unknown API key");
   }
   return Principal{key->id, key->name, key->role, key->merchant_id};
@@ -93,8 +92,8 @@ Status require_role(const Principal& p, std::initializer_list<store::Role> allow
   for (auto r : allowed) {
     if (p.role == r) return Ok{};
   }
-  return make_error("forbidden", std::string("this API key's role (") + store::to_string(p.role) +
-                                     ") may not use this endpoint");
+  return make_error("forbidden",
+                    std::string("this API key's role (") + store::to_string(p.role) + ") may not use this endpoint");
 }
 
 }  // namespace txv::api

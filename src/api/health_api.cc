@@ -19,7 +19,8 @@ void HealthApi::register_routes(http::Router& router) {
     std::string db = database_();
     std::string cache = cache_();
     bool ready = lifecycle_.started.load() && !lifecycle_.draining.load() && db == "ok" && cache == "ok";
-    json::object body{{"status", ready ? "ok" : "unavailable"}, {"checks", json::object{{"database", db}, {"cache", cache}}}};
+    json::object body{{"status", ready ? "ok" : "unavailable"},
+                      {"checks", json::object{{"database", db}, {"cache", cache}}}};
     if (lifecycle_.draining.load()) body["checks"].as_object()["shutdown"] = "draining";
     if (!lifecycle_.started.load()) body["checks"].as_object()["startup"] = "starting";
     return json_response(ready ? 200 : 503, body);

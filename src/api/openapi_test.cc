@@ -30,7 +30,8 @@ std::set<std::string> registered_routes() {
   Authenticator auth(**db);
   AccessControl access(auth, nullptr, metrics);
   Lifecycle lifecycle;
-  HealthApi health(lifecycle, metrics, [] { return std::string("ok"); }, [] { return std::string("ok"); });
+  HealthApi health(
+      lifecycle, metrics, [] { return std::string("ok"); }, [] { return std::string("ok"); });
   TransactionsApi transactions(access, pipeline, **db, fingerprinter, metrics);
   RulesApi rules(access, **db, **db, **db, engine);
   http::Router router;

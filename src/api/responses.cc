@@ -8,11 +8,21 @@ namespace txv::api {
 
 int status_for(const std::string& code) {
   static const std::unordered_map<std::string, int> kStatus = {
-      {"malformed_json", 400},       {"malformed_request", 400},    {"unauthorized", 401},
-      {"forbidden", 403},            {"not_found", 404},            {"method_not_allowed", 405},
-      {"idempotency_conflict", 409}, {"not_reviewable", 409},       {"conflict", 409},
-      {"payload_too_large", 413},    {"unsupported_media_type", 415}, {"validation_failed", 422},
-      {"invalid_expression", 422},   {"rate_limited", 429},         {"unavailable", 503},
+      {"malformed_json", 400},
+      {"malformed_request", 400},
+      {"unauthorized", 401},
+      {"forbidden", 403},
+      {"not_found", 404},
+      {"method_not_allowed", 405},
+      {"idempotency_conflict", 409},
+      {"not_reviewable", 409},
+      {"conflict", 409},
+      {"payload_too_large", 413},
+      {"unsupported_media_type", 415},
+      {"validation_failed", 422},
+      {"invalid_expression", 422},
+      {"rate_limited", 429},
+      {"unavailable", 503},
       {"internal", 500},
   };
   auto it = kStatus.find(code);

@@ -72,7 +72,7 @@ Status parse_rule_body(const json::value& body, store::RuleRecord& rule, bool id
     return true;
   };
   for (const auto& kv : *obj) {
-    static const char* kKnown[] = {"id",   "name",    "expression", "action",     "code",
+    static const char* kKnown[] = {"id",       "name", "expression", "action",     "code",
                                    "priority", "mode", "version",    "created_at", "updated_at"};
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return kv.key() == k; }) ==
         std::end(kKnown)) {
@@ -130,8 +130,7 @@ Status parse_rule_body(const json::value& body, store::RuleRecord& rule, bool id
   if (has_expression) {
     auto compiled = rules::compile(rule.expression);
     if (!compiled.ok()) {
-      return make_error("invalid_expression", compiled.error().message,
-                        {{"expression", compiled.error().message}});
+      return make_error("invalid_expression", compiled.error().message, {{"expression", compiled.error().message}});
     }
   }
   return Ok{};
@@ -142,7 +141,8 @@ Result<std::vector<std::string>> parse_entries_body(const std::string& text) {
   auto body = parse_json_body(text);
   if (!body.ok()) return Error(body.error());
   const json::object* obj = body->if_object();
-  if (obj == nullptr) return make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}});
+  if (obj == nullptr)
+    return make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}});
   std::vector<FieldIssue> issues;
   for (const auto& kv : *obj) {
     if (kv.key() != "entries") issues.push_back({std::string(kv.key()), "unknown_field"});
@@ -177,9 +177,8 @@ Result<std::vector<std::string>> parse_entries_body(const std::string& text) {
 }
 
 json::object list_summary_json(const store::ListSummary& s) {
-  return json::object{{"name", s.name},
-                      {"entry_count", s.entry_count},
-                      {"updated_at", domain::format_rfc3339(s.updated_at)}};
+  return json::object{
+      {"name", s.name}, {"entry_count", s.entry_count}, {"updated_at", domain::format_rfc3339(s.updated_at)}};
 }
 
 json::value parse_or_null(const std::string& text) {
@@ -233,8 +232,7 @@ Status RulesApi::load_all() {
     auto entries = lists_.list_entries(summary.name);
     if (!entries.ok()) return Error(entries.error());
     if (!entries->has_value()) continue;
-    engine_.set_list(summary.name,
-                     std::make_shared<const decide::ListEntries>((*entries)->begin(), (*entries)->end()));
+    engine_.set_list(summary.name, std::make_shared<const decide::ListEntries>((*entries)->begin(), (*entries)->end()));
   }
   return reload_rules_locked();
 }
@@ -418,8 +416,7 @@ http::Response RulesApi::list_audit(http::Request& request) {
                                     {"after", parse_or_null(e.after_json)}});
   }
   json::object out{{"items", std::move(items)}};
-  out["next_cursor"] =
-      page->next_before_id ? json::value(encode_cursor(*page->next_before_id)) : json::value(nullptr);
+  out["next_cursor"] = page->next_before_id ? json::value(encode_cursor(*page->next_before_id)) : json::value(nullptr);
   return json_response(200, out);
 }
 

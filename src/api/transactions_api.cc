@@ -215,7 +215,8 @@ http::Response TransactionsApi::list(http::Request& request) {
   json::array items;
   for (const auto& r : page->items) items.emplace_back(render_record(r));
   json::object out{{"items", std::move(items)}};
-  out["next_cursor"] = page->next_before_seq ? json::value(encode_cursor(*page->next_before_seq)) : json::value(nullptr);
+  out["next_cursor"] =
+      page->next_before_seq ? json::value(encode_cursor(*page->next_before_seq)) : json::value(nullptr);
   return json_response(200, out);
 }
 

@@ -54,19 +54,16 @@ TEST_P(BadConfig, OneLineNamingTheSetting) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadConfig,
-    ::testing::Values(BadCase{"TXV_LISTEN", "8080", "TXV_LISTEN"}, BadCase{"TXV_LISTEN", "host:99999", "TXV_LISTEN"},
-                      BadCase{"TXV_LISTEN", "host:abc", "TXV_LISTEN"},
-                      BadCase{"TXV_DATABASE_URL", "mysql://x", "TXV_DATABASE_URL"},
-                      BadCase{"TXV_DATABASE_URL", "sqlite:", "TXV_DATABASE_URL"},
-                      BadCase{"TXV_DATABASE_URL", "postgres://db/txv", "TXV_PAN_KEY"},
-                      BadCase{"TXV_REDIS_URL", "http://x", "TXV_REDIS_URL"},
-                      BadCase{"TXV_LOG_LEVEL", "verbose", "TXV_LOG_LEVEL"},
-                      BadCase{"TXV_THREADS", "0", "TXV_THREADS"}, BadCase{"TXV_THREADS", "two", "TXV_THREADS"},
-                      BadCase{"TXV_RATE_LIMIT", "-1", "TXV_RATE_LIMIT"},
-                      BadCase{"TXV_RATE_LIMIT", "fast", "TXV_RATE_LIMIT"},
-                      BadCase{"TXV_DRAIN_DELAY", "5", "TXV_DRAIN_DELAY"},
-                      BadCase{"TXV_GRACE_PERIOD", "1s", "TXV_GRACE_PERIOD"},
-                      BadCase{"TXV_TLS_CERT_FILE", "/x.pem", "TXV_TLS_KEY_FILE"}));
+    ::testing::Values(
+        BadCase{"TXV_LISTEN", "8080", "TXV_LISTEN"}, BadCase{"TXV_LISTEN", "host:99999", "TXV_LISTEN"},
+        BadCase{"TXV_LISTEN", "host:abc", "TXV_LISTEN"}, BadCase{"TXV_DATABASE_URL", "mysql://x", "TXV_DATABASE_URL"},
+        BadCase{"TXV_DATABASE_URL", "sqlite:", "TXV_DATABASE_URL"},
+        BadCase{"TXV_DATABASE_URL", "postgres://db/txv", "TXV_PAN_KEY"},
+        BadCase{"TXV_REDIS_URL", "http://x", "TXV_REDIS_URL"}, BadCase{"TXV_LOG_LEVEL", "verbose", "TXV_LOG_LEVEL"},
+        BadCase{"TXV_THREADS", "0", "TXV_THREADS"}, BadCase{"TXV_THREADS", "two", "TXV_THREADS"},
+        BadCase{"TXV_RATE_LIMIT", "-1", "TXV_RATE_LIMIT"}, BadCase{"TXV_RATE_LIMIT", "fast", "TXV_RATE_LIMIT"},
+        BadCase{"TXV_DRAIN_DELAY", "5", "TXV_DRAIN_DELAY"}, BadCase{"TXV_GRACE_PERIOD", "1s", "TXV_GRACE_PERIOD"},
+        BadCase{"TXV_TLS_CERT_FILE", "/x.pem", "TXV_TLS_KEY_FILE"}));
 
 TEST(Config, Durations) {
   EXPECT_EQ(parse_duration("250ms")->count(), 250);

@@ -18,8 +18,10 @@ std::optional<std::string> from_hex(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); i += 2) {
     auto nib = [](char c) {
-      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                                                                          : -1;
+      return c >= '0' && c <= '9'   ? c - '0'
+             : c >= 'a' && c <= 'f' ? c - 'a' + 10
+             : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                    : -1;
     };
     int hi = nib(s[i]), lo = nib(s[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;

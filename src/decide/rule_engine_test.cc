@@ -60,12 +60,13 @@ TEST_F(RuleEngineTest, NoRulesNoMatchesVersionZero) {
 }
 
 TEST_F(RuleEngineTest, MatchesInPriorityOrderWithShadowSeparate) {
-  auto problems = engine_.replace_rules(
-      {rule("b", "amount > 50000", RuleAction::kDecline, 20), rule("a", "customer.country == 'US'", RuleAction::kReview, 10),
-       rule("s", "metadata.channel == 'web'", RuleAction::kDecline, 5, store::RuleMode::kShadow),
-       rule("d", "true", RuleAction::kDecline, 1, store::RuleMode::kDisabled),
-       rule("n", "amount > 10000000", RuleAction::kDecline, 0)},
-      7);
+  auto problems =
+      engine_.replace_rules({rule("b", "amount > 50000", RuleAction::kDecline, 20),
+                             rule("a", "customer.country == 'US'", RuleAction::kReview, 10),
+                             rule("s", "metadata.channel == 'web'", RuleAction::kDecline, 5, store::RuleMode::kShadow),
+                             rule("d", "true", RuleAction::kDecline, 1, store::RuleMode::kDisabled),
+                             rule("n", "amount > 10000000", RuleAction::kDecline, 0)},
+                            7);
   EXPECT_TRUE(problems.empty());
   auto v = run();
   EXPECT_EQ(v.rules_version, 7);
@@ -78,9 +79,8 @@ TEST_F(RuleEngineTest, MatchesInPriorityOrderWithShadowSeparate) {
 }
 
 TEST_F(RuleEngineTest, StoredExpressionThatNoLongerCompilesIsSkippedAndReported) {
-  auto problems = engine_.replace_rules({rule("bad", "amount >", RuleAction::kDecline, 1),
-                                         rule("good", "amount > 1", RuleAction::kDecline, 2)},
-                                        3);
+  auto problems = engine_.replace_rules(
+      {rule("bad", "amount >", RuleAction::kDecline, 1), rule("good", "amount > 1", RuleAction::kDecline, 2)}, 3);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("bad"), std::string::npos);
   auto v = run();
@@ -99,8 +99,8 @@ TEST_F(RuleEngineTest, ListsAreLiveAndSwapped) {
 
 TEST_F(RuleEngineTest, VelocityCountsEarlierDecisionsOnly) {
   engine_.replace_rules({rule("v", "velocity('card', '1h').count >= 2", RuleAction::kDecline, 1)}, 1);
-  EXPECT_TRUE(run().matches.empty());  // 0 earlier
-  EXPECT_TRUE(run().matches.empty());  // 1 earlier
+  EXPECT_TRUE(run().matches.empty());   // 0 earlier
+  EXPECT_TRUE(run().matches.empty());   // 1 earlier
   EXPECT_EQ(run().matches.size(), 1u);  // 2 earlier
 }
 

@@ -18,8 +18,8 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
     return true;
   };
   if (text.size() < 20 || !digits(0, 4) || text[4] != '-' || !digits(5, 2) || text[7] != '-' || !digits(8, 2) ||
-      (text[10] != 'T' && text[10] != 't') || !digits(11, 2) || text[13] != ':' || !digits(14, 2) ||
-      text[16] != ':' || !digits(17, 2)) {
+      (text[10] != 'T' && text[10] != 't') || !digits(11, 2) || text[13] != ':' || !digits(14, 2) || text[16] != ':' ||
+      !digits(17, 2)) {
     return std::nullopt;
   }
   std::size_t pos = 19;
@@ -72,8 +72,8 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
   int hh = num(11, 2), mi = num(14, 2), ss = num(17, 2);
   if (hh > 23 || mi > 59 || ss > 60) return std::nullopt;  // 60: leap second, folded below
   if (ss == 60) ss = 59;
-  auto tp = date::sys_days{ymd} + std::chrono::hours(hh) + std::chrono::minutes(mi) + std::chrono::seconds(ss) +
-            frac - offset;
+  auto tp = date::sys_days{ymd} + std::chrono::hours(hh) + std::chrono::minutes(mi) + std::chrono::seconds(ss) + frac -
+            offset;
   return std::chrono::time_point_cast<std::chrono::milliseconds>(tp);
 }
 

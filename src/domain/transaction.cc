@@ -1,5 +1,6 @@
-#include "common/enum_names.h"
 #include "domain/transaction.h"
+
+#include "common/enum_names.h"
 
 namespace txv::domain {
 namespace {

@@ -91,9 +91,9 @@ Response Dispatcher::transport_error(int status, const std::string& remote_addre
   Response response = errors_(status, error);
   response.headers.emplace_back("X-Request-Id", request.request_id);
   metrics_.observe_http_request(request.route, "", status, 0);
-  logging::info("request", {{"request_id", request.request_id},
-                            {"status", static_cast<long long>(status)},
-                            {"remote", remote_address}});
+  logging::info(
+      "request",
+      {{"request_id", request.request_id}, {"status", static_cast<long long>(status)}, {"remote", remote_address}});
   return response;
 }
 

@@ -93,11 +93,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void start() {
     if constexpr (std::is_same_v<Stream, ssl::stream<beast::tcp_stream>>) {
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (ec) return;
-                                self->read();
-                              });
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return;
+        self->read();
+      });
     } else {
       read();
     }
@@ -110,10 +109,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser_->header_limit(kHeaderLimit);
     beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                               self->on_header(ec);
-                             });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -160,14 +158,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     bool head = message.method() == bhttp::verb::head;
 
     server_.request_started();
-    net::post(server_.workers_, [self = this->shared_from_this(), request = std::move(request), keep_alive, version,
-                                 head]() mutable {
-      Response response = self->server_.dispatch_(request);
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response), keep_alive, version, head]() mutable {
-                  self->write(std::move(response), keep_alive, version, head, true);
-                });
-    });
+    net::post(server_.workers_,
+              [self = this->shared_from_this(), request = std::move(request), keep_alive, version, head]() mutable {
+                Response response = self->server_.dispatch_(request);
+                net::post(self->stream_.get_executor(),
+                          [self, response = std::move(response), keep_alive, version, head]() mutable {
+                            self->write(std::move(response), keep_alive, version, head, true);
+                          });
+              });
   }
 
   void reply_transport_error(int status) {
@@ -230,8 +228,8 @@ Status Server::Impl::start() {
       tls_->use_certificate_chain_file(*options_.tls_cert_file);
       tls_->use_private_key_file(*options_.tls_key_file, ssl::context::pem);
     } catch (const std::exception& e) {
-      return make_error("invalid_configuration", std::string("TXV_TLS_CERT_FILE: cannot load certificate or key: ") +
-                                                     e.what());
+      return make_error("invalid_configuration",
+                        std::string("TXV_TLS_CERT_FILE: cannot load certificate or key: ") + e.what());
     }
   }
   beast::error_code ec;
@@ -267,8 +265,7 @@ void Server::Impl::accept() {
             *this, ssl::stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls_), remote_text)
             ->start();
       } else {
-        std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), remote_text)
-            ->start();
+        std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), remote_text)->start();
       }
     }
     accept();

@@ -26,8 +26,10 @@ void init(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("txv");
   // The message part (%v) is already a JSON fragment; spdlog adds time and level.
   logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
-  Level l = level == "debug" ? Level::kDebug : level == "warn" ? Level::kWarn : level == "error" ? Level::kError
-                                                                                                   : Level::kInfo;
+  Level l = level == "debug"   ? Level::kDebug
+            : level == "warn"  ? Level::kWarn
+            : level == "error" ? Level::kError
+                               : Level::kInfo;
   logger->set_level(to_spd(l));
   logger->flush_on(spdlog::level::debug);
   spdlog::set_default_logger(logger);

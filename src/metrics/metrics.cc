@@ -65,8 +65,7 @@ void Metrics::count_decision(const std::string& decision) {
   }
 }
 
-void Metrics::observe_http_request(const std::string& route, const std::string& method, int status,
-                                   double seconds) {
+void Metrics::observe_http_request(const std::string& route, const std::string& method, int status, double seconds) {
   http_requests_.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
   http_duration_.Add({{"route", route}}, latency_buckets()).Observe(seconds);
 }

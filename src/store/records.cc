@@ -1,5 +1,6 @@
-#include "common/enum_names.h"
 #include "store/records.h"
+
+#include "common/enum_names.h"
 
 namespace txv::store {
 namespace {

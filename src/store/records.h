@@ -17,8 +17,8 @@ const char* to_string(Role r);
 std::optional<Role> parse_role(std::string_view s);
 
 struct ApiKey {
-  std::string id;                          // public identifier, e.g. "key_3f9a..."
-  std::string name;                        // shown as `actor` / `by`
+  std::string id;    // public identifier, e.g. "key_3f9a..."
+  std::string name;  // shown as `actor` / `by`
   Role role = Role::kValidator;
   std::optional<std::string> merchant_id;  // validator scoping
   std::string secret_hash;                 // hex SHA-256 of the secret; the secret is never stored

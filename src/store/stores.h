@@ -35,7 +35,7 @@ struct InsertOutcome {
 struct TransactionQuery {
   std::optional<std::string> merchant_id;
   std::optional<domain::Decision> decision;
-  std::optional<bool> resolved;  // only meaningful for review decisions
+  std::optional<bool> resolved;    // only meaningful for review decisions
   std::optional<TimePoint> since;  // decided_at >= since
   std::optional<TimePoint> until;  // decided_at < until
   int limit = 50;
@@ -43,7 +43,7 @@ struct TransactionQuery {
 };
 
 struct TransactionPage {
-  std::vector<domain::DecisionRecord> items;   // newest first (seq descending)
+  std::vector<domain::DecisionRecord> items;    // newest first (seq descending)
   std::optional<std::int64_t> next_before_seq;  // set when more items may follow
 };
 

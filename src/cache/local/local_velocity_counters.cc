@@ -52,6 +52,25 @@ void set_cum(Entry& e, U128 c) {
   e.w0 = (e.w0 & ~kHiMask) | (static_cast<std::uint64_t>(c >> 64) & kHiMask);
 }
 
+// Live elements of `v` are v[head..]. Drops the front up to `new_head` and compacts once the dropped prefix is at least
+// half of the vector: amortised O(1) per dropped element, and memory follows the live size.
+template <typename T>
+void drop_front(std::vector<T>& v, std::size_t& head, std::size_t new_head) {
+  head = new_head;
+  if (head == v.size()) {
+    head = 0;
+    if (v.capacity() > 64) {
+      std::vector<T>().swap(v);
+    } else {
+      v.clear();
+    }
+  } else if (head * 2 >= v.size()) {
+    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
+    head = 0;
+    if (v.capacity() > 64 && v.capacity() > 4 * v.size()) v.shrink_to_fit();
+  }
+}
+
 }  // namespace
 
 // The entries of one currency under one key value, in time order. Live entries are v[head..]; pruning the front
@@ -98,6 +117,11 @@ struct CurrencySeries {
     return static_cast<std::int64_t>(total);
   }
 
+  // Makes the next append() allocation-free (geometric growth; a single-event series holds exactly one entry).
+  void reserve_one() {
+    if (v.size() == v.capacity()) v.reserve(std::max<std::size_t>(1, 2 * v.capacity()));
+  }
+  // Does not allocate after reserve_one().
   std::uint64_t append(std::int64_t t, std::uint64_t amount) {
     Entry e{time_word(t), 0};
     set_cum(e, (last_cum() + amount) & kCumMask);
@@ -113,30 +137,17 @@ struct CurrencySeries {
     base_lo = static_cast<std::uint64_t>(b);
     base_hi = static_cast<std::uint64_t>(b >> 64);
     dropped += i - head;
-    head = i;
-    if (head == v.size()) {
-      head = 0;
-      if (v.capacity() > 64) {
-        std::vector<Entry>().swap(v);
-      } else {
-        v.clear();
-      }
-    } else if (head * 2 >= v.size()) {
-      v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
-      head = 0;
-      if (v.capacity() > 64 && v.capacity() > 4 * v.size()) v.shrink_to_fit();
-    }
+    drop_front(v, head, i);
   }
 
-  // Removes the amount of the entry at absolute position `pos` from it and every later cumulative value, leaving a
-  // zero-amount entry; returns its time, or nullopt when the entry is gone (pruned).
-  std::optional<std::int64_t> cancel(std::uint64_t pos, std::uint64_t amount) {
-    if (pos < dropped) return std::nullopt;
-    const std::uint64_t rel = pos - dropped;
-    if (rel >= live()) return std::nullopt;
-    const std::size_t i = head + static_cast<std::size_t>(rel);
+  // Index in v of the entry at absolute position `pos`, or nullopt when it is gone (pruned).
+  std::optional<std::size_t> locate(std::uint64_t pos) const {
+    if (pos < dropped || pos - dropped >= live()) return std::nullopt;
+    return head + static_cast<std::size_t>(pos - dropped);
+  }
+  // Removes `amount` from entry i and every later cumulative value, leaving a zero-amount entry. O(v.size() - i).
+  void remove_amount(std::size_t i, std::uint64_t amount) {
     for (std::size_t j = i; j < v.size(); ++j) set_cum(v[j], (cum_of(v[j]) - amount) & kCumMask);
-    return time_of(v[i]);
   }
 };
 
@@ -147,7 +158,9 @@ struct Series {
   CurrencySeries first;             // the currency the series was created with (usually the only one)
   struct Extra {
     std::vector<CurrencySeries> more;
-    std::vector<std::int64_t> cancelled;  // sorted times of cancelled entries still held
+    std::vector<std::int64_t> cancelled;  // sorted times of cancelled entries still held: cancelled[cancelled_head..]
+    std::size_t cancelled_head = 0;
+    std::size_t cancelled_count() const { return cancelled.size() - cancelled_head; }
   };
   std::unique_ptr<Extra> extra;  // rarely needed: keeps the common series small
 
@@ -186,16 +199,17 @@ struct Series {
       t.count += static_cast<std::int64_t>(c.v.size() - i);
       if (c.code == currency) t.amount = c.sum_from(i);
     });
-    if (extra && !extra->cancelled.empty()) {
+    if (extra && extra->cancelled_count() > 0) {
       const auto& cx = extra->cancelled;
-      t.count -= static_cast<std::int64_t>(cx.end() - std::upper_bound(cx.begin(), cx.end(), cutoff));
+      const auto from = cx.begin() + static_cast<std::ptrdiff_t>(extra->cancelled_head);
+      t.count -= static_cast<std::int64_t>(cx.end() - std::upper_bound(from, cx.end(), cutoff));
     }
     return t;
   }
 
-  // Records one event; returns its absolute position in its currency's entries.
-  std::uint64_t record(std::int64_t at, std::uint64_t currency, std::uint64_t amount) {
-    newest = std::max(newest, at);
+  // The currency's entries, created if needed, with room for one more entry. May throw std::bad_alloc; changes
+  // nothing observable.
+  CurrencySeries& prepare(std::uint64_t currency) {
     CurrencySeries* c = find(currency);
     if (c == nullptr) {
       auto& more = ensure_extra().more;
@@ -203,19 +217,36 @@ struct Series {
       c = &more.back();
       c->code = currency;
     }
-    return c->append(newest, amount);
+    c->reserve_one();
+    return *c;
+  }
+  // Records one event in `c` (from prepare(), no other prepare() since); returns its absolute position there.
+  // Does not allocate.
+  std::uint64_t record(CurrencySeries& c, std::int64_t at, std::uint64_t amount) {
+    newest = std::max(newest, at);
+    return c.append(newest, amount);
+  }
+  // Makes the next add_cancelled() allocation-free.
+  void reserve_cancelled() {
+    auto& cx = ensure_extra().cancelled;
+    if (cx.size() == cx.capacity()) cx.reserve(std::max<std::size_t>(4, 2 * cx.capacity()));
   }
 
+  // Does not allocate after reserve_cancelled().
   void add_cancelled(std::int64_t t) {
-    auto& cx = ensure_extra().cancelled;
-    cx.insert(std::upper_bound(cx.begin(), cx.end(), t), t);
+    Extra& x = ensure_extra();
+    // Cancels arrive in about time order: the insertion point is at or near the end.
+    x.cancelled.insert(
+        std::upper_bound(x.cancelled.begin() + static_cast<std::ptrdiff_t>(x.cancelled_head), x.cancelled.end(), t), t);
   }
 
   void prune(std::int64_t cutoff) {
     for_each_currency([&](CurrencySeries& c) { c.prune(cutoff); });
-    if (extra && !extra->cancelled.empty()) {
+    if (extra && extra->cancelled_count() > 0) {
       auto& cx = extra->cancelled;
-      cx.erase(cx.begin(), std::upper_bound(cx.begin(), cx.end(), cutoff));
+      const auto end =
+          std::upper_bound(cx.begin() + static_cast<std::ptrdiff_t>(extra->cancelled_head), cx.end(), cutoff);
+      drop_front(cx, extra->cancelled_head, static_cast<std::size_t>(end - cx.begin()));
     }
   }
 };
@@ -240,13 +271,12 @@ struct alignas(64) Shard {
 
 namespace {
 
-MapKey make_key(std::size_t key_index, std::string_view value) {
-  MapKey k;
+void fill_key(MapKey& k, std::size_t key_index, std::string_view value) {
+  k.bytes.clear();
   k.bytes.reserve(value.size() + 1);
   k.bytes.push_back(static_cast<char>(key_index));
   k.bytes.append(value);
   k.hash = std::hash<std::string_view>{}(k.bytes);
-  return k;
 }
 
 std::uint32_t shard_of(std::size_t hash) {  // top bits of a remix: independent of the map's bucket index
@@ -394,7 +424,19 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
   const std::uint64_t currency = *velocity_detail::currency_code(input.currency);
   const auto amount = static_cast<std::uint64_t>(input.amount);
 
-  // Everything that allocates happens before locking.
+  try {
+    return read_and_record_unchecked(input, queries, at, currency, amount);
+  } catch (const std::exception&) {  // std::bad_alloc: thrown before anything was recorded
+    return make_error("internal", "velocity: out of memory");
+  }
+}
+
+Result<VelocityRead> LocalVelocityCounters::read_and_record_unchecked(const VelocityEventInput& input,
+                                                                      std::span<const VelocityQuery> queries,
+                                                                      std::int64_t at, std::uint64_t currency,
+                                                                      std::uint64_t amount) {
+  // Everything that allocates happens before locking, except a map node for a new key value and vector growth
+  // (prepare()), which happen before anything is recorded.
   VelocityRead out;
   out.totals.resize(queries.size());
   auto ticket = std::make_shared<Ticket>();
@@ -402,7 +444,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
   for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
     if (!input.keys[k]) continue;
     auto& ref = ticket->refs[k].emplace();
-    ref.key = velocity_detail::make_key(k, *input.keys[k]);
+    velocity_detail::fill_key(ref.key, k, *input.keys[k]);
     shard_of_key[k] = velocity_detail::shard_of(ref.key.hash);
     ticket->add_shard(shard_of_key[k]);
   }
@@ -414,6 +456,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
   {
     ShardLocks locks(shards_.get(), ticket->shard_span());
     std::array<Series*, kVelocityKeyCount> series{};
+    std::array<velocity_detail::CurrencySeries*, kVelocityKeyCount> target{};
     for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
       if (!ticket->refs[k]) continue;
       auto [it, inserted] = shards_[shard_of_key[k]].map.try_emplace(ticket->refs[k]->key);
@@ -425,6 +468,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
         s.prune(prune_at);
       }
       series[k] = &s;
+      target[k] = &s.prepare(currency);  // from here on nothing allocates: the recording below cannot fail halfway
     }
     for (std::size_t i = 0; i < queries.size(); ++i) {
       Series* s = series[static_cast<std::size_t>(queries[i].key)];
@@ -434,7 +478,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
       if (series[k] == nullptr) continue;
       ticket->refs[k]->generation = shards_[shard_of_key[k]].generation;
       ticket->refs[k]->incarnation = series[k]->incarnation;
-      ticket->refs[k]->position = series[k]->record(at, currency, amount);
+      ticket->refs[k]->position = series[k]->record(*target[k], at, amount);
     }
     const std::uint32_t first = ticket->shards[0];
     id = (++shards_[first].ticket_seq << 8) | first;
@@ -454,18 +498,35 @@ void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
   auto* t = dynamic_cast<Ticket*>(ticket.state.get());
   if (t == nullptr || t->owner != this) return;
   if (t->cancelled.exchange(true)) return;  // idempotent, also across copies of the ticket
-  ShardLocks locks(shards_.get(), t->shard_span());
-  for (const auto& ref : t->refs) {
-    if (!ref) continue;
-    velocity_detail::Shard& shard = shards_[velocity_detail::shard_of(ref->key.hash)];
-    if (shard.generation != ref->generation) continue;  // rebuilt since
-    SeriesMap& m = shard.map;
-    auto it = m.find(ref->key);
-    if (it == m.end() || it->second.incarnation != ref->incarnation) continue;  // erased: the event is gone
-    Series& s = it->second;
-    velocity_detail::CurrencySeries* c = s.find(t->currency);
-    if (c == nullptr) continue;
-    if (auto time = c->cancel(ref->position, t->amount)) s.add_cancelled(*time);
+  try {
+    ShardLocks locks(shards_.get(), t->shard_span());
+    struct Target {
+      Series* series;
+      velocity_detail::CurrencySeries* entries;
+      std::size_t index;
+    };
+    std::array<Target, kVelocityKeyCount> targets{};
+    std::size_t n = 0;
+    for (const auto& ref : t->refs) {  // find everything and reserve: may throw, changes nothing
+      if (!ref) continue;
+      velocity_detail::Shard& shard = shards_[velocity_detail::shard_of(ref->key.hash)];
+      if (shard.generation != ref->generation) continue;  // rebuilt since
+      auto it = shard.map.find(ref->key);
+      if (it == shard.map.end() || it->second.incarnation != ref->incarnation) continue;  // erased: event gone
+      Series& s = it->second;
+      velocity_detail::CurrencySeries* c = s.find(t->currency);
+      if (c == nullptr) continue;
+      const auto index = c->locate(ref->position);
+      if (!index) continue;  // pruned
+      s.reserve_cancelled();
+      targets[n++] = Target{&s, c, *index};
+    }
+    for (std::size_t i = 0; i < n; ++i) {  // apply: does not allocate
+      targets[i].entries->remove_amount(targets[i].index, t->amount);
+      targets[i].series->add_cancelled(velocity_detail::time_of(targets[i].entries->v[targets[i].index]));
+    }
+  } catch (const std::exception&) {
+    t->cancelled.store(false);  // out of memory before anything changed: the event still counts; a retry may work
   }
 }
 
@@ -486,6 +547,14 @@ std::array<const std::string*, kVelocityKeyCount> key_values(const store::Veloci
 }  // namespace
 
 Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> events) {
+  try {
+    return rebuild_unchecked(events);
+  } catch (const std::exception&) {  // std::bad_alloc while building: the state is unchanged
+    return make_error("internal", "velocity: out of memory while rebuilding");
+  }
+}
+
+Status LocalVelocityCounters::rebuild_unchecked(std::span<const store::VelocityEvent> events) {
   for (const auto& e : events) {
     if (auto err = velocity_detail::check_event(e.amount, e.currency, e.at.time_since_epoch().count())) {
       return std::move(*err);
@@ -506,6 +575,7 @@ Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> even
 
   // Built without locks, swapped in under all of them; the old state is freed after unlocking.
   auto fresh = std::make_unique<SeriesMap[]>(kShardCount);
+  velocity_detail::MapKey key;  // reused: a map node copies it only for a key value seen for the first time
   for (std::size_t idx : order) {
     const auto& e = events[idx];
     const std::int64_t at = e.at.time_since_epoch().count();
@@ -514,14 +584,15 @@ Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> even
     const auto values = key_values(e);
     for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
       if (values[k] == nullptr) continue;
-      auto key = velocity_detail::make_key(k, *values[k]);
-      const auto shard = velocity_detail::shard_of(key.hash);
-      auto [it, inserted] = fresh[shard].try_emplace(std::move(key));
-      if (inserted) {
+      velocity_detail::fill_key(key, k, *values[k]);
+      SeriesMap& m = fresh[velocity_detail::shard_of(key.hash)];
+      auto it = m.find(key);
+      if (it == m.end()) {
+        it = m.try_emplace(key).first;
         it->second.incarnation = next_incarnation_.fetch_add(1, std::memory_order_relaxed);
         it->second.first.code = currency;
       }
-      it->second.record(at, currency, static_cast<std::uint64_t>(e.amount));
+      it->second.record(it->second.prepare(currency), at, static_cast<std::uint64_t>(e.amount));
     }
   }
   // Shard by shard (a call running concurrently may see some key values rebuilt and others not: rebuild before
@@ -561,7 +632,7 @@ LocalVelocityStats LocalVelocityCounters::stats() const {
     st.approximate_bytes += m.bucket_count() * sizeof(void*);
     for (const auto& [key, series] : m) {
       series.for_each_currency([&](const velocity_detail::CurrencySeries& c) { st.entries += c.live(); });
-      if (series.extra) st.cancelled += series.extra->cancelled.size();
+      if (series.extra) st.cancelled += series.extra->cancelled_count();
       st.approximate_bytes += velocity_detail::approximate_series_bytes(key, series);
     }
   }

@@ -53,9 +53,13 @@
 // the longest window the active rules use (set_retention), and record only
 // the keys rules reference, to keep this in bounds.
 //
-// Input limits (else read_and_record/rebuild answer Error "internal" and change
-// nothing): amount >= 0; currency at most 7 bytes; at within +/- 4400 years of
-// 1970 (48-bit milliseconds); window_ms > 0; key a valid VelocityKey.
+// Errors (no exceptions escape): read_and_record/rebuild answer Error
+// "internal" and change nothing for input outside these limits: amount >= 0;
+// currency at most 7 bytes; at within +/- 4400 years of 1970 (48-bit
+// milliseconds); window_ms > 0; key a valid VelocityKey. Out of memory: the
+// same Error, nothing recorded / state unchanged (allocation happens before
+// the first change); cancel() then leaves the event counted (a later cancel()
+// of the same ticket may retry).
 //
 // Thread-safety: every member may be called concurrently. Tickets must not be
 // used after the object is destroyed.
@@ -115,6 +119,10 @@ class LocalVelocityCounters final : public VelocityCounters {
   static constexpr std::size_t kShardCount = 256;
 
  private:
+  Result<VelocityRead> read_and_record_unchecked(const VelocityEventInput& input,
+                                                 std::span<const VelocityQuery> queries, std::int64_t at,
+                                                 std::uint64_t currency, std::uint64_t amount);
+  Status rebuild_unchecked(std::span<const store::VelocityEvent> events);
   std::int64_t prune_cutoff() const;
   void note_time(std::int64_t at_ms);
 
