@@ -3,7 +3,10 @@
 // the policy check fails when a setting goes missing.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHART_DIR, ENVS, KUBE_VERSION } from './lib/paths.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { CHART_DIR, DEPLOY_DIR, ENVS, KUBE_VERSION, listFiles } from './lib/paths.mjs';
 import { helm, render, renderText, valuesArgs, parseManifests } from './lib/helm.mjs';
 import { validateObject } from './lib/k8s-schema.mjs';
 import { checkPolicy } from './lib/policy.mjs';
@@ -146,4 +149,23 @@ test('schema validation catches a wrong type', () => {
   docs.find((d) => d.kind === 'HorizontalPodAutoscaler').spec.maxReplicas = 'twenty';
   const problems = validateObject(docs.find((d) => d.kind === 'HorizontalPodAutoscaler'));
   assert.ok(problems.some((p) => /maxReplicas must be integer/.test(p)), JSON.stringify(problems));
+});
+
+describe('cluster add-ons (deploy/addons)', () => {
+  const files = listFiles(path.join(DEPLOY_DIR, 'addons'), (p) => p.endsWith('.yaml'));
+  for (const f of files) {
+    test(`${path.basename(f)} is well-formed YAML`, () => {
+      const docs = parseManifests(fs.readFileSync(f, 'utf8'));
+      assert.ok(docs.length > 0);
+      for (const d of docs) {
+        if (d.apiVersion && d.kind) assert.deepEqual(validateObject(d), []);
+      }
+    });
+  }
+  test('prometheus-adapter serves the metric the HPA scales on', () => {
+    const adapter = parse(fs.readFileSync(path.join(DEPLOY_DIR, 'addons', 'prometheus-adapter-values.yaml'), 'utf8'));
+    const hpa = render('prod').find((d) => d.kind === 'HorizontalPodAutoscaler');
+    const metric = hpa.spec.metrics.find((m) => m.type === 'Pods').pods.metric.name;
+    assert.ok(adapter.rules.custom.some((r) => r.name.as === metric), `adapter does not serve ${metric}`);
+  });
 });

@@ -107,10 +107,11 @@ describe('pipeline shape', () => {
     const services = jobs['build-test']?.services || {};
     assert.match(services.postgres?.image || '', /^postgres:/);
     assert.match(services.redis?.image || '', /^redis:/);
-    assert.match(steps('build-test'), /ctest/);
+    assert.match(steps('build-test'), /make test-unit/);
+    assert.match(steps('build-test'), /make test-e2e/);
   });
   test('sanitizers, cppcheck and clang-tidy run', () => {
-    assert.match(steps('sanitizers'), /asan-ubsan/);
+    assert.match(steps('sanitizers'), /make test-sanitize/);
     assert.match(steps('static-analysis'), /cppcheck/);
     assert.match(steps('static-analysis'), /clang-tidy/);
   });

@@ -10,7 +10,11 @@ AccessControl::AccessControl(Authenticator& auth, cache::RateLimiter* rate_limit
 std::variant<Principal, http::Response> AccessControl::check(const http::Request& request,
                                                              std::initializer_list<store::Role> allowed) {
   auto principal = auth_.authenticate(request);
-  if (!principal.ok()) return error_response(principal.error());
+  if (!principal.ok()) {
+    auto r = error_response(principal.error());
+    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"txv\"");
+    return r;
+  }
   if (rate_limiter_ != nullptr) {
     auto d = rate_limiter_->try_acquire(principal->key_id);
     if (d.backend_error) metrics_.count_cache_error();

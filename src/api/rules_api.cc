@@ -320,9 +320,17 @@ http::Response RulesApi::add_list_entries(http::Request& request) {
   auto entries = parse_entries_body(request.body);
   if (!entries.ok()) return error_response(entries.error());
   std::lock_guard lock(change_mu_);
+  auto current = engine_.list(name);
+  decide::ListEntries added;
+  for (const auto& e : *entries) {
+    if (!current || !current->contains(e)) added.insert(e);
+  }
+  if ((current ? current->size() : 0) + added.size() > kMaxListEntries) {
+    return error_response(make_error("validation_failed", "a list holds at most 1,000,000 entries",
+                                     {{"entries", "too_many"}}));
+  }
   auto summary = lists_.add_list_entries(name, *entries, principal.name);
   if (!summary.ok()) return error_response(summary.error());
-  auto current = engine_.list(name);
   auto next = current ? std::make_shared<decide::ListEntries>(*current) : std::make_shared<decide::ListEntries>();
   next->insert(entries->begin(), entries->end());
   engine_.set_list(name, std::move(next));

@@ -70,6 +70,8 @@ Result<RawSettings> settings_from_yaml_file(const std::string& path) {
     root = YAML::LoadFile(path);
   } catch (const YAML::Exception& e) {
     return bad("--config", path + ": " + e.what());
+  } catch (const std::exception&) {  // e.g. the path is a directory
+    return bad("--config", path + ": cannot read the file");
   }
   if (!root.IsMap()) return bad("--config", path + ": expected a mapping of settings");
   RawSettings out;

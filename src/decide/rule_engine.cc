@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <shared_mutex>
 
 #include "domain/time.h"
 #include "rules/expression.h"
@@ -80,14 +81,14 @@ class TransactionActivation final : public rules::Activation {
   }
 
   std::optional<std::string_view> metadata(rules::MetadataSlot, std::string_view key) const override {
-    auto it = req_.metadata.find(std::string(key));
+    auto it = req_.metadata.find(key);
     if (it == req_.metadata.end()) return std::nullopt;
     return std::string_view(it->second);
   }
 
   bool list_contains(rules::ListSlot slot, std::string_view value) const override {
     if (slot >= lists_.size() || !lists_[slot]) return false;
-    return lists_[slot]->find(std::string(value)) != lists_[slot]->end();
+    return lists_[slot]->find(value) != lists_[slot]->end();
   }
 
   std::optional<rules::VelocityValue> velocity(rules::VelocitySlot slot) const override {
@@ -102,16 +103,23 @@ class TransactionActivation final : public rules::Activation {
   const std::vector<std::optional<cache::VelocityTotals>>& velocities_;
 };
 
+// Holds the engine's counting gate (shared) from reading the counters until the
+// decision is stored or abandoned, so a rebuild never loses a counted decision.
 class CounterReservation final : public Reservation {
  public:
-  CounterReservation(cache::VelocityCounters& counters, cache::VelocityTicket ticket)
-      : counters_(counters), ticket_(ticket) {}
-  void commit() override {}
-  void release() override { counters_.cancel(ticket_); }
+  CounterReservation(cache::VelocityCounters& counters, cache::VelocityTicket ticket,
+                     std::shared_lock<std::shared_mutex> gate)
+      : counters_(counters), ticket_(ticket), gate_(std::move(gate)) {}
+  void commit() override { gate_ = {}; }
+  void release() override {
+    if (gate_.owns_lock()) counters_.cancel(ticket_);
+    gate_ = {};
+  }
 
  private:
   cache::VelocityCounters& counters_;
   cache::VelocityTicket ticket_;
+  std::shared_lock<std::shared_mutex> gate_;
 };
 
 }  // namespace
@@ -183,9 +191,16 @@ Status RuleEngine::rebuild_counters() {
 Status RuleEngine::rebuild_locked() {
   history_loaded_ = true;
   if (!options_.load_history) return Ok{};
+  // Wait until every counted decision is stored (or abandoned) and hold new
+  // ones back, so the stored history is exactly what the counters held.
+  std::lock_guard turnstile(turnstile_);  // new decisions wait here, so the gate cannot starve us
+  std::unique_lock gate(counting_gate_);
   auto since = options_.now() - retention_;
   auto events = options_.load_history(since);
   if (!events.ok()) return Error(events.error());
+  for (auto& e : *events) {
+    if (e.email) *e.email = lower(std::move(*e.email));  // as evaluate() keys them
+  }
   return counters_.rebuild(*events);
 }
 
@@ -224,6 +239,9 @@ void RuleEngine::publish_locked() {
 }
 
 Result<RulesVerdict> RuleEngine::evaluate(const DecisionInput& input) {
+  std::unique_lock turnstile(turnstile_);
+  std::shared_lock gate(counting_gate_);
+  turnstile.unlock();
   std::shared_ptr<const Snapshot> snap = snapshot_.load();
   const auto& req = input.request;
 
@@ -245,7 +263,7 @@ Result<RulesVerdict> RuleEngine::evaluate(const DecisionInput& input) {
 
   RulesVerdict verdict;
   verdict.rules_version = snap->rules_version;
-  verdict.reservation = std::make_unique<CounterReservation>(counters_, read->ticket);
+  verdict.reservation = std::make_unique<CounterReservation>(counters_, read->ticket, std::move(gate));
 
   TransactionActivation activation(input, snap->lists, read->totals);
   thread_local std::vector<bool> matched;

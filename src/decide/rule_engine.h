@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,8 +36,13 @@
 
 namespace txv::decide {
 
+// Hashes std::string and std::string_view alike, so look-ups never allocate.
+struct TransparentStringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 // The entries of one named list. Immutable once published.
-using ListEntries = std::unordered_set<std::string>;
+using ListEntries = std::unordered_set<std::string, TransparentStringHash, std::equal_to<>>;
 
 struct RuleEngineOptions {
   // Loads decisions for a velocity backfill (events with decided_at >= since).
@@ -95,6 +101,10 @@ class RuleEngine final : public RulesStage {
   std::unordered_map<std::string, std::shared_ptr<const ListEntries>> lists_;
   std::chrono::milliseconds retention_{0};
   bool history_loaded_ = false;
+  // Shared by each decision from counting until it is stored; exclusive while
+  // the counters are rebuilt from stored decisions.
+  std::shared_mutex counting_gate_;
+  std::mutex turnstile_;
 };
 
 }  // namespace txv::decide

@@ -30,6 +30,9 @@ std::optional<RuleAction> parse_rule_action(std::string_view s);
 
 // Card as sent: either a raw number (with expiry) or a token (with optional
 // bin/last4/brand supplied by the client's vault).
+// Request metadata; transparent comparison so rules can look keys up by string_view.
+using Metadata = std::map<std::string, std::string, std::less<>>;
+
 struct CardInput {
   std::optional<std::string> number;  // digits only; transient, never stored
   std::optional<int> expiry_month;
@@ -68,7 +71,7 @@ struct TransactionRequest {
   bool has_merchant = false;
   Merchant merchant;
   std::optional<TimePoint> occurred_at;  // absent: the time received
-  std::map<std::string, std::string> metadata;
+  Metadata metadata;
 };
 
 // What is kept about a card: never the number.
@@ -121,7 +124,7 @@ struct DecisionRecord {
   Customer customer;
   bool has_merchant = false;
   Merchant merchant;
-  std::map<std::string, std::string> metadata;
+  Metadata metadata;
   TimePoint occurred_at{};
   TimePoint decided_at{};
   std::optional<Resolution> resolution;

@@ -36,7 +36,9 @@ Response Dispatcher::handle(Request& request) const {
   }
   if (match.kind == Router::MatchKind::kMethodNotAllowed) {
     request.route = "unmatched";
-    return errors_(405, make_error("method_not_allowed", "method not allowed on this endpoint"));
+    Response r = errors_(405, make_error("method_not_allowed", "method not allowed on this endpoint"));
+    r.headers.emplace_back("Allow", match.allow);
+    return r;
   }
   if (!request.body.empty()) {
     const std::string* ct = request.header("content-type");

@@ -1,5 +1,7 @@
 #include "http/router.h"
 
+#include <algorithm>
+
 namespace txv::http {
 namespace {
 std::vector<std::string> split_path(std::string_view path) {
@@ -48,7 +50,7 @@ void Router::add(const std::string& method, const std::string& route, Handler ha
 Router::Match Router::match(Request& request) const {
   // Split on the raw path so an encoded '/' inside a parameter stays inside it.
   auto segments = split_path(request.path);
-  bool path_matched = false;
+  std::vector<std::string> allowed;
   for (const auto& e : entries_) {
     if (e.segments.size() != segments.size()) continue;
     std::map<std::string, std::string> params;
@@ -62,13 +64,19 @@ Router::Match Router::match(Request& request) const {
       }
     }
     if (!ok) continue;
-    path_matched = true;
+    allowed.push_back(e.method);
+    if (e.method == "GET") allowed.emplace_back("HEAD");
     if (e.method != request.method && !(request.method == "HEAD" && e.method == "GET")) continue;
     request.path_params = std::move(params);
     request.route = e.route;
-    return Match{MatchKind::kFound, &e.handler, e.route};
+    return Match{MatchKind::kFound, &e.handler, e.route, ""};
   }
-  return Match{path_matched ? MatchKind::kMethodNotAllowed : MatchKind::kNotFound, nullptr, ""};
+  if (allowed.empty()) return Match{MatchKind::kNotFound, nullptr, "", ""};
+  std::sort(allowed.begin(), allowed.end());
+  allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+  std::string allow;
+  for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+  return Match{MatchKind::kMethodNotAllowed, nullptr, "", allow};
 }
 
 std::vector<RouteInfo> Router::routes() const {

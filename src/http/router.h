@@ -28,6 +28,7 @@ class Router {
     MatchKind kind = MatchKind::kNotFound;
     const Handler* handler = nullptr;
     std::string route;
+    std::string allow;  // for kMethodNotAllowed: the methods the path accepts, "GET, HEAD, POST"
   };
   // Fills request.path_params (percent-decoded) on success.
   Match match(Request& request) const;

@@ -38,6 +38,7 @@ TEST(Router, WrongMethodIs405AndUnknownPathIs404) {
   req.method = "GET";
   req.path = "/v1/transactions/validate";
   EXPECT_EQ(r.match(req).kind, Router::MatchKind::kMethodNotAllowed);
+  EXPECT_EQ(r.match(req).allow, "POST");
   req.path = "/v1/nothing";
   EXPECT_EQ(r.match(req).kind, Router::MatchKind::kNotFound);
 }

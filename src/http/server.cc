@@ -33,6 +33,7 @@ class Server::Impl {
       : options_(std::move(options)),
         dispatch_(std::move(dispatch)),
         transport_error_(std::move(transport_error)),
+        work_(net::make_work_guard(ioc_)),
         acceptor_(net::make_strand(ioc_)),
         workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))) {}
 
@@ -51,6 +52,7 @@ class Server::Impl {
   }
   void stop() {
     if (stopped_.exchange(true)) return;
+    work_.reset();
     ioc_.stop();
     for (auto& t : io_threads_) {
       if (t.joinable()) t.join();
@@ -70,6 +72,9 @@ class Server::Impl {
   DispatchFn dispatch_;
   TransportErrorFn transport_error_;
   net::io_context ioc_;
+  // Keeps the I/O threads running while a request is with the workers and no
+  // socket operation is pending (after the listener closed during a drain).
+  net::executor_work_guard<net::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
   std::unique_ptr<ssl::context> tls_;
   net::thread_pool workers_;
@@ -116,6 +121,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read(ec);
+    // From its header on, a request counts as in flight: a drain waits for a
+    // body that is still arriving.
+    begin_request();
     std::size_t limit = server_.options_.max_body_bytes;
     if (server_.options_.body_limit_for) {
       const auto& header = parser_->get();
@@ -131,12 +139,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted || ec == beast::error::timeout ||
         ec == net::error::eof || ec == net::error::connection_reset) {
+      end_request();
       return close();
     }
     if (ec == bhttp::error::body_limit) return reply_transport_error(413);
     if (ec) {
       // A partial or garbled message: answer 400 when anything was received.
       if (parser_->got_some()) return reply_transport_error(400);
+      end_request();
       return close();
     }
     auto message = parser_->release();
@@ -157,23 +167,31 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     unsigned version = message.version();
     bool head = message.method() == bhttp::verb::head;
 
-    server_.request_started();
     net::post(server_.workers_,
               [self = this->shared_from_this(), request = std::move(request), keep_alive, version, head]() mutable {
                 Response response = self->server_.dispatch_(request);
                 net::post(self->stream_.get_executor(),
                           [self, response = std::move(response), keep_alive, version, head]() mutable {
-                            self->write(std::move(response), keep_alive, version, head, true);
+                            self->write(std::move(response), keep_alive, version, head);
                           });
               });
   }
 
   void reply_transport_error(int status) {
-    server_.request_started();
-    write(server_.transport_error_(status, remote_), false, 11, false, true);
+    begin_request();
+    write(server_.transport_error_(status, remote_), false, 11, false);
   }
 
-  void write(Response response, bool keep_alive, unsigned version, bool head, bool counted) {
+  void begin_request() {
+    if (!counted_) server_.request_started();
+    counted_ = true;
+  }
+  void end_request() {
+    if (counted_) server_.request_finished();
+    counted_ = false;
+  }
+
+  void write(Response response, bool keep_alive, unsigned version, bool head) {
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
     res->result(static_cast<unsigned>(response.status));
     res->version(version);
@@ -188,8 +206,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     res->prepare_payload();
     if (head) res->content_length(length);
     bhttp::async_write(stream_, *res,
-                       [self = this->shared_from_this(), res, counted](beast::error_code ec, std::size_t) {
-                         if (counted) self->server_.request_finished();
+                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                         self->end_request();
                          if (ec || !res->keep_alive()) return self->close();
                          self->read();
                        });
@@ -214,6 +232,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool counted_ = false;  // this connection holds one in-flight count
 };
 
 }  // namespace

@@ -86,7 +86,13 @@ void Metrics::set_before_render(std::function<void(Metrics&)> hook) { before_ren
 
 std::string Metrics::render() {
   if (before_render_) before_render_(*this);
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::string text = prometheus::TextSerializer().Serialize(registry_->Collect());
+  // A family without samples is not serialised; keep every contract metric
+  // discoverable from the first scrape.
+  if (text.find("# TYPE txv_rule_matches_total") == std::string::npos) {
+    text += "# HELP txv_rule_matches_total Rule matches by rule id and mode\n# TYPE txv_rule_matches_total counter\n";
+  }
+  return text;
 }
 
 }  // namespace txv::metrics

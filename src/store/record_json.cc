@@ -115,17 +115,17 @@ std::optional<std::vector<domain::ShadowMatch>> shadow_matches_from_text(std::st
   return out;
 }
 
-std::string metadata_to_text(const std::map<std::string, std::string>& metadata) {
+std::string metadata_to_text(const domain::Metadata& metadata) {
   json::object o;
   o.reserve(metadata.size());
   for (const auto& [k, v] : metadata) o[k] = v;
   return json::serialize(o);
 }
 
-std::optional<std::map<std::string, std::string>> metadata_from_text(std::string_view text) {
+std::optional<domain::Metadata> metadata_from_text(std::string_view text) {
   auto v = parse(text);
   if (!v || !v->is_object()) return std::nullopt;
-  std::map<std::string, std::string> out;
+  domain::Metadata out;
   for (const auto& [k, val] : v->get_object()) {
     const auto* s = val.if_string();
     if (s == nullptr) return std::nullopt;

@@ -40,7 +40,7 @@ std::string shadow_matches_to_text(const std::vector<domain::ShadowMatch>& match
 std::optional<std::vector<domain::ShadowMatch>> shadow_matches_from_text(std::string_view text);
 
 // {"key":"value",...}
-std::string metadata_to_text(const std::map<std::string, std::string>& metadata);
-std::optional<std::map<std::string, std::string>> metadata_from_text(std::string_view text);
+std::string metadata_to_text(const domain::Metadata& metadata);
+std::optional<domain::Metadata> metadata_from_text(std::string_view text);
 
 }  // namespace txv::store

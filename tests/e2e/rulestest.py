@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from txvtest import (REQUEST_TIMEOUT, RFC3339_Z, Resp, TxvServer, card, make_pan, sample_txn, unique_id,
-                     unique_merchant)
+                     unique_merchant, send_body_read_early_response)
 
 RULE_FIELDS = {"id", "name", "expression", "action", "code", "priority", "mode", "version", "created_at",
                "updated_at"}
@@ -52,6 +52,14 @@ def unique_name(prefix: str = "x") -> str:
 def unique_code(prefix: str = "c") -> str:
     """A snake_case reason code unique in this run."""
     return f"{prefix}_{_run}_{next(_seq)}"
+
+
+def send_oversized(srv: TxvServer, method: str, path: str, raw: bytes, key: str = "admin") -> Resp:
+    """Like TxvServer.post_oversized, for any method: sends a body the server may refuse part-way."""
+    auth = "".join(f"{k}: {v}\r\n" for k, v in srv.auth_header(key).items())
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}"
+            f"Content-Length: {len(raw)}\r\n\r\n").encode()
+    return send_body_read_early_response(srv.port, head, raw)
 
 
 # --------------------------------------------------------------------------
@@ -267,14 +275,18 @@ class Crowd:
 
     def post_all(self, path: str, bodies: list[Any]) -> list[Resp]:
         """POSTs bodies[i] on connection i, all threads released by one barrier; returns the answers."""
-        assert len(bodies) == self.n
+        return self.post_each([path] * len(bodies), bodies)
+
+    def post_each(self, paths: list[str], bodies: list[Any]) -> list[Resp]:
+        """POSTs bodies[i] to paths[i] on connection i, all released by one barrier; returns the answers."""
+        assert len(bodies) == self.n == len(paths)
         barrier = threading.Barrier(self.n)
         results: list[Any] = [None] * self.n
 
         def worker(i: int) -> None:
             try:
                 barrier.wait(timeout=REQUEST_TIMEOUT)
-                results[i] = self._post(i, path, bodies[i])
+                results[i] = self._post(i, paths[i], bodies[i])
             except BaseException as e:  # noqa: BLE001 - reported below
                 results[i] = e
 

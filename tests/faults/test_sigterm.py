@@ -103,13 +103,14 @@ def test_request_still_uploading_at_end_of_drain_completes(make_server):
     assert srv.request("GET", "/livez", fresh=True).status == 200
     srv.signal(signal.SIGTERM)
     poll(lambda: connection_refused(srv.port), GRACE_SECONDS, interval=0.05, what="end of the drain")
-    assert srv.running(), "exited while a request was still being received"
     try:
         resp = finish_partial_request(sock, rest)
-    except OSError as e:
+    except (OSError, AssertionError) as e:  # reset, or closed without an answer
         resp = e
     rc = srv.wait(timeout=GRACE_SECONDS + 15)
-    assert not isinstance(resp, Exception), f"in-flight request was cut off: {resp!r}"
+    assert not isinstance(resp, Exception), (
+        f"a request whose headers and half its body arrived before SIGTERM was cut off when the drain "
+        f"ended ({resp!r}); txv exit code {rc}")
     assert resp.status == 200, resp
     assert rc == 0
     srv.start()

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdint>
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <span>
@@ -124,6 +125,11 @@ class Checker {
     if (v->is_uint64()) {
       return static_cast<std::int64_t>(std::min<std::uint64_t>(
           v->get_uint64(), static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
+    }
+    // An integer literal beyond 64 bits parses as a double: it is an integer
+    // out of range, not a wrong type. Saturate so the caller reports the range.
+    if (v->is_double() && std::abs(v->get_double()) >= 9.2e18 && std::floor(v->get_double()) == v->get_double()) {
+      return v->get_double() > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
     }
     report(join(base, key), issue::kInvalidType);
     return std::nullopt;
@@ -287,7 +293,7 @@ class Checker {
     out.country = country_field(m, base);
   }
 
-  void metadata(const json::object& md, std::string_view base, std::map<std::string, std::string>& out) {
+  void metadata(const json::object& md, std::string_view base, domain::Metadata& out) {
     if (md.size() > kMaxMetadataEntries) report(std::string(base), issue::kTooMany);
     for (const auto& kv : md) {
       const std::string_view key = kv.key();

@@ -505,7 +505,7 @@ TEST(ParseTransactionRequest, MapsEveryField) {
   EXPECT_TRUE(t.has_merchant);
   EXPECT_EQ(t.merchant, (domain::Merchant{"5411", "US"}));
   EXPECT_EQ(t.occurred_at, domain::parse_rfc3339("2026-11-24T10:00:00Z"));
-  EXPECT_EQ(t.metadata, (std::map<std::string, std::string>{{"channel", "web"}}));
+  EXPECT_EQ(t.metadata, (domain::Metadata{{"channel", "web"}}));
 }
 
 TEST(ParseTransactionRequest, DefaultsAndNormalisation) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -52,63 +53,187 @@ void set_cum(Entry& e, U128 c) {
   e.w0 = (e.w0 & ~kHiMask) | (static_cast<std::uint64_t>(c >> 64) & kHiMask);
 }
 
-// Live elements of `v` are v[head..]. Drops the front up to `new_head` and compacts once the dropped prefix is at least
-// half of the vector: amortised O(1) per dropped element, and memory follows the live size.
+// A FIFO-ish sequence with random access, cheap front drops and cheap small instances: a vector with a head index
+// while small (a one-event series costs one 16-byte allocation), a std::deque once it holds kSmallMax elements (so
+// that neither growth nor compaction ever copies a large series under a lock: a std::deque costs ~600 bytes even
+// when nearly empty, which is why it is not used for small series). Valid indices are [lo(), hi()).
 template <typename T>
-void drop_front(std::vector<T>& v, std::size_t& head, std::size_t new_head) {
-  head = new_head;
-  if (head == v.size()) {
-    head = 0;
-    if (v.capacity() > 64) {
-      std::vector<T>().swap(v);
-    } else {
-      v.clear();
+class FrontStore {
+ public:
+  static constexpr std::size_t kSmallMax = 4096;
+
+  std::size_t lo() const { return big_ ? 0 : head_; }
+  std::size_t hi() const { return big_ ? big_->size() : v_.size(); }
+  std::size_t size() const { return hi() - lo(); }
+  const T& operator[](std::size_t i) const { return big_ ? (*big_)[i] : v_[i]; }
+  T& operator[](std::size_t i) { return big_ ? (*big_)[i] : v_[i]; }
+
+  // First index in [lo, hi) whose element does not satisfy `pred` (pred true for a prefix).
+  template <typename P>
+  std::size_t partition_point(P pred) const {
+    std::size_t a = lo(), n = size();
+    if (n == 0 || !pred((*this)[a])) return a;  // common: the window holds the whole series
+    ++a;
+    --n;
+    while (n > 0) {
+      const std::size_t half = n / 2;
+      if (pred((*this)[a + half])) {
+        a += half + 1;
+        n -= half + 1;
+      } else {
+        n = half;
+      }
     }
-  } else if (head * 2 >= v.size()) {
-    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
-    head = 0;
-    if (v.capacity() > 64 && v.capacity() > 4 * v.size()) v.shrink_to_fit();
+    return a;
   }
-}
+
+  // Same as partition_point, searching from the front (exponential then binary search): O(log k) for a prefix of
+  // k elements, which is what pruning drops (usually 0 or 1).
+  template <typename P>
+  std::size_t partition_point_from_front(P pred) const {
+    const std::size_t begin = lo(), end = hi();
+    std::size_t step = 1, a = begin;
+    while (a < end && pred((*this)[a])) {
+      const std::size_t b = a + step;
+      if (b >= end || !pred((*this)[b])) {
+        std::size_t n = std::min(b, end) - (a + 1);  // the answer is in (a, min(b, end)]
+        a += 1;
+        while (n > 0) {
+          const std::size_t half = n / 2;
+          if (pred((*this)[a + half])) {
+            a += half + 1;
+            n -= half + 1;
+          } else {
+            n = half;
+          }
+        }
+        return a;
+      }
+      a = b;
+      step *= 2;
+    }
+    return a;
+  }
+
+  // May throw std::bad_alloc, leaving the contents unchanged.
+  void push_back(const T& x) {
+    if (!big_ && size() >= kSmallMax) to_big();
+    if (big_) {
+      big_->push_back(x);
+    } else {
+      if (v_.size() == v_.capacity()) v_.reserve(std::max<std::size_t>(1, 2 * v_.capacity()));
+      v_.push_back(x);
+    }
+  }
+  // Inserts before index i (lo <= i <= hi). May throw std::bad_alloc, leaving the contents unchanged.
+  void insert(std::size_t i, const T& x) {
+    if (!big_ && size() >= kSmallMax) {
+      i -= head_;
+      to_big();
+    }
+    if (big_) {
+      big_->insert(big_->begin() + static_cast<std::ptrdiff_t>(i), x);
+    } else {
+      v_.insert(v_.begin() + static_cast<std::ptrdiff_t>(i), x);
+    }
+  }
+  void erase(std::size_t i) noexcept {  // T is trivially copyable: shifting does not throw
+    if (big_) {
+      big_->erase(big_->begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      v_.erase(v_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+  void pop_back() noexcept {
+    if (big_) {
+      big_->pop_back();
+    } else {
+      v_.pop_back();
+    }
+  }
+
+  // Drops [lo, new_lo). Amortised O(1) per dropped element; never throws.
+  void drop_front(std::size_t new_lo) noexcept {
+    if (big_) {
+      big_->erase(big_->begin(), big_->begin() + static_cast<std::ptrdiff_t>(new_lo));
+      if (big_->size() <= kSmallMax / 4) {
+        try {  // back to the compact form; on failure simply stay a deque
+          std::vector<T> small(big_->begin(), big_->end());
+          v_.swap(small);
+          head_ = 0;
+          big_.reset();
+        } catch (...) {
+        }
+      }
+      return;
+    }
+    head_ = new_lo;
+    if (head_ == v_.size()) {
+      head_ = 0;
+      if (v_.capacity() > 64) {
+        std::vector<T>().swap(v_);
+      } else {
+        v_.clear();
+      }
+    } else if (head_ * 2 >= v_.size()) {  // moves at most as many elements as were dropped since the last time
+      v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+      if (v_.capacity() > 64 && v_.capacity() > 4 * v_.size()) v_.shrink_to_fit();  // libstdc++: never throws
+    }
+  }
+
+  std::size_t heap_bytes() const {
+    if (!big_) return v_.capacity() * sizeof(T);
+    constexpr std::size_t kBlock = 512;  // libstdc++ deque node size for 8/16-byte elements
+    return sizeof(*big_) + (big_->size() * sizeof(T) / kBlock + 2) * (kBlock + sizeof(void*));
+  }
+
+ private:
+  void to_big() {
+    auto big = std::make_unique<std::deque<T>>(v_.begin() + static_cast<std::ptrdiff_t>(head_), v_.end());
+    std::vector<T>().swap(v_);
+    head_ = 0;
+    big_ = std::move(big);
+  }
+
+  std::vector<T> v_;
+  std::size_t head_ = 0;
+  std::unique_ptr<std::deque<T>> big_;
+};
 
 }  // namespace
 
-// The entries of one currency under one key value, in time order. Live entries are v[head..]; pruning the front
-// advances head and compacts once head is at least half of the vector (amortised O(1) per dropped entry). Entry
-// positions handed to tickets are "absolute": dropped + (index - head), stable across pruning and compaction.
+// The entries of one currency under one key value, in time order. Entry positions handed to tickets are
+// "absolute": dropped + (index - lo()), stable while the front is dropped.
 struct CurrencySeries {
   std::uint64_t code = 0;
-  std::uint64_t dropped = 0;
+  std::uint64_t dropped = 0;     // entries ever dropped from the front
   std::uint64_t max_amount = 0;  // largest amount ever recorded: bounds the exact-sum check
-  std::uint64_t base_lo = 0;     // cumulative amount before v[head]
+  std::uint64_t base_lo = 0;     // cumulative amount before the first live entry
   std::uint64_t base_hi = 0;
-  std::size_t head = 0;
-  std::vector<Entry> v;
+  FrontStore<Entry> v;
 
   U128 base() const { return (U128{base_hi} << 64) | base_lo; }
-  U128 last_cum() const { return v.size() > head ? cum_of(v.back()) : base(); }
-  std::size_t live() const { return v.size() - head; }
+  U128 last_cum() const { return v.size() > 0 ? cum_of(v[v.hi() - 1]) : base(); }
 
-  // Index of the first live entry with time > cutoff (v.size() if none).
+  // Index of the first live entry with time > cutoff (v.hi() if none).
   std::size_t first_after(std::int64_t cutoff) const {
-    if (cutoff < kMinTime) return head;
+    if (cutoff < kMinTime) return v.lo();
     const std::uint64_t key = time_word(std::min(cutoff, kMaxTime)) | kHiMask;
-    auto it = std::upper_bound(v.begin() + static_cast<std::ptrdiff_t>(head), v.end(), key,
-                               [](std::uint64_t k, const Entry& e) { return k < e.w0; });
-    return static_cast<std::size_t>(it - v.begin());
+    return v.partition_point([key](const Entry& e) { return e.w0 <= key; });
   }
 
-  // Sum of the amounts of entries [i, end), saturated at INT64_MAX.
+  // Sum of the amounts of entries [i, hi), saturated at INT64_MAX.
   std::int64_t sum_from(std::size_t i) const {
-    const std::size_t n = v.size() - i;
+    const std::size_t n = v.hi() - i;
     if (n == 0) return 0;
-    const U128 prev = i == head ? base() : cum_of(v[i - 1]);
+    const U128 prev = i == v.lo() ? base() : cum_of(v[i - 1]);
     if (U128{n} * max_amount < kCumModulus) {  // the true sum is below 2^80: the modular difference is exact
-      const U128 s = (cum_of(v.back()) - prev) & kCumMask;
+      const U128 s = (cum_of(v[v.hi() - 1]) - prev) & kCumMask;
       return s > static_cast<U128>(kInt64Max) ? kInt64Max : static_cast<std::int64_t>(s);
     }
-    U128 total = 0, p = prev;  // cannot happen with contract amounts; exact but linear
-    for (std::size_t j = i; j < v.size(); ++j) {
+    U128 total = 0, p = prev;  // cannot happen with contract amounts (<= 10^15); exact but linear
+    for (std::size_t j = i; j < v.hi(); ++j) {
       const U128 c = cum_of(v[j]);
       total += (c - p) & kCumMask;  // one amount (< 2^63)
       p = c;
@@ -117,37 +242,38 @@ struct CurrencySeries {
     return static_cast<std::int64_t>(total);
   }
 
-  // Makes the next append() allocation-free (geometric growth; a single-event series holds exactly one entry).
-  void reserve_one() {
-    if (v.size() == v.capacity()) v.reserve(std::max<std::size_t>(1, 2 * v.capacity()));
-  }
-  // Does not allocate after reserve_one().
+  // Returns the new entry's absolute position. May throw std::bad_alloc, changing nothing.
   std::uint64_t append(std::int64_t t, std::uint64_t amount) {
     Entry e{time_word(t), 0};
     set_cum(e, (last_cum() + amount) & kCumMask);
     v.push_back(e);
     max_amount = std::max(max_amount, amount);
-    return dropped + (v.size() - 1 - head);
+    return dropped + (v.size() - 1);
   }
+  // Undoes the last append() (max_amount stays: it is only an upper bound).
+  void unappend() noexcept { v.pop_back(); }
 
-  void prune(std::int64_t cutoff) {
-    const std::size_t i = first_after(cutoff);
-    if (i == head) return;
+  void prune(std::int64_t cutoff) noexcept {
+    if (cutoff < kMinTime) return;
+    const std::uint64_t key = time_word(std::min(cutoff, kMaxTime)) | kHiMask;
+    const std::size_t i = v.partition_point_from_front([key](const Entry& e) { return e.w0 <= key; });
+    if (i == v.lo()) return;
     const U128 b = cum_of(v[i - 1]);
     base_lo = static_cast<std::uint64_t>(b);
     base_hi = static_cast<std::uint64_t>(b >> 64);
-    dropped += i - head;
-    drop_front(v, head, i);
+    dropped += i - v.lo();
+    v.drop_front(i);
   }
 
-  // Index in v of the entry at absolute position `pos`, or nullopt when it is gone (pruned).
+  // Index of the entry at absolute position `pos`, or nullopt when it is gone (pruned).
   std::optional<std::size_t> locate(std::uint64_t pos) const {
-    if (pos < dropped || pos - dropped >= live()) return std::nullopt;
-    return head + static_cast<std::size_t>(pos - dropped);
+    if (pos < dropped || pos - dropped >= v.size()) return std::nullopt;
+    return v.lo() + static_cast<std::size_t>(pos - dropped);
   }
-  // Removes `amount` from entry i and every later cumulative value, leaving a zero-amount entry. O(v.size() - i).
-  void remove_amount(std::size_t i, std::uint64_t amount) {
-    for (std::size_t j = i; j < v.size(); ++j) set_cum(v[j], (cum_of(v[j]) - amount) & kCumMask);
+  // Adds `delta` (mod 2^80) to entry i and every later cumulative value: with -amount, the entry's own amount
+  // becomes zero. O(hi - i): the entries recorded under this key value and currency since that event.
+  void shift_cum(std::size_t i, U128 delta) noexcept {
+    for (std::size_t j = i; j < v.hi(); ++j) set_cum(v[j], (cum_of(v[j]) + delta) & kCumMask);
   }
 };
 
@@ -158,9 +284,7 @@ struct Series {
   CurrencySeries first;             // the currency the series was created with (usually the only one)
   struct Extra {
     std::vector<CurrencySeries> more;
-    std::vector<std::int64_t> cancelled;  // sorted times of cancelled entries still held: cancelled[cancelled_head..]
-    std::size_t cancelled_head = 0;
-    std::size_t cancelled_count() const { return cancelled.size() - cancelled_head; }
+    FrontStore<std::int64_t> cancelled;  // sorted times of cancelled entries still held
   };
   std::unique_ptr<Extra> extra;  // rarely needed: keeps the common series small
 
@@ -191,24 +315,24 @@ struct Series {
       for (const auto& c : extra->more) f(c);
     }
   }
+  std::size_t cancelled_count() const { return extra ? extra->cancelled.size() : 0; }
 
-  VelocityTotals totals(std::int64_t cutoff, std::uint64_t currency) {
+  VelocityTotals totals(std::int64_t cutoff, std::uint64_t currency) const {
     VelocityTotals t;
-    for_each_currency([&](CurrencySeries& c) {
+    for_each_currency([&](const CurrencySeries& c) {
       const std::size_t i = c.first_after(cutoff);
-      t.count += static_cast<std::int64_t>(c.v.size() - i);
+      t.count += static_cast<std::int64_t>(c.v.hi() - i);
       if (c.code == currency) t.amount = c.sum_from(i);
     });
-    if (extra && extra->cancelled_count() > 0) {
+    if (cancelled_count() > 0) {
       const auto& cx = extra->cancelled;
-      const auto from = cx.begin() + static_cast<std::ptrdiff_t>(extra->cancelled_head);
-      t.count -= static_cast<std::int64_t>(cx.end() - std::upper_bound(from, cx.end(), cutoff));
+      t.count -=
+          static_cast<std::int64_t>(cx.hi() - cx.partition_point([cutoff](std::int64_t x) { return x <= cutoff; }));
     }
     return t;
   }
 
-  // The currency's entries, created if needed, with room for one more entry. May throw std::bad_alloc; changes
-  // nothing observable.
+  // The currency's entries, created if needed. May throw std::bad_alloc (an empty currency is harmless).
   CurrencySeries& prepare(std::uint64_t currency) {
     CurrencySeries* c = find(currency);
     if (c == nullptr) {
@@ -217,37 +341,51 @@ struct Series {
       c = &more.back();
       c->code = currency;
     }
-    c->reserve_one();
     return *c;
   }
+
+  struct Undo {
+    std::int64_t newest;
+  };
   // Records one event in `c` (from prepare(), no other prepare() since); returns its absolute position there.
-  // Does not allocate.
-  std::uint64_t record(CurrencySeries& c, std::int64_t at, std::uint64_t amount) {
-    newest = std::max(newest, at);
-    return c.append(newest, amount);
+  // May throw std::bad_alloc, changing nothing.
+  std::uint64_t record(CurrencySeries& c, std::int64_t at, std::uint64_t amount, Undo* undo = nullptr) {
+    if (undo != nullptr) undo->newest = newest;
+    const std::int64_t t = std::max(newest, at);
+    const std::uint64_t pos = c.append(t, amount);
+    newest = t;
+    return pos;
   }
-  // Makes the next add_cancelled() allocation-free.
-  void reserve_cancelled() {
+  void unrecord(CurrencySeries& c, const Undo& undo) noexcept {
+    c.unappend();
+    newest = undo.newest;
+  }
+
+  // Inserts a cancelled time; returns its index for uncancel_time(). May throw std::bad_alloc, changing nothing.
+  std::size_t add_cancelled(std::int64_t t) {
     auto& cx = ensure_extra().cancelled;
-    if (cx.size() == cx.capacity()) cx.reserve(std::max<std::size_t>(4, 2 * cx.capacity()));
-  }
-
-  // Does not allocate after reserve_cancelled().
-  void add_cancelled(std::int64_t t) {
-    Extra& x = ensure_extra();
     // Cancels arrive in about time order: the insertion point is at or near the end.
-    x.cancelled.insert(
-        std::upper_bound(x.cancelled.begin() + static_cast<std::ptrdiff_t>(x.cancelled_head), x.cancelled.end(), t), t);
+    const std::size_t i = cx.partition_point([t](std::int64_t x) { return x <= t; });
+    cx.insert(i, t);
+    return i;
+  }
+  void uncancel_time(std::size_t i) noexcept { extra->cancelled.erase(i); }
+
+  void prune(std::int64_t cutoff) noexcept {
+    for_each_currency([&](CurrencySeries& c) { c.prune(cutoff); });
+    if (cancelled_count() > 0) {
+      auto& cx = extra->cancelled;
+      cx.drop_front(cx.partition_point_from_front([cutoff](std::int64_t x) { return x <= cutoff; }));
+    }
   }
 
-  void prune(std::int64_t cutoff) {
-    for_each_currency([&](CurrencySeries& c) { c.prune(cutoff); });
-    if (extra && extra->cancelled_count() > 0) {
-      auto& cx = extra->cancelled;
-      const auto end =
-          std::upper_bound(cx.begin() + static_cast<std::ptrdiff_t>(extra->cancelled_head), cx.end(), cutoff);
-      drop_front(cx, extra->cancelled_head, static_cast<std::size_t>(end - cx.begin()));
+  std::size_t heap_bytes() const {
+    std::size_t bytes = first.v.heap_bytes();
+    if (extra) {
+      bytes += sizeof(Extra) + extra->cancelled.heap_bytes();
+      for (const auto& c : extra->more) bytes += sizeof(CurrencySeries) + c.v.heap_bytes();
     }
+    return bytes;
   }
 };
 
@@ -340,12 +478,7 @@ std::size_t approximate_series_bytes(const MapKey& key, const Series& s) {
   constexpr std::size_t kNode = sizeof(void*) + sizeof(MapKey) + sizeof(Series) + 16;  // + malloc header
   std::size_t bytes = kNode + sizeof(void*);                                           // + bucket slot
   if (key.bytes.capacity() > 15) bytes += key.bytes.capacity() + 1 + 16;
-  bytes += s.first.v.capacity() * sizeof(Entry);
-  if (s.extra) {
-    bytes += sizeof(Series::Extra) + s.extra->cancelled.capacity() * sizeof(std::int64_t);
-    for (const auto& c : s.extra->more) bytes += sizeof(CurrencySeries) + c.v.capacity() * sizeof(Entry);
-  }
-  return bytes;
+  return bytes + s.heap_bytes();
 }
 
 }  // namespace
@@ -426,7 +559,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventI
 
   try {
     return read_and_record_unchecked(input, queries, at, currency, amount);
-  } catch (const std::exception&) {  // std::bad_alloc: thrown before anything was recorded
+  } catch (const std::exception&) {  // std::bad_alloc; a partial recording was undone before it left
     return make_error("internal", "velocity: out of memory");
   }
 }
@@ -435,8 +568,8 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record_unchecked(const Velo
                                                                       std::span<const VelocityQuery> queries,
                                                                       std::int64_t at, std::uint64_t currency,
                                                                       std::uint64_t amount) {
-  // Everything that allocates happens before locking, except a map node for a new key value and vector growth
-  // (prepare()), which happen before anything is recorded.
+  // Everything that allocates happens before locking, except a map node for a new key value and the growth of the
+  // entries; if one of those fails, what this call recorded is undone before the exception leaves.
   VelocityRead out;
   out.totals.resize(queries.size());
   auto ticket = std::make_shared<Ticket>();
@@ -468,17 +601,26 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record_unchecked(const Velo
         s.prune(prune_at);
       }
       series[k] = &s;
-      target[k] = &s.prepare(currency);  // from here on nothing allocates: the recording below cannot fail halfway
+      target[k] = &s.prepare(currency);
     }
     for (std::size_t i = 0; i < queries.size(); ++i) {
       Series* s = series[static_cast<std::size_t>(queries[i].key)];
       if (s != nullptr) out.totals[i] = s->totals(sat_sub(at, queries[i].window_ms), currency);
     }
-    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
-      if (series[k] == nullptr) continue;
-      ticket->refs[k]->generation = shards_[shard_of_key[k]].generation;
-      ticket->refs[k]->incarnation = series[k]->incarnation;
-      ticket->refs[k]->position = series[k]->record(*target[k], at, amount);
+    std::array<Series::Undo, kVelocityKeyCount> undo{};
+    std::size_t k = 0;
+    try {
+      for (; k < kVelocityKeyCount; ++k) {
+        if (series[k] == nullptr) continue;
+        ticket->refs[k]->generation = shards_[shard_of_key[k]].generation;
+        ticket->refs[k]->incarnation = series[k]->incarnation;
+        ticket->refs[k]->position = series[k]->record(*target[k], at, amount, &undo[k]);
+      }
+    } catch (...) {  // all or nothing
+      while (k-- > 0) {
+        if (series[k] != nullptr) series[k]->unrecord(*target[k], undo[k]);
+      }
+      throw;
     }
     const std::uint32_t first = ticket->shards[0];
     id = (++shards_[first].ticket_seq << 8) | first;
@@ -503,11 +645,12 @@ void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
     struct Target {
       Series* series;
       velocity_detail::CurrencySeries* entries;
-      std::size_t index;
+      std::size_t index;            // of the entry
+      std::size_t cancelled_index;  // of its time in the cancelled list
     };
     std::array<Target, kVelocityKeyCount> targets{};
     std::size_t n = 0;
-    for (const auto& ref : t->refs) {  // find everything and reserve: may throw, changes nothing
+    for (const auto& ref : t->refs) {
       if (!ref) continue;
       velocity_detail::Shard& shard = shards_[velocity_detail::shard_of(ref->key.hash)];
       if (shard.generation != ref->generation) continue;  // rebuilt since
@@ -518,12 +661,21 @@ void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
       if (c == nullptr) continue;
       const auto index = c->locate(ref->position);
       if (!index) continue;  // pruned
-      s.reserve_cancelled();
-      targets[n++] = Target{&s, c, *index};
+      targets[n++] = Target{&s, c, *index, 0};
     }
-    for (std::size_t i = 0; i < n; ++i) {  // apply: does not allocate
-      targets[i].entries->remove_amount(targets[i].index, t->amount);
-      targets[i].series->add_cancelled(velocity_detail::time_of(targets[i].entries->v[targets[i].index]));
+    // First the cancelled times (may throw: undone), then the amounts (cannot fail): all keys or none.
+    std::size_t done = 0;
+    try {
+      for (; done < n; ++done) {
+        auto& tg = targets[done];
+        tg.cancelled_index = tg.series->add_cancelled(velocity_detail::time_of(tg.entries->v[tg.index]));
+      }
+    } catch (...) {
+      while (done-- > 0) targets[done].series->uncancel_time(targets[done].cancelled_index);
+      throw;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      targets[i].entries->shift_cum(targets[i].index, velocity_detail::kCumModulus - t->amount);
     }
   } catch (const std::exception&) {
     t->cancelled.store(false);  // out of memory before anything changed: the event still counts; a retry may work
@@ -592,7 +744,7 @@ Status LocalVelocityCounters::rebuild_unchecked(std::span<const store::VelocityE
         it->second.incarnation = next_incarnation_.fetch_add(1, std::memory_order_relaxed);
         it->second.first.code = currency;
       }
-      it->second.record(it->second.prepare(currency), at, static_cast<std::uint64_t>(e.amount));
+      (void)it->second.record(it->second.prepare(currency), at, static_cast<std::uint64_t>(e.amount));
     }
   }
   // Shard by shard (a call running concurrently may see some key values rebuilt and others not: rebuild before
@@ -631,8 +783,8 @@ LocalVelocityStats LocalVelocityCounters::stats() const {
     st.key_values += m.size();
     st.approximate_bytes += m.bucket_count() * sizeof(void*);
     for (const auto& [key, series] : m) {
-      series.for_each_currency([&](const velocity_detail::CurrencySeries& c) { st.entries += c.live(); });
-      if (series.extra) st.cancelled += series.extra->cancelled_count();
+      series.for_each_currency([&](const velocity_detail::CurrencySeries& c) { st.entries += c.v.size(); });
+      st.cancelled += series.cancelled_count();
       st.approximate_bytes += velocity_detail::approximate_series_bytes(key, series);
     }
   }

@@ -7,21 +7,27 @@
 //            usually one) minus cancelled events after the cut-off,
 //   amount = cumulative(last) - cumulative(before the first entry in the window)
 //            in the query's currency.
-// Reads are O(C log n) for C currencies under the key value.
+// Reads are O(C log n) for C currencies under the key value. The entries live
+// in a vector with a head index while a series is small (a one-event series
+// costs one 16-byte allocation) and in a std::deque from 4096 live entries
+// (O(1) front drops, no large copies under a lock; a deque costs ~600 bytes
+// even when nearly empty, hence not for small series).
 //
 // Ordering and the one blur: per key value, recorded times are kept
 // monotonic. An event whose `at` is earlier than the newest event already
-// recorded under that key value (two threads racing by a few ms, or a clock
-// step) is stored at that newest time instead. Its later inclusion in windows
-// is therefore blurred by at most that race (how far `at` lagged the newest
-// event of the key); the read for the event itself uses its own `at`.
+// recorded under that key value (threads racing by microseconds to a few ms,
+// or a clock step) is stored at that newest time instead. Its later inclusion
+// in windows is therefore blurred by at most that race (how far `at` lagged
+// the newest event of the key); the read for the event itself uses its own
+// `at`, and counts every event already recorded, stamped earlier or not.
 //
-// Cancel: the event's entry stays in place with its amount removed from its
-// own and every later cumulative value of that currency (O(entries recorded
-// under the key value and currency since the event, i.e. during the request's
-// lifetime)) and its time is added to a small sorted list of cancelled times
-// that the count subtracts (binary search). Exact for every window. Cancelling
-// an event that retention already dropped, or after rebuild(), does nothing.
+// Cancel (mark and adjust): the event's entry stays in place with its amount
+// removed from its own and every later cumulative value of that currency
+// (O(entries recorded under the key value and currency since the event, i.e.
+// during the request's lifetime)), and its stored time goes into a sorted list
+// of cancelled times that the count subtracts (binary search). Exact for every
+// window; the list is pruned with the entries. Cancelling an event that
+// retention already dropped, or after rebuild(), does nothing.
 //
 // Amounts: cumulative sums are kept modulo 2^80 (64-bit low word + 16 bits
 // packed beside the 48-bit time), so a window sum is exact whenever
@@ -32,34 +38,34 @@
 // Locking: 256 shards, each a mutex over a hash map from (key type, value) to
 // its series. A call locks the distinct shards of its present key values in
 // ascending order (no deadlock), reads every query, records under every key
-// and unlocks. Under the locks: hash lookups, binary searches and appends
-// (amortised vector growth; a map node for a key value seen for the first
-// time). Key strings, hashes, the result vector and the ticket are built
-// before locking.
+// and unlocks. Key strings, hashes, the result vector and the ticket are built
+// before locking; under the locks: hash lookups, binary searches, appends
+// (amortised growth) and, for a key value seen for the first time, one map
+// node. cancel() locks the same shards.
 //
 // Retention: events at or before `newest_at_seen - retention - prune_grace`
 // are dropped when their key value is touched; key values with nothing left
-// are erased by an incremental sweep (a few hash buckets of each locked shard
-// per call) or by prune(). The grace (default 1 min) keeps events a little
-// longer so that a window equal to the retention is not cut by clock races.
+// are erased by an incremental sweep (2 hash buckets of each locked shard per
+// call) or by prune(). The grace (default 1 min) keeps events a little longer
+// so that a window equal to the retention is not cut by clock races.
 //
-// Memory (64-bit, libstdc++): 16 bytes per event per present key (up to 6),
-// plus per distinct key value about 250 bytes (hash node, key string, series,
-// first allocation), plus vector growth slack (up to 2x on busy keys).
-// 30 days at 100 tx/s is 259.2 M events: the entries alone are 4.1 GB per key
-// type (24.9 GB with all 6 keys present) before per-key-value overhead, which
-// dominates for high-cardinality keys (one-off cards, IPs, e-mails: about
-// 65 GB per such key type if every value is distinct). Size the retention to
-// the longest window the active rules use (set_retention), and record only
-// the keys rules reference, to keep this in bounds.
+// Memory (64-bit, libstdc++, measured): 16 bytes per event per present key
+// (up to 6 keys), plus about 235 bytes per distinct key value (hash node,
+// 33-byte key string, series, first allocation), plus up to 2x growth slack
+// on series below 4096 entries. 30 days at 100 tx/s is 259.2 M events: the
+// entries alone are 4.1 GB per key type (24.9 GB with all 6 keys present),
+// and a key type whose values are mostly one-off (cards, IPs, e-mails) adds
+// up to 61 GB more. Size the retention to the longest window the active rules
+// use (set_retention), and pass only the keys rules reference, to keep this in
+// bounds; a shared back-end (Redis) is the answer beyond that.
 //
 // Errors (no exceptions escape): read_and_record/rebuild answer Error
 // "internal" and change nothing for input outside these limits: amount >= 0;
 // currency at most 7 bytes; at within +/- 4400 years of 1970 (48-bit
 // milliseconds); window_ms > 0; key a valid VelocityKey. Out of memory: the
-// same Error, nothing recorded / state unchanged (allocation happens before
-// the first change); cancel() then leaves the event counted (a later cancel()
-// of the same ticket may retry).
+// same Error, nothing recorded (a partial recording is undone) / state
+// unchanged; cancel() then leaves the event counted (cancelling the same
+// ticket again retries).
 //
 // Thread-safety: every member may be called concurrently. Tickets must not be
 // used after the object is destroyed.

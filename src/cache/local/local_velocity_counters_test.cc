@@ -374,6 +374,83 @@ TEST(LocalVelocityCounters, InvalidInputIsAnErrorAndRecordsNothing) {
   EXPECT_EQ(one(c, ev(-(std::int64_t{1} << 47) + 1, 1), VelocityKey::kCard, kMax), (VelocityTotals{1, 1}));
 }
 
+// Random operations against a naive model: per key value, every recorded event with its stored (clamped) time,
+// amount, currency and whether it was cancelled. Phase 1 is dense (one key value reaches the deque form), phase 2
+// sparse (retention prunes it back to the small form). Windows never exceed the retention, so pruning is invisible.
+TEST(LocalVelocityCounters, RandomOperationsMatchANaiveModel) {
+  constexpr std::int64_t kRetention = 10'000;
+  LocalVelocityCounters c({.retention = milliseconds(kRetention), .prune_grace = milliseconds(60'000)});
+  struct Event {
+    std::int64_t t;
+    std::int64_t amount;
+    std::string currency;
+    std::size_t id;  // index into `cancelled`
+  };
+  std::map<std::pair<std::size_t, std::string>, std::vector<Event>> model;
+  std::vector<bool> cancelled;
+  std::vector<VelocityTicket> tickets;
+  const std::array<std::string, 3> currencies{"USD", "EUR", "JPY"};
+  const std::array<std::int64_t, 5> windows{1, 100, 1000, 5000, kRetention};
+  std::mt19937_64 rng(42);
+  std::int64_t clock = kT0;
+  std::size_t checked = 0;
+  for (int op = 0; op < 9000; ++op) {
+    const bool dense = op < 8000;
+    clock += dense ? 1 : 1000;
+    if (!tickets.empty() && rng() % 5 == 0) {  // cancel a recent (sometimes old, sometimes repeated) ticket
+      const std::size_t back =
+          rng() % 4 == 0 ? rng() % tickets.size() : rng() % std::min<std::size_t>(tickets.size(), 8);
+      const std::size_t i = tickets.size() - 1 - back;
+      c.cancel(tickets[i]);
+      cancelled[i] = true;
+      continue;
+    }
+    VelocityEventInput in;
+    in.keys[idx(VelocityKey::kMerchant)] = "m";
+    in.keys[idx(VelocityKey::kCard)] = "card" + std::to_string(rng() % 4);
+    if (rng() % 2 == 0) in.keys[idx(VelocityKey::kIp)] = "ip" + std::to_string(rng() % 30);
+    in.amount = static_cast<std::int64_t>(rng() % 100'000);
+    in.currency = currencies[rng() % 3];
+    in.at = at_ms(clock - static_cast<std::int64_t>(rng() % 30));  // late by up to 30 ms: clamped
+    std::vector<VelocityQuery> qs;
+    for (int q = 0; q < 3; ++q) {
+      constexpr std::array<VelocityKey, 4> kKeys{VelocityKey::kCard, VelocityKey::kIp, VelocityKey::kMerchant,
+                                                 VelocityKey::kEmail};  // e-mail: never present
+      qs.push_back({kKeys[rng() % kKeys.size()], windows[rng() % windows.size()]});
+    }
+    auto r = must(c.read_and_record(in, qs));
+    const std::int64_t at = in.at.time_since_epoch().count();
+    for (std::size_t q = 0; q < qs.size(); ++q) {
+      const std::size_t k = idx(qs[q].key);
+      if (!in.keys[k]) {
+        EXPECT_FALSE(r.totals[q].has_value());
+        continue;
+      }
+      VelocityTotals want;
+      const auto& events = model[{k, *in.keys[k]}];
+      for (auto it = events.rbegin(); it != events.rend() && it->t > at - qs[q].window_ms; ++it) {
+        if (cancelled[it->id]) continue;
+        ++want.count;
+        if (it->currency == in.currency) want.amount += it->amount;
+      }
+      ASSERT_EQ(r.totals[q], want) << "op " << op << " query " << q;
+      ++checked;
+    }
+    const std::size_t id = cancelled.size();
+    cancelled.push_back(false);
+    tickets.push_back(r.ticket);
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+      if (!in.keys[k]) continue;
+      auto& events = model[{k, *in.keys[k]}];
+      const std::int64_t t = events.empty() ? at : std::max(at, events.back().t);
+      events.push_back({t, in.amount, in.currency, id});
+    }
+  }
+  EXPECT_GT(checked, 12'000u);
+  const auto st = c.stats();
+  EXPECT_LT(st.entries, 200u);  // the sparse phase pruned the dense one
+}
+
 // The contract's example: N simultaneous requests for one card observe 0..N-1, so `count >= 3` approves exactly 3.
 TEST(LocalVelocityCountersConcurrency, FiftySimultaneousCallsForOneCardSeeZeroToFortyNine) {
   constexpr int kThreads = 50;

@@ -23,14 +23,14 @@ output "ecr_repository_url" {
   value       = module.txv.ecr_repository_url
 }
 
-output "cluster_autoscaler_role_arn" {
-  description = "IRSA role of the cluster autoscaler."
-  value       = module.txv.cluster_autoscaler_role_arn
+output "addon_role_arns" {
+  description = "IRSA roles of the cluster add-ons (deploy/addons/README.md)."
+  value       = module.txv.addon_role_arns
 }
 
-output "alb_controller_role_arn" {
-  description = "IRSA role of the AWS Load Balancer Controller."
-  value       = module.txv.alb_controller_role_arn
+output "vpc_id" {
+  description = "VPC ID."
+  value       = module.txv.vpc_id
 }
 
 output "aurora_cluster_id" {
@@ -51,4 +51,9 @@ output "redis_replication_group_id" {
 output "alarm_topic_arn" {
   description = "SNS topic of the alarms."
   value       = module.txv.alarm_topic_arn
+}
+
+output "aurora_writer_endpoint" {
+  description = "Aurora writer endpoint."
+  value       = module.txv.aurora_writer_endpoint
 }

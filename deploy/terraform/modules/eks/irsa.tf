@@ -6,12 +6,16 @@ locals {
     "cluster-autoscaler"           = { namespace = "kube-system", service_account = "cluster-autoscaler" }
     "aws-load-balancer-controller" = { namespace = "kube-system", service_account = "aws-load-balancer-controller" }
     "ebs-csi"                      = { namespace = "kube-system", service_account = "ebs-csi-controller-sa" }
+    "fluent-bit"                   = { namespace = "kube-system", service_account = "aws-for-fluent-bit" }
+    "alertmanager"                 = { namespace = "monitoring", service_account = "kube-prometheus-stack-alertmanager" }
   }
   # Keys are static; the policy documents are known only when planning or applying.
   irsa_inline_policies = {
     "txv"                          = data.aws_iam_policy_document.txv.json
     "cluster-autoscaler"           = data.aws_iam_policy_document.cluster_autoscaler.json
     "aws-load-balancer-controller" = data.aws_iam_policy_document.alb_controller.json
+    "fluent-bit"                   = data.aws_iam_policy_document.fluent_bit.json
+    "alertmanager"                 = data.aws_iam_policy_document.alertmanager.json
   }
   irsa_managed_policies = {
     "ebs-csi" = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
@@ -110,5 +114,25 @@ data "aws_iam_policy_document" "cluster_autoscaler" {
       variable = "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.name}"
       values   = ["owned"]
     }
+  }
+}
+
+# Fluent Bit: write container logs into the application log group only.
+data "aws_iam_policy_document" "fluent_bit" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = [var.application_log_group_arn, "${var.application_log_group_arn}:*"]
+  }
+}
+
+# Alertmanager: Prometheus alerts go to the same SNS topic as the CloudWatch alarms.
+data "aws_iam_policy_document" "alertmanager" {
+  statement {
+    actions   = ["sns:Publish"]
+    resources = [var.alarm_topic_arn]
+  }
+  statement {
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = [var.alarm_topic_kms_key_arn]
   }
 }

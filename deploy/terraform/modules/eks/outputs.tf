@@ -47,3 +47,8 @@ output "cluster_arn" {
   description = "EKS cluster ARN."
   value       = aws_eks_cluster.this.arn
 }
+
+output "irsa_role_arns" {
+  description = "IRSA roles of the cluster add-ons and txv, by service account (deploy/addons)."
+  value       = { for k, r in aws_iam_role.irsa : k => r.arn }
+}

@@ -93,6 +93,21 @@ variable "app_kms_key_arns" {
   type        = list(string)
 }
 
+variable "application_log_group_arn" {
+  description = "Log group Fluent Bit ships container logs to (observability module)."
+  type        = string
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic Alertmanager sends Prometheus alerts to (the one CloudWatch alarms use)."
+  type        = string
+}
+
+variable "alarm_topic_kms_key_arn" {
+  description = "KMS key of the alarm topic (publishers need it)."
+  type        = string
+}
+
 variable "admin_role_arns" {
   description = "IAM roles (e.g. the platform team's SSO role) with cluster-admin access."
   type        = list(string)

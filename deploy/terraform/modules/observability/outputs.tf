@@ -24,3 +24,8 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.redis_evictions : a.alarm_name],
   )
 }
+
+output "application_log_group_arn" {
+  description = "ARN of the container log group."
+  value       = aws_cloudwatch_log_group.application.arn
+}

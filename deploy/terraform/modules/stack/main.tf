@@ -61,8 +61,13 @@ module "eks" {
   app_namespace       = var.app_namespace
   app_secret_arns     = module.secrets.secret_arns
   app_kms_key_arns    = [module.secrets.kms_key_arn]
-  admin_role_arns     = var.admin_role_arns
-  deployer_role_arn   = module.ci.deploy_role_arn
+
+  application_log_group_arn = module.observability.application_log_group_arn
+  alarm_topic_arn           = module.observability.alarm_topic_arn
+  alarm_topic_kms_key_arn   = module.observability.kms_key_arn
+
+  admin_role_arns   = var.admin_role_arns
+  deployer_role_arn = module.ci.deploy_role_arn
 }
 
 module "aurora" {

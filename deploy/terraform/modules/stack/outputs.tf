@@ -23,14 +23,14 @@ output "ecr_repository_url" {
   value       = module.ci.ecr_repository_url
 }
 
-output "cluster_autoscaler_role_arn" {
-  description = "IRSA role for the cluster autoscaler's service account (deploy/addons)."
-  value       = module.eks.cluster_autoscaler_role_arn
+output "addon_role_arns" {
+  description = "IRSA roles of the cluster add-ons by service account (deploy/addons/README.md)."
+  value       = module.eks.irsa_role_arns
 }
 
-output "alb_controller_role_arn" {
-  description = "IRSA role for the AWS Load Balancer Controller's service account (deploy/addons)."
-  value       = module.eks.alb_controller_role_arn
+output "vpc_id" {
+  description = "VPC ID (AWS Load Balancer Controller values)."
+  value       = module.network.vpc_id
 }
 
 output "aurora_cluster_id" {
@@ -56,4 +56,9 @@ output "alarm_topic_arn" {
 output "nat_gateway_count" {
   description = "NAT gateways (1 in dev, one per AZ in prod)."
   value       = module.network.nat_gateway_count
+}
+
+output "aurora_writer_endpoint" {
+  description = "Aurora writer endpoint (runbooks)."
+  value       = module.aurora.writer_endpoint
 }
