@@ -184,7 +184,8 @@ ensure_binary() {
 }
 
 build_image() {
-  local stage="$WORK/prebuilt"
+  local stage="$WORK/prebuilt" previous rc
+  previous=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
   "$DEPLOY/docker/collect-runtime.sh" "$BINARY" "$stage" || return 1
   podman build --pull=never --isolation=chroot \
     --file "$DEPLOY/docker/Dockerfile" \
@@ -193,9 +194,15 @@ build_image() {
     --build-context "prebuilt=$stage" \
     --build-arg "VERSION=$("$BINARY" version 2>/dev/null | awk '{print $NF}' | head -1)" \
     --build-arg "REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
-    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --build-arg "CREATED=$(git -C "$ROOT" log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)" \
     --tag "$IMAGE" \
     "$ROOT"
+  rc=$?
+  # the previous run's image (its labels differ, so it is a new image each time)
+  if [ $rc -eq 0 ] && [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
+  return $rc
 }
 
 check_image() {

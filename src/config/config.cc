@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -65,9 +68,17 @@ RawSettings settings_from_environment() {
 }
 
 Result<RawSettings> settings_from_yaml_file(const std::string& path) {
+  // Read the file ourselves: yaml-cpp leaks its buffer when LoadFile fails on
+  // something that is not a regular file.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return bad("--config", path + ": not a readable file");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return bad("--config", path + ": cannot read the file");
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
+    root = YAML::Load(text.str());
   } catch (const YAML::Exception& e) {
     return bad("--config", path + ": " + e.what());
   } catch (const std::exception&) {  // e.g. the path is a directory

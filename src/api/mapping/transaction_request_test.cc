@@ -204,7 +204,7 @@ std::vector<Case> cases() {
       {"amount float", edit(R"({"amount":12.5})"), {{"amount", "invalid_type"}}},
       {"amount integral float", edit(R"({"amount":12550.0})"), {{"amount", "invalid_type"}}},
       {"amount exponent", edit(R"({"amount":1e3})"), {{"amount", "invalid_type"}}},
-      {"amount beyond uint64", edit(R"({"amount":99999999999999999999})"), {{"amount", "invalid_type"}}},
+      {"amount beyond uint64", edit(R"({"amount":99999999999999999999})"), {{"amount", "out_of_range"}}},
       {"amount string", edit(R"({"amount":"12550"})"), {{"amount", "invalid_type"}}},
       {"amount boolean", edit(R"({"amount":true})"), {{"amount", "invalid_type"}}},
       {"amount object", edit(R"({"amount":{"value":1}})"), {{"amount", "invalid_type"}}},
