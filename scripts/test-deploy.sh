@@ -102,7 +102,11 @@ install_promtool() {
   local version dir
   version=$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')
   if [ -z "$version" ] || [ "$version" = "(none)" ]; then
-    echo "no prometheus package in apt's lists (apt-get update?)"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq || return 1
+    version=$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')
+  fi
+  if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+    echo "no prometheus package in the configured Debian sources"
     return 1
   fi
   dir="$CACHE/promtool/$version"

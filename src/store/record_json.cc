@@ -46,7 +46,7 @@ json::value resolution_to_json(const std::optional<domain::Resolution>& resoluti
   return o;
 }
 
-std::string reasons_to_text(const std::vector<domain::Reason>& reasons) {
+json::array reasons_to_json(const std::vector<domain::Reason>& reasons) {
   json::array a;
   a.reserve(reasons.size());
   for (const auto& r : reasons) {
@@ -57,7 +57,11 @@ std::string reasons_to_text(const std::vector<domain::Reason>& reasons) {
     o["action"] = domain::to_string(r.action);
     a.push_back(std::move(o));
   }
-  return json::serialize(a);
+  return a;
+}
+
+std::string reasons_to_text(const std::vector<domain::Reason>& reasons) {
+  return json::serialize(reasons_to_json(reasons));
 }
 
 std::optional<std::vector<domain::Reason>> reasons_from_text(std::string_view text) {
@@ -84,7 +88,7 @@ std::optional<std::vector<domain::Reason>> reasons_from_text(std::string_view te
   return out;
 }
 
-std::string shadow_matches_to_text(const std::vector<domain::ShadowMatch>& matches) {
+json::array shadow_matches_to_json(const std::vector<domain::ShadowMatch>& matches) {
   json::array a;
   a.reserve(matches.size());
   for (const auto& m : matches) {
@@ -94,7 +98,11 @@ std::string shadow_matches_to_text(const std::vector<domain::ShadowMatch>& match
     o["code"] = m.code;
     a.push_back(std::move(o));
   }
-  return json::serialize(a);
+  return a;
+}
+
+std::string shadow_matches_to_text(const std::vector<domain::ShadowMatch>& matches) {
+  return json::serialize(shadow_matches_to_json(matches));
 }
 
 std::optional<std::vector<domain::ShadowMatch>> shadow_matches_from_text(std::string_view text) {

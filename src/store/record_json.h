@@ -32,10 +32,13 @@ boost::json::object rule_to_json(const RuleRecord& rule);
 boost::json::value resolution_to_json(const std::optional<domain::Resolution>& resolution);
 
 // [{"code","source","rule_id"?,"action"}]; rule_id is omitted when empty.
+// The same shape is answered in decisions (contract section 3).
+boost::json::array reasons_to_json(const std::vector<domain::Reason>& reasons);
 std::string reasons_to_text(const std::vector<domain::Reason>& reasons);
 std::optional<std::vector<domain::Reason>> reasons_from_text(std::string_view text);
 
 // [{"rule_id","action","code"}]
+boost::json::array shadow_matches_to_json(const std::vector<domain::ShadowMatch>& matches);
 std::string shadow_matches_to_text(const std::vector<domain::ShadowMatch>& matches);
 std::optional<std::vector<domain::ShadowMatch>> shadow_matches_from_text(std::string_view text);
 

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "domain/time.h"
+#include "store/record_json.h"
 
 namespace txv::api {
 namespace {
@@ -10,33 +11,6 @@ namespace {
 namespace json = boost::json;
 
 json::value string_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
-
-json::array render_reasons(const std::vector<domain::Reason>& reasons) {
-  json::array out;
-  out.reserve(reasons.size());
-  for (const auto& r : reasons) {
-    json::object o;
-    o["code"] = r.code;
-    o["source"] = r.source;
-    if (r.source == "rule") o["rule_id"] = r.rule_id;
-    o["action"] = domain::to_string(r.action);
-    out.emplace_back(std::move(o));
-  }
-  return out;
-}
-
-json::array render_shadow_matches(const std::vector<domain::ShadowMatch>& matches) {
-  json::array out;
-  out.reserve(matches.size());
-  for (const auto& m : matches) {
-    json::object o;
-    o["rule_id"] = m.rule_id;
-    o["action"] = domain::to_string(m.action);
-    o["code"] = m.code;
-    out.emplace_back(std::move(o));
-  }
-  return out;
-}
 
 json::object render_card(const domain::CardSummary& c) {
   json::object o;
@@ -74,8 +48,8 @@ json::object decision_fields(const domain::DecisionRecord& r) {
   o["transaction_id"] = r.transaction_id;
   o["merchant_id"] = r.merchant_id;
   o["decision"] = domain::to_string(r.decision);
-  o["reasons"] = render_reasons(r.reasons);
-  o["shadow_matches"] = render_shadow_matches(r.shadow_matches);
+  o["reasons"] = store::reasons_to_json(r.reasons);
+  o["shadow_matches"] = store::shadow_matches_to_json(r.shadow_matches);
   o["rules_version"] = r.rules_version;
   o["card"] = render_card(r.card);
   return o;
