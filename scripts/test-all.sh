@@ -21,6 +21,7 @@ run_suite() {
 
 run_suite format-check make -s format-check
 run_suite unit ctest --preset dev -L unit -j "$JOBS"
+run_suite openapi bash -c '(cd api && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && /usr/bin/python3 scripts/check-openapi.py'
 run_suite e2e env TXV_BIN="$PWD/build/txv" $PY -m pytest -q tests/e2e tests/faults
 run_suite sanitize make -s test-sanitize
 if [ -x scripts/fuzz-rules.sh ]; then
