@@ -326,8 +326,8 @@ http::Response RulesApi::add_list_entries(http::Request& request) {
     if (!current || !current->contains(e)) added.insert(e);
   }
   if ((current ? current->size() : 0) + added.size() > kMaxListEntries) {
-    return error_response(make_error("validation_failed", "a list holds at most 1,000,000 entries",
-                                     {{"entries", "too_many"}}));
+    return error_response(
+        make_error("validation_failed", "a list holds at most 1,000,000 entries", {{"entries", "too_many"}}));
   }
   auto summary = lists_.add_list_entries(name, *entries, principal.name);
   if (!summary.ok()) return error_response(summary.error());

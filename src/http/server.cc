@@ -205,12 +205,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (!head) res->body() = std::move(response.body);
     res->prepare_payload();
     if (head) res->content_length(length);
-    bhttp::async_write(stream_, *res,
-                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
-                         self->end_request();
-                         if (ec || !res->keep_alive()) return self->close();
-                         self->read();
-                       });
+    bhttp::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+      self->end_request();
+      if (ec || !res->keep_alive()) return self->close();
+      self->read();
+    });
   }
 
   void close() {

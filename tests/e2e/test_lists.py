@@ -208,7 +208,7 @@ def test_changes_are_live_in_next_decision(server):
     m = unique_merchant("lst")
     name = unique_name("bins")
     pan = make_pan("4", 16)
-    other = make_pan("5", 16)
+    other = make_pan("51", 16)
     with Rules(server) as rules:
         rule = rules.add(f"merchant_id == '{m}' && card.bin in list('{name}')", "decline", "listed_bin")
 
@@ -301,7 +301,7 @@ def test_one_million_entries(server):
     n = 100_000 if SANITIZED else 1_000_000
     name = unique_name("million")
     target = make_pan("4", 16)
-    miss = make_pan("5", 16)
+    miss = make_pan("51", 16)
     near_end = n - 3
     # 7-digit strings never equal a 6-digit BIN; the card's BIN goes in near the end.
     parts = [b'"%07d"' % i for i in range(n)]

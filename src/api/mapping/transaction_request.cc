@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
