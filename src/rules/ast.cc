@@ -3,7 +3,6 @@
 #include "rules/diagnostics.h"
 
 namespace txv::rules::internal {
-namespace {
 
 const char* op_spelling(BinaryOp op) {
   switch (op) {
@@ -34,6 +33,8 @@ const char* op_spelling(BinaryOp op) {
   }
   return "?";
 }
+
+namespace {
 
 void append(std::string& out, const Node& n);
 

@@ -39,6 +39,9 @@ enum class NodeKind : std::uint8_t {
 
 enum class BinaryOp : std::uint8_t { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kAdd, kSub, kMul, kDiv, kMod };
 
+// The operator as written in expressions ("==", "in", "%", ...).
+const char* op_spelling(BinaryOp op);
+
 enum class TypeKind : std::uint8_t {
   kUnknown,  // not checked yet
   kInt,

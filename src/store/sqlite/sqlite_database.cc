@@ -27,6 +27,21 @@ using sqlite::Query;
 
 namespace {
 
+// Steps through a query that asked for limit + 1 rows, newest first, decoding
+// up to `limit` of them into `items`. Answers whether more rows follow.
+template <typename Item, typename Decode>
+Result<bool> read_page(Query& q, int limit, std::vector<Item>& items, Decode decode) {
+  for (;;) {
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return false;
+    if (static_cast<int>(items.size()) == limit) return true;
+    auto item = decode(q);
+    if (!item.ok()) return item.error();
+    items.push_back(std::move(*item));
+  }
+}
+
 namespace json = boost::json;
 
 constexpr int kMaxPageLimit = 10000;
@@ -579,18 +594,9 @@ Result<TransactionPage> SqliteDatabase::list_decisions(const TransactionQuery& q
     Query q(c, sql);
     bind_params(q, params);
     TransactionPage page;
-    for (;;) {
-      auto row = q.step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      if (static_cast<int>(page.items.size()) == limit) {
-        page.next_before_seq = page.items.back().seq;
-        break;
-      }
-      auto rec = decode_decision(q);
-      if (!rec.ok()) return rec.error();
-      page.items.push_back(std::move(*rec));
-    }
+    auto more = read_page(q, limit, page.items, [](Query& row) { return decode_decision(row); });
+    if (!more.ok()) return more.error();
+    if (*more) page.next_before_seq = page.items.back().seq;
     return page;
   });
 }
@@ -925,25 +931,20 @@ Result<AuditPage> SqliteDatabase::list_audit(const AuditQuery& query) {
     Query q(c, sql);
     bind_params(q, params);
     AuditPage page;
-    for (;;) {
-      auto row = q.step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      if (static_cast<int>(page.items.size()) == limit) {
-        page.next_before_id = page.items.back().id;
-        break;
-      }
+    auto more = read_page(q, limit, page.items, [](Query& row) -> Result<AuditEntry> {
       AuditEntry e;
-      e.id = q.get_int(0);
-      e.at = from_ms(q.get_int(1));
-      e.actor = q.get_text(2);
-      e.action = q.get_text(3);
-      e.object_type = q.get_text(4);
-      e.object_id = q.get_text(5);
-      e.before_json = q.get_text(6);
-      e.after_json = q.get_text(7);
-      page.items.push_back(std::move(e));
-    }
+      e.id = row.get_int(0);
+      e.at = from_ms(row.get_int(1));
+      e.actor = row.get_text(2);
+      e.action = row.get_text(3);
+      e.object_type = row.get_text(4);
+      e.object_id = row.get_text(5);
+      e.before_json = row.get_text(6);
+      e.after_json = row.get_text(7);
+      return e;
+    });
+    if (!more.ok()) return more.error();
+    if (*more) page.next_before_id = page.items.back().id;
     return page;
   });
 }
