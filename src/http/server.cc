@@ -25,6 +25,9 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 constexpr auto kIdleTimeout = std::chrono::seconds(75);
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr std::size_t kLingerChunk = 16 * 1024;
+constexpr std::size_t kLingerMaxBytes = 8 * 1024 * 1024;
 }  // namespace
 
 class Server::Impl {
@@ -215,8 +218,29 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       });
     } else {
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-      stream_.socket().close(ec);
+      // Read and discard what the client still sends (the rest of a body
+      // refused with 413, say) before closing, so the close does not reset the
+      // connection before the client has read our answer. Bounded in bytes and time.
+      beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
+      discard_until_closed(0);
     }
+  }
+
+  void discard_until_closed(std::size_t discarded) {
+    if (discarded > kLingerMaxBytes) {
+      beast::error_code ignored;
+      stream_.socket().close(ignored);
+      return;
+    }
+    stream_.async_read_some(buffer_.prepare(kLingerChunk),
+                            [self = this->shared_from_this(), discarded](beast::error_code ec, std::size_t n) {
+                              if (ec) {
+                                beast::error_code ignored;
+                                self->stream_.socket().close(ignored);
+                                return;
+                              }
+                              self->discard_until_closed(discarded + n);
+                            });
   }
 
   Server::Impl& server_;

@@ -546,3 +546,13 @@ def test_deeply_nested_json_is_rejected_cleanly(server, depth):
     assert r.status in (400, 422), r
     assert_error(r, r.status, "malformed_json" if r.status == 400 else "validation_failed")
     assert server.request("GET", "/livez").status == 200
+
+
+def test_413_reaches_a_client_that_writes_the_whole_body_before_reading(server):
+    """http.client sends all of a 3 MiB body (more than loopback socket buffers absorb) before it
+    reads; the server discards the unread rest before closing, so the client gets the 413 instead
+    of a reset connection."""
+    raw = b'{"pad":"' + b"x" * (3 * 1024 * 1024) + b'"}'
+    r = server.request("POST", "/v1/transactions/validate", raw=raw, key="admin", fresh=True)
+    assert r.status == 413, r
+    assert r.json["error"]["code"] == "payload_too_large", r.json
