@@ -393,13 +393,9 @@ http::Response RulesApi::list_audit(http::Request& request) {
       q.since = domain::parse_rfc3339(value);
       if (!q.since) issues.push_back({key, "invalid_format"});
     } else if (key == "limit") {
-      char* end = nullptr;
-      long n = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 1 || n > 500) {
-        issues.push_back({key, "out_of_range"});
-      } else {
-        q.limit = static_cast<int>(n);
-      }
+      auto limit = parse_page_limit(value);
+      if (!limit) issues.push_back({key, "out_of_range"});
+      q.limit = limit.value_or(q.limit);
     } else if (key == "cursor") {
       q.before_id = decode_cursor(value);
       if (!q.before_id) issues.push_back({key, "invalid_format"});

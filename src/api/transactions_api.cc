@@ -52,6 +52,13 @@ std::optional<std::int64_t> decode_cursor(std::string_view cursor) {
   return v;
 }
 
+std::optional<int> parse_page_limit(const std::string& value) {
+  char* end = nullptr;
+  long n = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < 1 || n > kMaxListLimit) return std::nullopt;
+  return static_cast<int>(n);
+}
+
 std::map<std::string, std::string> parse_query(const std::string& query) {
   std::map<std::string, std::string> out;
   std::size_t i = 0;
@@ -187,13 +194,9 @@ http::Response TransactionsApi::list(http::Request& request) {
         (key == "since" ? q.since : q.until) = t;
       }
     } else if (key == "limit") {
-      char* end = nullptr;
-      long n = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 1 || n > kMaxListLimit) {
-        issues.push_back({key, "out_of_range"});
-      } else {
-        q.limit = static_cast<int>(n);
-      }
+      auto limit = parse_page_limit(value);
+      if (!limit) issues.push_back({key, "out_of_range"});
+      q.limit = limit.value_or(q.limit);
     } else if (key == "cursor") {
       q.before_seq = decode_cursor(value);
       if (!q.before_seq) issues.push_back({key, "invalid_format"});

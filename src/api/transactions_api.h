@@ -43,6 +43,9 @@ class TransactionsApi {
 std::string encode_cursor(std::int64_t position);
 std::optional<std::int64_t> decode_cursor(std::string_view cursor);
 
+// A listing's `limit` query parameter: an integer 1..500; nullopt otherwise.
+std::optional<int> parse_page_limit(const std::string& value);
+
 // Parses "a=1&b=2" (percent-decoded); repeated keys keep the last value.
 std::map<std::string, std::string> parse_query(const std::string& query);
 
