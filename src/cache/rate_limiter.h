@@ -11,6 +11,8 @@
 
 #include <string>
 
+#include "common/async.h"
+
 namespace txv::cache {
 
 struct RateDecision {
@@ -22,7 +24,8 @@ struct RateDecision {
 class RateLimiter {
  public:
   virtual ~RateLimiter() = default;
-  virtual RateDecision try_acquire(const std::string& key_id) = 0;
+  // Asynchronous (a shared back-end answers over the network); the local one completes at once.
+  virtual Task<RateDecision> try_acquire(const std::string& key_id) = 0;
 };
 
 }  // namespace txv::cache

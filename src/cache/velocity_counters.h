@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "common/async.h"
 #include "common/result.h"
 #include "domain/transaction.h"
 #include "store/records.h"
@@ -111,22 +112,20 @@ inline VelocityEventInput to_velocity_input(const store::VelocityEvent& event) {
   return in;
 }
 
+// What every counter back-end does (in-process, Redis): the two operations of
+// the request path, asynchronous (common/async.h). An implementation never
+// holds a thread-tied lock across a suspension point; the in-process one
+// completes without suspending.
 class VelocityCounters {  // thread-safe
  public:
   virtual ~VelocityCounters() = default;
   // Atomically with respect to every other call touching the same key values: reads, for each query, the totals over
   // earlier recorded events with the same key value and at > input.at - window (amount: same currency only), then
   // records the event under every present key. The event itself is never in its own totals.
-  virtual Result<VelocityRead> read_and_record(const VelocityEventInput& input,
-                                               std::span<const VelocityQuery> queries) = 0;
+  virtual Task<Result<VelocityRead>> read_and_record(const VelocityEventInput& input,
+                                                     std::span<const VelocityQuery> queries) = 0;
   // Removes an event recorded by read_and_record (its decision was not stored). Idempotent.
-  virtual void cancel(const VelocityTicket& ticket) = 0;
-  // Replaces all state with these events (oldest first), e.g. rebuilt from stored decisions at start-up.
-  // Tickets issued before the rebuild become no-ops.
-  virtual Status rebuild(std::span<const store::VelocityEvent> events) = 0;
-  // Events older than `retention` before the newest time seen may be dropped. Default 30 days.
-  // A query whose window exceeds the retention sees only the retained events.
-  virtual void set_retention(std::chrono::milliseconds retention) = 0;
+  virtual Task<Status> cancel(const VelocityTicket& ticket) = 0;
 };
 
 }  // namespace txv::cache

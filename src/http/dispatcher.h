@@ -1,10 +1,17 @@
-// The middleware chain every request passes through, in order:
-// request id (X-Request-Id accepted when sane, else generated; echoed back) →
-// routing (404 / 405) → content type (415 for a body that is not JSON) →
-// handler inside the one last-resort catch (500, counted) → metrics by route
-// template → one JSON access-log line (never the body, never the query).
+// The middleware chain every request passes through, in two phases.
 //
-// Thread-safety: operator() is called concurrently; the router is immutable.
+// On the headers, before any body byte is read (on_headers): request id
+// (X-Request-Id accepted when sane and not card-number-like, else generated;
+// echoed back) → routing (404 / 405) → admission (the hook: authentication,
+// role, rate limit; 401/403/429/503) → the route's body limit. A request
+// answered here is answered without its body being read.
+//
+// On the complete request (on_body): content type (415 for a body that is not
+// JSON) → handler inside the one last-resort catch (500, counted) → metrics by
+// route template and known method (never a label per path or per method
+// string) → one JSON access-log line (never the body, never the query).
+//
+// Thread-safety: every member is called concurrently; the router is immutable.
 #pragma once
 
 #include <functional>
@@ -19,18 +26,27 @@ namespace txv::http {
 // Renders an Error in the contract's error shape with the given status.
 using ErrorResponder = std::function<Response(int status, const Error& error)>;
 
+// Decides on the headers whether the request may go on (nullopt; it may set
+// request.principal) or answers it (401/403/429/503). Called only for routes
+// whose RouteOptions::access is non-zero.
+using Admission = std::function<Task<std::optional<Response>>(Request& request, const RouteOptions& route)>;
+
+// What the transport does after the headers.
+struct HeaderVerdict {
+  std::optional<Response> answer;  // set: send it, read no body, close the connection
+  std::size_t max_body_bytes = 0;  // otherwise: read a body of at most this many bytes (413 beyond)
+};
+
 class Dispatcher {
  public:
-  Dispatcher(const Router& router, metrics::Metrics& metrics, ErrorResponder errors);
-  Response operator()(Request& request) const;
-  // For answers produced before routing (413/400 from the transport).
-  Response transport_error(int status, const std::string& remote_address) const;
-
- private:
-  Response handle(Request& request) const;
-  const Router& router_;
-  metrics::Metrics& metrics_;
-  ErrorResponder errors_;
+  Dispatcher(const Router& router, metrics::Metrics& metrics, ErrorResponder errors, Admission admission);
+  // Phase one: `request` has method, path, query, headers, remote_address.
+  Task<HeaderVerdict> on_headers(Request& request) const;
+  // Phase two: the body was read within the verdict's limit.
+  Task<Response> on_body(Request& request) const;
+  // For answers produced by the transport itself: 400 (malformed or
+  // ambiguous framing), 413 (body over `limit` bytes), 503 (shutting down).
+  Response transport_error(int status, const Request& request, std::size_t limit) const;
 };
 
 std::string generate_request_id();

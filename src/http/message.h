@@ -2,6 +2,7 @@
 // Beast types, so they can be tested without a socket.
 #pragma once
 
+#include <any>
 #include <map>
 #include <string>
 #include <utility>
@@ -19,6 +20,9 @@ struct Request {
   std::string request_id;
   std::string route;  // the matched route template, set by the router
   std::map<std::string, std::string> path_params;
+  // Set by the admission hook (dispatcher.h) on the headers, before the body
+  // is read: who is asking (the api layer's Principal). Opaque to http/.
+  std::any principal;
 
   const std::string* header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -3,16 +3,30 @@
 // then read concurrently (no mutation after the server starts).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "common/async.h"
 #include "http/message.h"
 
 namespace txv::http {
 
-// A handler may block (database commits); it runs on a server thread.
-using Handler = std::function<Response(Request&)>;
+// A handler is a coroutine on the connection's executor; it never blocks the
+// I/O thread (it awaits the store, the counters, ... instead).
+using Handler = std::function<Task<Response>(Request&)>;
+
+// What the transport needs to know about a route before it reads the body.
+struct RouteOptions {
+  // Who may call the route, opaque to http/: passed to the admission hook
+  // (dispatcher.h), which interprets it (the api layer: a bit set of roles;
+  // 0 = public, no authentication).
+  std::uint32_t access = 0;
+  // The body limit once the request was admitted; before admission, and for
+  // a request that is refused, nothing beyond the headers is read.
+  std::size_t max_body_bytes = 64 * 1024;
+};
 
 struct RouteInfo {
   std::string method;
@@ -21,12 +35,13 @@ struct RouteInfo {
 
 class Router {
  public:
-  void add(const std::string& method, const std::string& route, Handler handler);
+  void add(const std::string& method, const std::string& route, RouteOptions options, Handler handler);
 
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
   struct Match {
     MatchKind kind = MatchKind::kNotFound;
     const Handler* handler = nullptr;
+    const RouteOptions* options = nullptr;
     std::string route;
     std::string allow;  // for kMethodNotAllowed: the methods the path accepts, "GET, HEAD, POST"
   };
@@ -40,6 +55,7 @@ class Router {
     std::string method;
     std::string route;
     std::vector<std::string> segments;  // "{name}" marks a parameter
+    RouteOptions options;
     Handler handler;
   };
   std::vector<Entry> entries_;

@@ -23,6 +23,8 @@ struct ApiKey {
   std::optional<std::string> merchant_id;  // validator scoping
   std::string secret_hash;                 // hex SHA-256 of the secret; the secret is never stored
   TimePoint created_at{};
+  std::optional<TimePoint> last_used_at;  // coarse (about a minute)
+  std::optional<TimePoint> revoked_at;    // set: the key is refused everywhere
   bool operator==(const ApiKey&) const = default;
 };
 

@@ -1,18 +1,29 @@
 // Storage contracts. One interface per role; back-ends (sqlite/, postgres/)
 // implement them and are tested by one parameterised contract suite.
 //
+// Asynchronous: every data operation is a Task (common/async.h). Awaiting one
+// never blocks the awaiting thread; the back-end does its blocking work (a
+// SQLite call, a libpq round trip) elsewhere or on a non-blocking socket and
+// resumes the caller on the caller's own executor. Arguments passed by
+// reference must live until the Task completes (callers co_await at once).
+// The few calls marked "blocking" are for start-up and admin work off the
+// request path, never for an I/O thread.
+//
 // Thread-safety: every method may be called concurrently from any thread.
-// Durability: a method that changes data returns only after the change is
+// Durability: a method that changes data completes only after the change is
 // committed durably (fsync'd for SQLite), or returns an Error and changed nothing.
 // Errors: "not_found", "conflict", "not_reviewable", "unavailable" (database
 // down or busy beyond the retry budget), "internal".
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/async.h"
 #include "common/result.h"
 #include "domain/transaction.h"
 #include "store/records.h"
@@ -22,9 +33,14 @@ namespace txv::store {
 class ApiKeyStore {
  public:
   virtual ~ApiKeyStore() = default;
-  virtual Status create_api_key(const ApiKey& key) = 0;
-  virtual Result<std::optional<ApiKey>> find_api_key_by_hash(const std::string& secret_hash) = 0;
-  virtual Result<std::vector<ApiKey>> list_api_keys() = 0;
+  virtual Task<Status> create_api_key(const ApiKey& key) = 0;
+  // Revoked keys are found too (revoked_at set); the caller refuses them.
+  virtual Task<Result<std::optional<ApiKey>>> find_api_key_by_hash(const std::string& secret_hash) = 0;
+  virtual Task<Result<std::vector<ApiKey>>> list_api_keys() = 0;
+  // Sets revoked_at (idempotent: a second revoke keeps the first time). not_found for an unknown id.
+  virtual Task<Result<ApiKey>> revoke_api_key(const std::string& id, TimePoint at) = 0;
+  // Records that the key was used (coarse: callers call it at most about once a minute per key).
+  virtual Task<Status> touch_api_key(const std::string& id, TimePoint at) = 0;
 };
 
 struct InsertOutcome {
@@ -52,18 +68,23 @@ class TransactionStore {
   virtual ~TransactionStore() = default;
   // Inserts unless (merchant_id, transaction_id) exists; then returns the stored
   // record with inserted=false. Assigns seq. Durable before it returns.
-  virtual Result<InsertOutcome> insert_decision(const domain::DecisionRecord& record) = 0;
-  virtual Result<std::optional<domain::DecisionRecord>> find_decision(const std::string& merchant_id,
-                                                                      const std::string& transaction_id) = 0;
-  virtual Result<TransactionPage> list_decisions(const TransactionQuery& query) = 0;
+  virtual Task<Result<InsertOutcome>> insert_decision(const domain::DecisionRecord& record) = 0;
+  virtual Task<Result<std::optional<domain::DecisionRecord>>> find_decision(const std::string& merchant_id,
+                                                                            const std::string& transaction_id) = 0;
+  virtual Task<Result<TransactionPage>> list_decisions(const TransactionQuery& query) = 0;
   // Records a resolution on a review decision and appends an audit entry in the
   // same database transaction. Errors: not_found, not_reviewable (not a review,
   // or already resolved).
-  virtual Result<domain::DecisionRecord> resolve_review(const std::string& merchant_id,
-                                                        const std::string& transaction_id,
-                                                        const domain::Resolution& resolution) = 0;
-  // Decisions with decided_at >= since, oldest first, for rebuilding counters.
-  virtual Result<std::vector<VelocityEvent>> velocity_events_since(TimePoint since) = 0;
+  virtual Task<Result<domain::DecisionRecord>> resolve_review(const std::string& merchant_id,
+                                                              const std::string& transaction_id,
+                                                              const domain::Resolution& resolution) = 0;
+  // Blocking (start-up and admin work only). Streams the decisions with
+  // since <= decided_at < until, oldest first, to `sink` in chunks of at most
+  // `chunk` events, for rebuilding velocity counters in bounded memory. Stops
+  // early and returns the sink's error when the sink fails.
+  using VelocitySink = std::function<Status(std::span<const VelocityEvent>)>;
+  virtual Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk,
+                                      const VelocitySink& sink) = 0;
 };
 
 // Every change bumps rules_version and appends an audit entry in the same
@@ -71,30 +92,41 @@ class TransactionStore {
 class RuleStore {
  public:
   virtual ~RuleStore() = default;
-  virtual Result<RuleRecord> create_rule(const RuleRecord& rule, const std::string& actor) = 0;
+  virtual Task<Result<RuleRecord>> create_rule(const RuleRecord& rule, const std::string& actor) = 0;
   // Replaces the rule's fields, version = stored version + 1. not_found if absent.
-  virtual Result<RuleRecord> replace_rule(const RuleRecord& rule, const std::string& actor) = 0;
-  virtual Status delete_rule(const std::string& id, const std::string& actor) = 0;
-  virtual Result<std::optional<RuleRecord>> find_rule(const std::string& id) = 0;
-  virtual Result<std::vector<RuleRecord>> list_rules() = 0;  // ordered by priority, then id
-  virtual Result<std::int64_t> rules_version() = 0;
+  virtual Task<Result<RuleRecord>> replace_rule(const RuleRecord& rule, const std::string& actor) = 0;
+  virtual Task<Status> delete_rule(const std::string& id, const std::string& actor) = 0;
+  virtual Task<Result<std::optional<RuleRecord>>> find_rule(const std::string& id) = 0;
+  virtual Task<Result<std::vector<RuleRecord>>> list_rules() = 0;  // ordered by priority, then id
+  virtual Task<Result<std::int64_t>> rules_version() = 0;
 };
 
-// Named lists. Each change appends an audit entry (entries added/removed, not
-// the whole list) in the same database transaction and bumps lists_version.
+// Named lists. Each change appends one bounded audit entry (counts of the
+// entries added and removed, a digest of the new content, and at most
+// kAuditSampleEntries of each as a sample; never the whole list) in the same
+// database transaction as the change and bumps lists_version.
+//
+// Large changes never hold the database's write path for long: a replace of
+// up to 1,000,000 entries is staged in bounded chunks that decisions' commits
+// interleave with, then published by one small transaction (readers and
+// decisions see the old list or the new one, never a mix). A replace that
+// fails part-way leaves the old list in place.
 class ListStore {
  public:
+  static constexpr std::size_t kAuditSampleEntries = 100;
   virtual ~ListStore() = default;
-  virtual Result<ListSummary> replace_list(const std::string& name, const std::vector<std::string>& entries,
-                                           const std::string& actor) = 0;
-  virtual Result<ListSummary> add_list_entries(const std::string& name, const std::vector<std::string>& entries,
-                                               const std::string& actor) = 0;
+  // `entries` are distinct (the caller de-duplicates).
+  virtual Task<Result<ListSummary>> replace_list(const std::string& name, const std::vector<std::string>& entries,
+                                                 const std::string& actor) = 0;
+  virtual Task<Result<ListSummary>> add_list_entries(const std::string& name, const std::vector<std::string>& entries,
+                                                     const std::string& actor) = 0;
   // not_found when the list or the value does not exist.
-  virtual Result<ListSummary> remove_list_entry(const std::string& name, const std::string& value,
-                                                const std::string& actor) = 0;
-  virtual Result<std::optional<std::vector<std::string>>> list_entries(const std::string& name) = 0;
-  virtual Result<std::vector<ListSummary>> list_lists() = 0;
-  virtual Result<std::int64_t> lists_version() = 0;
+  virtual Task<Result<ListSummary>> remove_list_entry(const std::string& name, const std::string& value,
+                                                      const std::string& actor) = 0;
+  virtual Task<Result<std::optional<std::vector<std::string>>>> list_entries(const std::string& name) = 0;
+  virtual Task<Result<std::optional<ListSummary>>> find_list(const std::string& name) = 0;
+  virtual Task<Result<std::vector<ListSummary>>> list_lists() = 0;
+  virtual Task<Result<std::int64_t>> lists_version() = 0;
 };
 
 struct AuditQuery {
@@ -102,6 +134,9 @@ struct AuditQuery {
   std::optional<std::string> object_id;
   std::optional<TimePoint> since;
   int limit = 50;
+  // Page by size as well as count: stop adding entries once their before/after
+  // JSON exceeds this many bytes (at least one entry is always returned).
+  std::size_t max_bytes = 1024 * 1024;
   std::optional<std::int64_t> before_id;
 };
 
@@ -113,14 +148,14 @@ struct AuditPage {
 class AuditLog {
  public:
   virtual ~AuditLog() = default;
-  virtual Result<AuditPage> list_audit(const AuditQuery& query) = 0;
+  virtual Task<Result<AuditPage>> list_audit(const AuditQuery& query) = 0;
 };
 
 // Liveness of the database for /readyz and pool gauges for /metrics.
 class DatabaseHealth {
  public:
   virtual ~DatabaseHealth() = default;
-  virtual Status ping() = 0;
+  virtual Task<Status> ping() = 0;
   struct PoolStats {
     int idle = 0;
     int in_use = 0;
@@ -136,7 +171,7 @@ class Database : public ApiKeyStore,
                  public AuditLog,
                  public DatabaseHealth {
  public:
-  // Applies pending migrations. Idempotent.
+  // Blocking (start-up, CLI). Applies pending migrations. Idempotent.
   virtual Status migrate() = 0;
   // Commits pending writes and closes; further calls answer "unavailable".
   virtual void close() = 0;
