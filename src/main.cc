@@ -1,7 +1,9 @@
 // The only place that creates concrete types and wires them together.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -35,8 +37,6 @@
 namespace {
 
 constexpr int kExitConfig = 2;
-constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-constexpr std::size_t kMaxListUploadBytes = 128 * 1024 * 1024;
 
 int fail_config(const std::string& message) {
   std::fprintf(stderr, "txv: %s\n", message.c_str());
@@ -51,8 +51,9 @@ txv::Result<std::unique_ptr<txv::store::Database>> open_database(const txv::conf
   }
   txv::store::SqliteOptions options;
   options.path = config.sqlite_path;
-  // Handlers read (idempotency look-ups) from many threads at once; WAL readers do not block each other.
-  options.read_pool_size = std::min(64, std::max(16, 4 * config.threads));
+  // Reads run on the store's own threads, one per read connection, while the
+  // I/O threads go on; WAL readers do not block each other or the writer.
+  options.read_pool_size = std::min(16, std::max(4, 2 * config.threads));
   auto db = txv::store::open_sqlite_database(options);
   if (!db.ok()) {
     return txv::make_error("invalid_configuration", "TXV_DATABASE_URL: " + db.error().message);
@@ -75,7 +76,7 @@ int run_apikey_create(const txv::cli::Command& cmd) {
   if (!db.ok()) return fail_config(db.error().message);
   if (auto m = (*db)->migrate(); !m.ok()) return fail_config("TXV_DATABASE_URL: " + m.error().message);
   auto key = txv::api::generate_api_key(cmd.role, cmd.merchant_id, cmd.key_name, txv::domain::now_millis());
-  auto created = (*db)->create_api_key(key.record);
+  auto created = txv::block_on((*db)->create_api_key(key.record));
   (*db)->close();
   if (!created.ok()) {
     std::fprintf(stderr, "txv: cannot store the key: %s\n", created.error().message.c_str());
@@ -86,6 +87,53 @@ int run_apikey_create(const txv::cli::Command& cmd) {
                key.record.name.c_str(), cmd.merchant_id ? " for merchant " : "",
                cmd.merchant_id ? cmd.merchant_id->c_str() : "");
   return 0;
+}
+
+std::string format_optional_time(const std::optional<txv::domain::TimePoint>& t) {
+  return t ? txv::domain::format_rfc3339(*t) : std::string("-");
+}
+
+int run_apikey_list(const txv::cli::Command& cmd) {
+  auto db = open_database(cmd.config);
+  if (!db.ok()) return fail_config(db.error().message);
+  if (auto m = (*db)->migrate(); !m.ok()) return fail_config("TXV_DATABASE_URL: " + m.error().message);
+  auto keys = txv::block_on((*db)->list_api_keys());
+  (*db)->close();
+  if (!keys.ok()) {
+    std::fprintf(stderr, "txv: cannot list keys: %s\n", keys.error().message.c_str());
+    return 1;
+  }
+  std::printf("%-16s %-20s %-10s %-16s %-24s %-24s %s\n", "ID", "NAME", "ROLE", "MERCHANT", "CREATED", "LAST USED",
+              "REVOKED");
+  for (const auto& k : *keys) {
+    std::printf("%-16s %-20s %-10s %-16s %-24s %-24s %s\n", k.id.c_str(), k.name.c_str(), txv::store::to_string(k.role),
+                k.merchant_id.value_or("-").c_str(), txv::domain::format_rfc3339(k.created_at).c_str(),
+                format_optional_time(k.last_used_at).c_str(), format_optional_time(k.revoked_at).c_str());
+  }
+  return 0;
+}
+
+int run_apikey_revoke(const txv::cli::Command& cmd) {
+  auto db = open_database(cmd.config);
+  if (!db.ok()) return fail_config(db.error().message);
+  if (auto m = (*db)->migrate(); !m.ok()) return fail_config("TXV_DATABASE_URL: " + m.error().message);
+  auto revoked = txv::block_on((*db)->revoke_api_key(cmd.key_id, txv::domain::now_millis()));
+  (*db)->close();
+  if (!revoked.ok()) {
+    std::fprintf(stderr, "txv: cannot revoke %s: %s\n", cmd.key_id.c_str(), revoked.error().message.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "txv: revoked %s (name %s); every replica refuses it within 1 s\n", revoked->id.c_str(),
+               revoked->name.c_str());
+  return 0;
+}
+
+// Runs admin work (list uploads, backfills, big renders) below the I/O
+// threads' priority, so a large admin call takes spare CPU, not decisions'.
+void lower_priority_of_pool(boost::asio::thread_pool& pool, std::size_t threads) {
+  for (std::size_t i = 0; i < threads; ++i) {
+    boost::asio::post(pool, [] { setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10); });
+  }
 }
 
 int run_serve(const txv::cli::Command& cmd) {
@@ -114,11 +162,16 @@ int run_serve(const txv::cli::Command& cmd) {
     m.set_db_pool(s.idle, s.in_use);
   });
   txv::decide::Fingerprinter fingerprinter(std::move(pan_key).value());
+  constexpr std::size_t kAdminThreads = 1;
+  boost::asio::thread_pool admin_pool(kAdminThreads);
+  lower_priority_of_pool(admin_pool, kAdminThreads);
   txv::cache::LocalVelocityCounters counters;
-  txv::decide::RuleEngine engine({[&db](txv::domain::TimePoint since) { return db->velocity_events_since(since); }, {}},
-                                 counters);
+  txv::decide::RuleEngineOptions engine_options;
+  engine_options.history = db.get();
+  engine_options.admin = admin_pool.get_executor();
+  txv::decide::RuleEngine engine(std::move(engine_options), counters, counters);
   txv::decide::DecisionPipeline pipeline({}, *db, fingerprinter, engine);
-  txv::api::Authenticator authenticator(*db);
+  txv::api::Authenticator authenticator({}, *db);
   std::unique_ptr<txv::cache::RateLimiter> rate_limiter;
   if (config.rate_limit > 0) {
     rate_limiter =
@@ -128,14 +181,14 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::api::Lifecycle lifecycle;
   txv::api::HealthApi health(
       lifecycle, metrics,
-      [&db] {
-        auto s = db->ping();
-        return s.ok() ? std::string("ok") : s.error().message;
+      [&db]() -> txv::Task<std::string> {
+        auto s = co_await db->ping();
+        co_return s.ok() ? std::string("ok") : s.error().message;
       },
-      [] { return std::string("ok"); });
-  txv::api::TransactionsApi transactions(access, pipeline, *db, fingerprinter, metrics);
-  txv::api::RulesApi rules_api(access, *db, *db, *db, engine);
-  if (auto s = rules_api.load_all(); !s.ok())
+      []() -> txv::Task<std::string> { co_return std::string("ok"); });
+  txv::api::TransactionsApi transactions(pipeline, *db, fingerprinter, metrics);
+  txv::api::RulesApi rules_api(*db, *db, *db, engine, admin_pool.get_executor());
+  if (auto s = txv::block_on(rules_api.load_all()); !s.ok())
     return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
   if (auto s = engine.rebuild_counters(); !s.ok()) {
     return fail_config("TXV_DATABASE_URL: cannot rebuild velocity counters: " + s.error().message);
@@ -145,24 +198,18 @@ int run_serve(const txv::cli::Command& cmd) {
   health.register_routes(router);
   transactions.register_routes(router);
   rules_api.register_routes(router);
-  txv::http::Dispatcher dispatcher(router, metrics,
-                                   [](int status, const txv::Error& e) { return txv::api::error_response(status, e); });
+  txv::http::Dispatcher dispatcher(
+      router, metrics, [](int status, const txv::Error& e) { return txv::api::error_response(status, e); },
+      [&access](txv::http::Request& r, const txv::http::RouteOptions& route) { return access.admit(r, route); });
 
   txv::http::ServerOptions server_options;
   server_options.host = config.listen_host;
   server_options.port = config.listen_port;
-  // Handlers block while their decision is committed: many threads per core.
-  server_options.threads = std::min(4096, std::max(128, 64 * config.threads));
+  // One I/O thread per core: handlers are coroutines and never block one.
+  server_options.threads = config.threads;
   server_options.tls_cert_file = config.tls_cert_file;
   server_options.tls_key_file = config.tls_key_file;
-  // List uploads may carry up to 1,000,000 entries; every other body keeps the 64 KiB limit.
-  server_options.body_limit_for = [](std::string_view method, std::string_view target) -> std::size_t {
-    bool list_upload = (method == "PUT" || method == "POST") && target.rfind("/v1/lists/", 0) == 0;
-    return list_upload ? kMaxListUploadBytes : kMaxBodyBytes;
-  };
-  txv::http::Server server(
-      server_options, [&dispatcher](txv::http::Request& r) { return dispatcher(r); },
-      [&dispatcher](int status, const std::string& remote) { return dispatcher.transport_error(status, remote); });
+  txv::http::Server server(server_options, dispatcher);
   if (auto s = server.start(); !s.ok()) return fail_config(s.error().message);
 
   lifecycle.started = true;
@@ -185,6 +232,7 @@ int run_serve(const txv::cli::Command& cmd) {
   bool idle = server.wait_idle(grace_deadline);
   db->close();  // commits what is pending
   server.stop();
+  admin_pool.join();
   txv::logging::info("shutdown: done", {{"in_flight_finished", idle}});
   return idle ? 0 : 1;
 }
@@ -206,6 +254,10 @@ int main(int argc, char** argv) {
         return run_migrate(*cmd);
       case txv::cli::Verb::kApiKeyCreate:
         return run_apikey_create(*cmd);
+      case txv::cli::Verb::kApiKeyList:
+        return run_apikey_list(*cmd);
+      case txv::cli::Verb::kApiKeyRevoke:
+        return run_apikey_revoke(*cmd);
       case txv::cli::Verb::kServe:
         return run_serve(*cmd);
     }

@@ -1,5 +1,8 @@
 #include "api/access.h"
 
+#include <any>
+#include <cassert>
+
 #include "api/responses.h"
 
 namespace txv::api {
@@ -7,25 +10,38 @@ namespace txv::api {
 AccessControl::AccessControl(Authenticator& auth, cache::RateLimiter* rate_limiter, metrics::Metrics& metrics)
     : auth_(auth), rate_limiter_(rate_limiter), metrics_(metrics) {}
 
-std::variant<Principal, http::Response> AccessControl::check(const http::Request& request,
-                                                             std::initializer_list<store::Role> allowed) {
-  auto principal = auth_.authenticate(request);
+Task<std::optional<http::Response>> AccessControl::admit(http::Request& request, const http::RouteOptions& route) {
+  auto principal = co_await auth_.authenticate(request);
   if (!principal.ok()) {
     auto r = error_response(principal.error());
     if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"txv\"");
-    return r;
+    co_return r;
   }
   if (rate_limiter_ != nullptr) {
-    auto d = rate_limiter_->try_acquire(principal->key_id);
+    auto d = co_await rate_limiter_->try_acquire(principal->key_id);
     if (d.backend_error) metrics_.count_cache_error();
     if (!d.allowed) {
       auto r = error_response(make_error("rate_limited", "this API key is over its request budget"));
       r.headers.emplace_back("Retry-After", std::to_string(d.retry_after_seconds));
-      return r;
+      co_return r;
     }
   }
-  if (auto s = require_role(*principal, allowed); !s.ok()) return error_response(s.error());
-  return std::move(principal).value();
+  if ((route.access & (1u << static_cast<unsigned>(principal->role))) == 0) {
+    co_return error_response(make_error(
+        "forbidden", std::string("this API key's role (") + store::to_string(principal->role) +
+                         ") may not use this endpoint"));
+  }
+  request.principal = std::move(principal).value();
+  co_return std::nullopt;
+}
+
+const Principal& principal_of(const http::Request& request) {
+  const Principal* p = std::any_cast<Principal>(&request.principal);
+  // The dispatcher runs a protected route's handler only after admit() set
+  // it; should that ever fail, the fallback may act for no merchant at all.
+  assert(p != nullptr);
+  static const Principal kNobody{"", "", store::Role::kValidator, std::string()};
+  return p != nullptr ? *p : kNobody;
 }
 
 }  // namespace txv::api

@@ -1,25 +1,38 @@
-// Authentication + role + rate limit in front of every /v1/ handler.
+// Authentication, role and rate limit in front of every /v1/ route, run on the
+// request's headers before any body byte is read (the http::Admission hook):
+// an unauthenticated client can make the server read at most the headers and
+// the 64 KiB default body limit never applies to it, because a refused request
+// is answered without reading its body.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
-#include <variant>
+#include <optional>
 
 #include "api/auth.h"
 #include "cache/rate_limiter.h"
 #include "http/message.h"
+#include "http/router.h"
 #include "metrics/metrics.h"
 
 namespace txv::api {
+
+// RouteOptions::access for a route open to these roles (a bit per role).
+constexpr std::uint32_t allow(std::initializer_list<store::Role> roles) {
+  std::uint32_t bits = 0;
+  for (auto r : roles) bits |= 1u << static_cast<unsigned>(r);
+  return bits;
+}
 
 class AccessControl {
  public:
   // rate_limiter may be null (TXV_RATE_LIMIT=0).
   AccessControl(Authenticator& auth, cache::RateLimiter* rate_limiter, metrics::Metrics& metrics);
 
-  // The caller's principal, or the response to send instead (401, 403, 429
-  // with Retry-After, 503).
-  std::variant<Principal, http::Response> check(const http::Request& request,
-                                                std::initializer_list<store::Role> allowed);
+  // The admission hook: nullopt when the request may go on (request.principal
+  // is then set), else the answer (401 with WWW-Authenticate, 403, 429 with
+  // Retry-After, 503).
+  Task<std::optional<http::Response>> admit(http::Request& request, const http::RouteOptions& route);
 
  private:
   Authenticator& auth_;
@@ -27,12 +40,8 @@ class AccessControl {
   metrics::Metrics& metrics_;
 };
 
-// In a handler with an `access_` member and a `request` parameter: answers the
-// denial (401/403/429/503) or binds `principal` for the rest of the handler.
-#define TXV_REQUIRE(...)                                                                  \
-  auto txv_access = access_.check(request, {__VA_ARGS__});                                \
-  if (auto* denied = std::get_if<http::Response>(&txv_access)) return std::move(*denied); \
-  const auto& principal = std::get<Principal>(txv_access);                                \
-  (void)principal
+// The principal admit() attached to the request. Only for routes registered
+// with a non-zero access (the dispatcher never runs their handler otherwise).
+const Principal& principal_of(const http::Request& request);
 
 }  // namespace txv::api

@@ -6,19 +6,16 @@
 
 #include <stdexcept>
 
+#include "common/hex.h"
+#include "domain/time.h"
+
 namespace txv::api {
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * len, '0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 0xF];
-  }
-  return out;
+  return hex_encode(md, len);
 }
 
 namespace {
@@ -57,43 +54,76 @@ NewApiKey generate_api_key(store::Role role, std::optional<std::string> merchant
   return k;
 }
 
-Authenticator::Authenticator(store::ApiKeyStore& keys) : keys_(keys) {}
-
-Result<Principal> Authenticator::authenticate(const http::Request& request) {
-  const std::string* header = request.header("authorization");
-  static const std::string kBearer = "Bearer ";
-  if (header == nullptr || header->size() <= kBearer.size() || header->compare(0, kBearer.size(), kBearer) != 0) {
-    return make_error("unauthorized", "missing or malformed Authorization: Bearer <api key>");
-  }
-  std::string_view secret = std::string_view(*header).substr(kBearer.size());
-  if (secret.size() > 256) return make_error("unauthorized", "unknown API key");
-  std::string hash = sha256_hex(secret);
-
-  std::optional<store::ApiKey> key;
-  {
-    std::shared_lock lock(mu_);
-    if (auto it = cache_.find(hash); it != cache_.end()) key = it->second;
-  }
-  if (!key) {
-    auto found = keys_.find_api_key_by_hash(hash);
-    if (!found.ok()) return Error(found.error());
-    if (!found->has_value()) return make_error("unauthorized", "unknown API key");
-    key = **found;
-    std::unique_lock lock(mu_);
-    cache_.emplace(hash, *key);
-  }
-  if (key->secret_hash.size() != hash.size() || CRYPTO_memcmp(key->secret_hash.data(), hash.data(), hash.size()) != 0) {
-    return make_error("unauthorized", "unknown API key");
-  }
-  return Principal{key->id, key->name, key->role, key->merchant_id};
+bool in_merchant_scope(const Principal& p, std::string_view merchant_id) {
+  return !p.merchant_id || *p.merchant_id == merchant_id;
 }
 
-Status require_role(const Principal& p, std::initializer_list<store::Role> allowed) {
-  for (auto r : allowed) {
-    if (p.role == r) return Ok{};
+Authenticator::Authenticator(AuthenticatorOptions options, store::ApiKeyStore& keys)
+    : options_(options), keys_(keys) {}
+
+namespace {
+
+// The secret of "Authorization: Bearer <secret>", the scheme matched
+// case-insensitively; nullopt for any other shape.
+std::optional<std::string_view> bearer_secret(const std::string* header) {
+  if (header == nullptr) return std::nullopt;
+  std::string_view h = *header;
+  constexpr std::string_view kScheme = "bearer";
+  if (h.size() <= kScheme.size() + 1) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(h[i])) != kScheme[i]) return std::nullopt;
   }
-  return make_error("forbidden",
-                    std::string("this API key's role (") + store::to_string(p.role) + ") may not use this endpoint");
+  if (h[kScheme.size()] != ' ') return std::nullopt;
+  std::string_view secret = h.substr(kScheme.size() + 1);
+  while (!secret.empty() && secret.front() == ' ') secret.remove_prefix(1);
+  while (!secret.empty() && secret.back() == ' ') secret.remove_suffix(1);
+  if (secret.empty() || secret.size() > 256) return std::nullopt;
+  return secret;
+}
+
+}  // namespace
+
+Task<Result<Principal>> Authenticator::authenticate(const http::Request& request) {
+  auto secret = bearer_secret(request.header("authorization"));
+  if (!secret) co_return make_error("unauthorized", "missing or malformed Authorization: Bearer <api key>");
+  std::string hash = sha256_hex(*secret);
+  const auto now = std::chrono::steady_clock::now();
+
+  std::optional<store::ApiKey> key;
+  bool touch = false;
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = cache_.find(hash); it != cache_.end() && now - it->second.checked < options_.recheck_after) {
+      key = it->second.key;
+      touch = now - it->second.touched >= options_.touch_every;
+    }
+  }
+  if (!key) {
+    auto found = co_await keys_.find_api_key_by_hash(hash);
+    if (!found.ok()) co_return Error(found.error());
+    std::unique_lock lock(mu_);
+    if (!found->has_value()) {
+      cache_.erase(hash);
+      co_return make_error("unauthorized", "unknown API key");
+    }
+    key = **found;
+    auto [it, inserted] = cache_.try_emplace(hash, Cached{*key, now, {}});
+    if (!inserted) it->second.key = *key, it->second.checked = now;
+    touch = now - it->second.touched >= options_.touch_every;
+  }
+  if (key->secret_hash.size() != hash.size() || CRYPTO_memcmp(key->secret_hash.data(), hash.data(), hash.size()) != 0) {
+    co_return make_error("unauthorized", "unknown API key");
+  }
+  if (key->revoked_at) co_return make_error("unauthorized", "this API key was revoked");
+  if (touch) {
+    {
+      std::unique_lock lock(mu_);
+      if (auto it = cache_.find(hash); it != cache_.end()) it->second.touched = now;
+    }
+    // Best effort: a failed write of last_used_at must not fail the request.
+    (void)co_await keys_.touch_api_key(key->id, domain::now_millis());
+  }
+  co_return Principal{key->id, key->name, key->role, key->merchant_id};
 }
 
 }  // namespace txv::api

@@ -2,18 +2,29 @@
 //
 // Keys are "txv_" + 43 base64url chars (32 random bytes); only the hex SHA-256
 // of a key is stored. A presented key is hashed, looked up by hash, and the
-// stored hash is compared in constant time. Found keys are cached in process
-// (keys are immutable once created; there is no revocation API yet).
+// stored hash is compared in constant time. The scheme name `Bearer` is
+// case-insensitive (RFC 9110 §11.1).
 //
-// Thread-safety: authenticate() is called concurrently.
+// Keys found are cached in process for recheck_after; after that the next
+// request re-reads the key from the store (awaited, never blocking), so a
+// revocation made through any process (`txv apikey revoke`) refuses the key
+// everywhere within AuthenticatorOptions::recheck_after (1 s). Only keys that exist are cached, so the
+// cache holds at most as many entries as there are keys: an unauthenticated
+// client cannot grow it.
+//
+// Thread-safety: authenticate() is called concurrently; its lock is never held
+// across a suspension point.
 #pragma once
 
+#include <chrono>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
+#include "common/async.h"
 #include "common/result.h"
 #include "http/message.h"
 #include "store/stores.h"
@@ -27,20 +38,33 @@ struct Principal {
   std::optional<std::string> merchant_id;
 };
 
-class Authenticator {
- public:
-  explicit Authenticator(store::ApiKeyStore& keys);
-  // Errors: unauthorized (missing, malformed or unknown key), unavailable.
-  Result<Principal> authenticate(const http::Request& request);
+// Whether `p` may act for `merchant_id`: keys without a merchant scope may act
+// for every merchant. The one scope check of the API.
+bool in_merchant_scope(const Principal& p, std::string_view merchant_id);
 
- private:
-  store::ApiKeyStore& keys_;
-  std::shared_mutex mu_;
-  std::unordered_map<std::string, store::ApiKey> cache_;  // by secret hash
+struct AuthenticatorOptions {
+  std::chrono::milliseconds recheck_after{1000};
+  std::chrono::seconds touch_every{60};  // how often last_used_at is written per key
 };
 
-// forbidden unless the principal's role is one of `allowed`.
-Status require_role(const Principal& p, std::initializer_list<store::Role> allowed);
+class Authenticator {
+ public:
+  Authenticator(AuthenticatorOptions options, store::ApiKeyStore& keys);
+  // Errors: unauthorized (missing, malformed, unknown or revoked key), unavailable.
+  Task<Result<Principal>> authenticate(const http::Request& request);
+
+ private:
+  struct Cached {
+    store::ApiKey key;
+    std::chrono::steady_clock::time_point checked;
+    std::chrono::steady_clock::time_point touched;
+  };
+
+  AuthenticatorOptions options_;
+  store::ApiKeyStore& keys_;
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, Cached> cache_;  // by secret hash
+};
 
 // A new secret and the record to store for it.
 struct NewApiKey {

@@ -10,26 +10,28 @@ HealthApi::HealthApi(Lifecycle& lifecycle, metrics::Metrics& metrics, ReadinessC
     : lifecycle_(lifecycle), metrics_(metrics), database_(std::move(database)), cache_(std::move(cache)) {}
 
 void HealthApi::register_routes(http::Router& router) {
-  router.add("GET", "/livez", [](http::Request&) { return json_response(200, json::object{{"status", "ok"}}); });
-  router.add("GET", "/startupz", [this](http::Request&) {
-    bool started = lifecycle_.started.load();
-    return json_response(started ? 200 : 503, json::object{{"status", started ? "ok" : "starting"}});
+  router.add("GET", "/livez", {}, [](http::Request&) -> Task<http::Response> {
+    co_return json_response(200, json::object{{"status", "ok"}});
   });
-  router.add("GET", "/readyz", [this](http::Request&) {
-    std::string db = database_();
-    std::string cache = cache_();
+  router.add("GET", "/startupz", {}, [this](http::Request&) -> Task<http::Response> {
+    bool started = lifecycle_.started.load();
+    co_return json_response(started ? 200 : 503, json::object{{"status", started ? "ok" : "starting"}});
+  });
+  router.add("GET", "/readyz", {}, [this](http::Request&) -> Task<http::Response> {
+    std::string db = co_await database_();
+    std::string cache = co_await cache_();
     bool ready = lifecycle_.started.load() && !lifecycle_.draining.load() && db == "ok" && cache == "ok";
     json::object body{{"status", ready ? "ok" : "unavailable"},
                       {"checks", json::object{{"database", db}, {"cache", cache}}}};
     if (lifecycle_.draining.load()) body["checks"].as_object()["shutdown"] = "draining";
     if (!lifecycle_.started.load()) body["checks"].as_object()["startup"] = "starting";
-    return json_response(ready ? 200 : 503, body);
+    co_return json_response(ready ? 200 : 503, body);
   });
-  router.add("GET", "/metrics", [this](http::Request&) {
+  router.add("GET", "/metrics", {}, [this](http::Request&) -> Task<http::Response> {
     http::Response r;
     r.body = metrics_.render();
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return r;
+    co_return r;
   });
 }
 

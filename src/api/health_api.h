@@ -16,8 +16,9 @@ struct Lifecycle {
   std::atomic<bool> draining{false};  // SIGTERM received
 };
 
-// A dependency check for /readyz: "ok" or a short reason.
-using ReadinessCheck = std::function<std::string()>;
+// A dependency check for /readyz: "ok" or a short reason. Asynchronous: a
+// database ping is a round trip.
+using ReadinessCheck = std::function<Task<std::string>()>;
 
 class HealthApi {
  public:

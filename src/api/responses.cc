@@ -1,32 +1,49 @@
 #include "api/responses.h"
 
-#include <unordered_map>
-
 #include "api/mapping/error_json.h"
+#include "api/mapping/json_body.h"
 
 namespace txv::api {
 
-int status_for(const std::string& code) {
-  static const std::unordered_map<std::string, int> kStatus = {
-      {"malformed_json", 400},
-      {"malformed_request", 400},
-      {"unauthorized", 401},
-      {"forbidden", 403},
-      {"not_found", 404},
-      {"method_not_allowed", 405},
-      {"idempotency_conflict", 409},
-      {"not_reviewable", 409},
-      {"conflict", 409},
-      {"payload_too_large", 413},
-      {"unsupported_media_type", 415},
-      {"validation_failed", 422},
-      {"invalid_expression", 422},
-      {"rate_limited", 429},
-      {"unavailable", 503},
-      {"internal", 500},
-  };
-  auto it = kStatus.find(code);
-  return it == kStatus.end() ? 500 : it->second;
+int status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kMalformedJson:
+    case ErrorCode::kMalformedRequest:
+      return 400;
+    case ErrorCode::kUnauthorized:
+      return 401;
+    case ErrorCode::kForbidden:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kMethodNotAllowed:
+      return 405;
+    case ErrorCode::kIdempotencyConflict:
+    case ErrorCode::kNotReviewable:
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kVersionMismatch:
+      return 412;
+    case ErrorCode::kPayloadTooLarge:
+      return 413;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
+    case ErrorCode::kValidationFailed:
+    case ErrorCode::kInvalidExpression:
+      return 422;
+    case ErrorCode::kPreconditionRequired:
+      return 428;
+    case ErrorCode::kRateLimited:
+      return 429;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+    // Start-up and command-line codes never reach a response; if one did, it is our bug.
+    case ErrorCode::kInvalidConfiguration:
+    case ErrorCode::kUsage:
+      return 500;
+  }
+  return 500;
 }
 
 http::Response json_response(int status, const boost::json::value& body) {
@@ -45,11 +62,6 @@ http::Response error_response(int status, const Error& error) {
 
 http::Response error_response(const Error& error) { return error_response(status_for(error.code), error); }
 
-Result<boost::json::value> parse_json_body(const std::string& body) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(body, ec);
-  if (ec) return make_error("malformed_json", "the request body is not valid JSON");
-  return v;
-}
+Result<boost::json::value> parse_json_body(const std::string& body) { return parse_json_strict(body); }
 
 }  // namespace txv::api

@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 
 #include "api/responses.h"
+#include "common/hex.h"
+#include "domain/card_text.h"
 #include "api/transactions_api.h"
 #include "domain/identifiers.h"
 #include "domain/time.h"
@@ -20,6 +22,9 @@ constexpr std::size_t kMaxNameLength = 200;
 constexpr std::size_t kMaxCodeLength = 64;
 constexpr std::size_t kMaxListEntries = 1'000'000;
 constexpr std::size_t kMaxEntryLength = 256;
+// An audit page stops growing past this many bytes of before/after JSON (at
+// least one entry is always returned), whatever `limit` asked for.
+constexpr std::size_t kMaxAuditPageBytes = 1024 * 1024;
 
 bool snake_case(std::string_view s) {
   if (s.empty() || s.size() > kMaxCodeLength || !(s[0] >= 'a' && s[0] <= 'z')) return false;
@@ -32,13 +37,7 @@ bool snake_case(std::string_view s) {
 std::string new_rule_id() {
   unsigned char raw[8];
   RAND_bytes(raw, sizeof raw);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "rule_";
-  for (unsigned char b : raw) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 0xF]);
-  }
-  return id;
+  return "rule_" + hex_encode(raw, sizeof raw);
 }
 
 // Parses a rule body. On success fills `rule` (id untouched unless given).
@@ -89,7 +88,9 @@ Status parse_rule_body(const json::value& body, store::RuleRecord& rule, bool id
       rule.id = id;
     }
   }
-  string_field("name", rule.name, kMaxNameLength, true);
+  if (string_field("name", rule.name, kMaxNameLength, true) && domain::looks_like_card_number(rule.name)) {
+    issues.push_back({"name", "looks_like_card_number"});
+  }
   bool has_expression = string_field("expression", rule.expression, rules::kMaxExpressionBytes, true);
   std::string action;
   if (string_field("action", action, 16, true)) {
@@ -197,191 +198,218 @@ Status check_list_name(const std::string& name) {
 
 }  // namespace
 
-RulesApi::RulesApi(AccessControl& access, store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit,
-                   decide::RuleEngine& engine)
-    : access_(access), rules_(rules), lists_(lists), audit_(audit), engine_(engine) {}
+RulesApi::RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit,
+                   decide::RuleEngine& engine, Executor admin)
+    : rules_(rules), lists_(lists), audit_(audit), engine_(engine), admin_(std::move(admin)) {}
 
 void RulesApi::register_routes(http::Router& router) {
-  router.add("POST", "/v1/rules", [this](http::Request& r) { return create_rule(r); });
-  router.add("GET", "/v1/rules", [this](http::Request& r) { return list_rules(r); });
-  router.add("GET", "/v1/rules/{id}", [this](http::Request& r) { return get_rule(r); });
-  router.add("PUT", "/v1/rules/{id}", [this](http::Request& r) { return replace_rule(r); });
-  router.add("DELETE", "/v1/rules/{id}", [this](http::Request& r) { return delete_rule(r); });
-  router.add("GET", "/v1/lists", [this](http::Request& r) { return list_lists(r); });
-  router.add("GET", "/v1/lists/{name}", [this](http::Request& r) { return get_list(r); });
-  router.add("PUT", "/v1/lists/{name}", [this](http::Request& r) { return replace_list(r); });
-  router.add("POST", "/v1/lists/{name}/entries", [this](http::Request& r) { return add_list_entries(r); });
-  router.add("DELETE", "/v1/lists/{name}/entries/{value}", [this](http::Request& r) { return remove_list_entry(r); });
-  router.add("GET", "/v1/audit", [this](http::Request& r) { return list_audit(r); });
+  const auto admins = allow({Role::kAdmin});
+  const auto readers = allow({Role::kAdmin, Role::kAnalyst});
+  const http::RouteOptions upload{admins, kMaxListUploadBody};
+  router.add("POST", "/v1/rules", {admins}, [this](http::Request& r) { return create_rule(r); });
+  router.add("GET", "/v1/rules", {readers}, [this](http::Request& r) { return list_rules(r); });
+  router.add("GET", "/v1/rules/{id}", {readers}, [this](http::Request& r) { return get_rule(r); });
+  router.add("PUT", "/v1/rules/{id}", {admins}, [this](http::Request& r) { return replace_rule(r); });
+  router.add("DELETE", "/v1/rules/{id}", {admins}, [this](http::Request& r) { return delete_rule(r); });
+  router.add("GET", "/v1/lists", {readers}, [this](http::Request& r) { return list_lists(r); });
+  router.add("GET", "/v1/lists/{name}", {readers}, [this](http::Request& r) { return get_list(r); });
+  router.add("PUT", "/v1/lists/{name}", upload, [this](http::Request& r) { return replace_list(r); });
+  router.add("POST", "/v1/lists/{name}/entries", upload, [this](http::Request& r) { return add_list_entries(r); });
+  router.add("DELETE", "/v1/lists/{name}/entries/{value}", {admins},
+             [this](http::Request& r) { return remove_list_entry(r); });
+  router.add("GET", "/v1/audit", {readers}, [this](http::Request& r) { return list_audit(r); });
 }
 
-Status RulesApi::reload_rules_locked() {
-  auto all = rules_.list_rules();
-  if (!all.ok()) return Error(all.error());
-  auto version = rules_.rules_version();
-  if (!version.ok()) return Error(version.error());
-  engine_.replace_rules(*all, *version);
-  return Ok{};
+Task<Status> RulesApi::reload_rules_locked() {
+  auto all = co_await rules_.list_rules();
+  if (!all.ok()) co_return Error(all.error());
+  auto version = co_await rules_.rules_version();
+  if (!version.ok()) co_return Error(version.error());
+  // Completes once the new set is live (after any velocity backfill, built off the request path).
+  (void)co_await engine_.replace_rules(*all, *version);
+  co_return Ok{};
 }
 
-Status RulesApi::load_all() {
-  std::lock_guard lock(change_mu_);
-  auto lists = lists_.list_lists();
-  if (!lists.ok()) return Error(lists.error());
+Task<Status> RulesApi::load_all() {
+  auto guard = co_await changes_.lock("changes");
+  auto lists = co_await lists_.list_lists();
+  if (!lists.ok()) co_return Error(lists.error());
   for (const auto& summary : *lists) {
-    auto entries = lists_.list_entries(summary.name);
-    if (!entries.ok()) return Error(entries.error());
+    auto entries = co_await lists_.list_entries(summary.name);
+    if (!entries.ok()) co_return Error(entries.error());
     if (!entries->has_value()) continue;
     engine_.set_list(summary.name, std::make_shared<const decide::ListEntries>((*entries)->begin(), (*entries)->end()));
   }
-  return reload_rules_locked();
+  co_return co_await reload_rules_locked();
 }
 
-http::Response RulesApi::create_rule(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin);
+Task<http::Response> RulesApi::create_rule(http::Request& request) {
+  const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
-  if (!body.ok()) return error_response(body.error());
+  if (!body.ok()) co_return error_response(body.error());
   store::RuleRecord rule;
-  if (auto s = parse_rule_body(*body, rule, true); !s.ok()) return error_response(s.error());
+  if (auto s = parse_rule_body(*body, rule, true); !s.ok()) co_return error_response(s.error());
   if (rule.id.empty()) rule.id = new_rule_id();
   rule.version = 1;
   rule.created_at = rule.updated_at = domain::now_millis();
-  std::lock_guard lock(change_mu_);
-  auto created = rules_.create_rule(rule, principal.name);
-  if (!created.ok()) return error_response(created.error());
-  if (auto s = reload_rules_locked(); !s.ok()) return error_response(s.error());
-  return json_response(201, store::rule_to_json(*created));
+  auto guard = co_await changes_.lock("changes");
+  auto created = co_await rules_.create_rule(rule, principal.name);
+  if (!created.ok()) co_return error_response(created.error());
+  if (auto s = co_await reload_rules_locked(); !s.ok()) co_return error_response(s.error());
+  co_return json_response(201, store::rule_to_json(*created));
 }
 
-http::Response RulesApi::replace_rule(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin);
+Task<http::Response> RulesApi::replace_rule(http::Request& request) {
+  const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
-  if (!body.ok()) return error_response(body.error());
+  if (!body.ok()) co_return error_response(body.error());
   store::RuleRecord rule;
   rule.id = request.path_params["id"];
-  if (auto s = parse_rule_body(*body, rule, false); !s.ok()) return error_response(s.error());
+  if (auto s = parse_rule_body(*body, rule, false); !s.ok()) co_return error_response(s.error());
   rule.updated_at = domain::now_millis();
-  std::lock_guard lock(change_mu_);
-  auto replaced = rules_.replace_rule(rule, principal.name);
-  if (!replaced.ok()) return error_response(replaced.error());
-  if (auto s = reload_rules_locked(); !s.ok()) return error_response(s.error());
-  return json_response(200, store::rule_to_json(*replaced));
+  auto guard = co_await changes_.lock("changes");
+  auto replaced = co_await rules_.replace_rule(rule, principal.name);
+  if (!replaced.ok()) co_return error_response(replaced.error());
+  if (auto s = co_await reload_rules_locked(); !s.ok()) co_return error_response(s.error());
+  co_return json_response(200, store::rule_to_json(*replaced));
 }
 
-http::Response RulesApi::delete_rule(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin);
-  std::lock_guard lock(change_mu_);
-  if (auto s = rules_.delete_rule(request.path_params["id"], principal.name); !s.ok()) {
-    return error_response(s.error());
+Task<http::Response> RulesApi::delete_rule(http::Request& request) {
+  const Principal& principal = principal_of(request);
+  auto guard = co_await changes_.lock("changes");
+  if (auto s = co_await rules_.delete_rule(request.path_params["id"], principal.name); !s.ok()) {
+    co_return error_response(s.error());
   }
-  if (auto s = reload_rules_locked(); !s.ok()) return error_response(s.error());
+  if (auto s = co_await reload_rules_locked(); !s.ok()) co_return error_response(s.error());
   http::Response r;
   r.status = 204;
-  return r;
+  co_return r;
 }
 
-http::Response RulesApi::get_rule(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst);
-  auto found = rules_.find_rule(request.path_params["id"]);
-  if (!found.ok()) return error_response(found.error());
-  if (!found->has_value()) return error_response(make_error("not_found", "no such rule"));
-  return json_response(200, store::rule_to_json(**found));
+Task<http::Response> RulesApi::get_rule(http::Request& request) {
+  auto found = co_await rules_.find_rule(request.path_params["id"]);
+  if (!found.ok()) co_return error_response(found.error());
+  if (!found->has_value()) co_return error_response(make_error("not_found", "no such rule"));
+  co_return json_response(200, store::rule_to_json(**found));
 }
 
-http::Response RulesApi::list_rules(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst);
-  auto all = rules_.list_rules();
-  if (!all.ok()) return error_response(all.error());
-  auto version = rules_.rules_version();
-  if (!version.ok()) return error_response(version.error());
+Task<http::Response> RulesApi::list_rules(http::Request&) {
+  auto all = co_await rules_.list_rules();
+  if (!all.ok()) co_return error_response(all.error());
+  auto version = co_await rules_.rules_version();
+  if (!version.ok()) co_return error_response(version.error());
   json::array items;
   for (const auto& r : *all) items.emplace_back(store::rule_to_json(r));
-  return json_response(200, json::object{{"items", std::move(items)}, {"rules_version", *version}});
+  co_return json_response(200, json::object{{"items", std::move(items)}, {"rules_version", *version}});
 }
 
-http::Response RulesApi::replace_list(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin);
-  const std::string& name = request.path_params["name"];
-  if (auto s = check_list_name(name); !s.ok()) return error_response(s.error());
-  auto entries = parse_entries_body(request.body);
-  if (!entries.ok()) return error_response(entries.error());
-  auto fresh = std::make_shared<const decide::ListEntries>(entries->begin(), entries->end());
-  std::lock_guard lock(change_mu_);
-  auto summary = lists_.replace_list(name, *entries, principal.name);
-  if (!summary.ok()) return error_response(summary.error());
-  engine_.set_list(name, std::move(fresh));
-  return json_response(200, list_summary_json(*summary));
+namespace {
+
+// A parsed list upload with its look-up set, both built on the admin executor.
+struct ParsedEntries {
+  std::vector<std::string> entries;  // distinct, in the order first sent
+  std::shared_ptr<const decide::ListEntries> set;
+};
+
+Result<ParsedEntries> parse_and_index(const std::string& body) {
+  auto entries = parse_entries_body(body);
+  if (!entries.ok()) return Error(entries.error());
+  auto set = std::make_shared<decide::ListEntries>();
+  set->reserve(entries->size());
+  ParsedEntries out;
+  out.entries.reserve(entries->size());
+  for (auto& e : *entries) {
+    if (set->insert(e).second) out.entries.push_back(std::move(e));
+  }
+  out.set = std::move(set);
+  return out;
 }
 
-http::Response RulesApi::add_list_entries(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin);
+}  // namespace
+
+Task<http::Response> RulesApi::replace_list(http::Request& request) {
+  const Principal& principal = principal_of(request);
   const std::string& name = request.path_params["name"];
-  if (auto s = check_list_name(name); !s.ok()) return error_response(s.error());
-  auto entries = parse_entries_body(request.body);
-  if (!entries.ok()) return error_response(entries.error());
-  std::lock_guard lock(change_mu_);
+  if (auto s = check_list_name(name); !s.ok()) co_return error_response(s.error());
+  auto parsed = co_await run_on(admin_, [&request] { return parse_and_index(request.body); });
+  if (!parsed.ok()) co_return error_response(parsed.error());
+  auto guard = co_await changes_.lock("changes");
+  auto summary = co_await lists_.replace_list(name, parsed->entries, principal.name);
+  if (!summary.ok()) co_return error_response(summary.error());
+  engine_.set_list(name, std::move(parsed->set));
+  co_return json_response(200, list_summary_json(*summary));
+}
+
+Task<http::Response> RulesApi::add_list_entries(http::Request& request) {
+  const Principal& principal = principal_of(request);
+  const std::string& name = request.path_params["name"];
+  if (auto s = check_list_name(name); !s.ok()) co_return error_response(s.error());
+  auto parsed = co_await run_on(admin_, [&request] { return parse_and_index(request.body); });
+  if (!parsed.ok()) co_return error_response(parsed.error());
+  auto guard = co_await changes_.lock("changes");
   auto current = engine_.list(name);
-  decide::ListEntries added;
-  for (const auto& e : *entries) {
-    if (!current || !current->contains(e)) added.insert(e);
-  }
-  if ((current ? current->size() : 0) + added.size() > kMaxListEntries) {
-    return error_response(
-        make_error("validation_failed", "a list holds at most 1,000,000 entries", {{"entries", "too_many"}}));
-  }
-  auto summary = lists_.add_list_entries(name, *entries, principal.name);
-  if (!summary.ok()) return error_response(summary.error());
-  auto next = current ? std::make_shared<decide::ListEntries>(*current) : std::make_shared<decide::ListEntries>();
-  next->insert(entries->begin(), entries->end());
-  engine_.set_list(name, std::move(next));
-  return json_response(200, list_summary_json(*summary));
+  // The union is built off the I/O threads too: a copy of up to 1,000,000 entries.
+  auto next = co_await run_on(admin_, [&]() -> Result<std::shared_ptr<const decide::ListEntries>> {
+    auto merged = current ? std::make_shared<decide::ListEntries>(*current) : std::make_shared<decide::ListEntries>();
+    merged->insert(parsed->entries.begin(), parsed->entries.end());
+    if (merged->size() > kMaxListEntries) {
+      return make_error("validation_failed", "a list holds at most 1,000,000 entries", {{"entries", "too_many"}});
+    }
+    return std::shared_ptr<const decide::ListEntries>(std::move(merged));
+  });
+  if (!next.ok()) co_return error_response(next.error());
+  auto summary = co_await lists_.add_list_entries(name, parsed->entries, principal.name);
+  if (!summary.ok()) co_return error_response(summary.error());
+  engine_.set_list(name, std::move(next).value());
+  co_return json_response(200, list_summary_json(*summary));
 }
 
-http::Response RulesApi::remove_list_entry(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin);
+Task<http::Response> RulesApi::remove_list_entry(http::Request& request) {
+  const Principal& principal = principal_of(request);
   const std::string& name = request.path_params["name"];
   const std::string& value = request.path_params["value"];
-  std::lock_guard lock(change_mu_);
-  auto summary = lists_.remove_list_entry(name, value, principal.name);
-  if (!summary.ok()) return error_response(summary.error());
+  auto guard = co_await changes_.lock("changes");
+  auto summary = co_await lists_.remove_list_entry(name, value, principal.name);
+  if (!summary.ok()) co_return error_response(summary.error());
   if (auto current = engine_.list(name)) {
-    auto next = std::make_shared<decide::ListEntries>(*current);
-    next->erase(value);
+    auto next = co_await run_on(admin_, [&current, &value] {
+      auto copy = std::make_shared<decide::ListEntries>(*current);
+      copy->erase(value);
+      return std::shared_ptr<const decide::ListEntries>(std::move(copy));
+    });
     engine_.set_list(name, std::move(next));
   }
-  return json_response(200, list_summary_json(*summary));
+  co_return json_response(200, list_summary_json(*summary));
 }
 
-http::Response RulesApi::get_list(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst);
+Task<http::Response> RulesApi::get_list(http::Request& request) {
   const std::string& name = request.path_params["name"];
-  auto entries = lists_.list_entries(name);
-  if (!entries.ok()) return error_response(entries.error());
-  if (!entries->has_value()) return error_response(make_error("not_found", "no such list"));
-  auto lists = lists_.list_lists();
-  if (!lists.ok()) return error_response(lists.error());
-  json::object out{{"name", name}};
-  for (const auto& s : *lists) {
-    if (s.name == name) out = list_summary_json(s);
-  }
-  json::array items;
-  items.reserve((*entries)->size());
-  for (const auto& e : **entries) items.emplace_back(e);
-  out["entries"] = std::move(items);
-  return json_response(200, out);
+  auto summary = co_await lists_.find_list(name);
+  if (!summary.ok()) co_return error_response(summary.error());
+  if (!summary->has_value()) co_return error_response(make_error("not_found", "no such list"));
+  auto entries = co_await lists_.list_entries(name);
+  if (!entries.ok()) co_return error_response(entries.error());
+  if (!entries->has_value()) co_return error_response(make_error("not_found", "no such list"));
+  // Up to 1,000,000 entries: rendered on the admin executor.
+  co_return co_await run_on(admin_, [&] {
+    json::object out = list_summary_json(**summary);
+    json::array items;
+    items.reserve((*entries)->size());
+    for (const auto& e : **entries) items.emplace_back(e);
+    out["entries"] = std::move(items);
+    return json_response(200, out);
+  });
 }
 
-http::Response RulesApi::list_lists(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst);
-  auto lists = lists_.list_lists();
-  if (!lists.ok()) return error_response(lists.error());
+Task<http::Response> RulesApi::list_lists(http::Request&) {
+  auto lists = co_await lists_.list_lists();
+  if (!lists.ok()) co_return error_response(lists.error());
   json::array items;
   for (const auto& s : *lists) items.emplace_back(list_summary_json(s));
-  return json_response(200, json::object{{"items", std::move(items)}});
+  co_return json_response(200, json::object{{"items", std::move(items)}});
 }
 
-http::Response RulesApi::list_audit(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst);
+Task<http::Response> RulesApi::list_audit(http::Request& request) {
   store::AuditQuery q;
   std::vector<FieldIssue> issues;
   for (const auto& [key, value] : parse_query(request.query)) {
@@ -404,10 +432,11 @@ http::Response RulesApi::list_audit(http::Request& request) {
     }
   }
   if (!issues.empty()) {
-    return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
+    co_return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
   }
-  auto page = audit_.list_audit(q);
-  if (!page.ok()) return error_response(page.error());
+  q.max_bytes = kMaxAuditPageBytes;
+  auto page = co_await audit_.list_audit(q);
+  if (!page.ok()) co_return error_response(page.error());
   json::array items;
   for (const auto& e : page->items) {
     items.emplace_back(json::object{{"id", e.id},
@@ -421,7 +450,7 @@ http::Response RulesApi::list_audit(http::Request& request) {
   }
   json::object out{{"items", std::move(items)}};
   out["next_cursor"] = page->next_before_id ? json::value(encode_cursor(*page->next_before_id)) : json::value(nullptr);
-  return json_response(200, out);
+  co_return json_response(200, out);
 }
 
 }  // namespace txv::api

@@ -3,13 +3,18 @@
 // Every change is written to the store (which appends the audit entry in the
 // same database transaction) and then applied to the RuleEngine before the
 // answer is sent, so in embedded mode a change is live in decisions at once.
-// Changes are serialised by one mutex: they are rare admin operations, and it
-// keeps the engine's list snapshots equal to the stored lists.
+// Changes are serialised by one asynchronous lock (waiters suspend, no thread
+// parks): they are rare admin operations, and it keeps the engine's list
+// snapshots equal to the stored lists.
+//
+// Admin work never runs on an I/O thread: parsing a list upload (up to
+// 128 MiB), building its look-up set, rendering a big list and the velocity
+// backfill a longer rule window needs all run on the `admin` executor (a
+// low-priority pool), and the I/O threads keep deciding meanwhile.
 #pragma once
 
-#include <mutex>
-
 #include "api/access.h"
+#include "decide/async_key_lock.h"
 #include "decide/rule_engine.h"
 #include "http/router.h"
 #include "store/stores.h"
@@ -18,34 +23,38 @@ namespace txv::api {
 
 class RulesApi {
  public:
-  RulesApi(AccessControl& access, store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit,
-           decide::RuleEngine& engine);
+  RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit, decide::RuleEngine& engine,
+           Executor admin);
   void register_routes(http::Router& router);
 
   // Loads every stored rule and list into the engine (start-up).
-  Status load_all();
+  Task<Status> load_all();
 
-  http::Response create_rule(http::Request& request);
-  http::Response replace_rule(http::Request& request);
-  http::Response delete_rule(http::Request& request);
-  http::Response get_rule(http::Request& request);
-  http::Response list_rules(http::Request& request);
-  http::Response replace_list(http::Request& request);
-  http::Response add_list_entries(http::Request& request);
-  http::Response remove_list_entry(http::Request& request);
-  http::Response get_list(http::Request& request);
-  http::Response list_lists(http::Request& request);
-  http::Response list_audit(http::Request& request);
+  Task<http::Response> create_rule(http::Request& request);
+  Task<http::Response> replace_rule(http::Request& request);
+  Task<http::Response> delete_rule(http::Request& request);
+  Task<http::Response> get_rule(http::Request& request);
+  Task<http::Response> list_rules(http::Request& request);
+  Task<http::Response> replace_list(http::Request& request);
+  Task<http::Response> add_list_entries(http::Request& request);
+  Task<http::Response> remove_list_entry(http::Request& request);
+  Task<http::Response> get_list(http::Request& request);
+  Task<http::Response> list_lists(http::Request& request);
+  Task<http::Response> list_audit(http::Request& request);
+
+  // Body limits (contract section 2): list uploads carry up to 1,000,000 entries.
+  static constexpr std::size_t kMaxListUploadBody = 128 * 1024 * 1024;
 
  private:
-  Status reload_rules_locked();
+  // Caller holds the change lock.
+  Task<Status> reload_rules_locked();
 
-  AccessControl& access_;
   store::RuleStore& rules_;
   store::ListStore& lists_;
   store::AuditLog& audit_;
   decide::RuleEngine& engine_;
-  std::mutex change_mu_;
+  Executor admin_;
+  decide::AsyncKeyLock changes_;  // one key: every change is serialised
 };
 
 }  // namespace txv::api

@@ -5,6 +5,7 @@
 #include "api/mapping/transaction_json.h"
 #include "api/mapping/transaction_request.h"
 #include "api/responses.h"
+#include "domain/card_text.h"
 #include "domain/time.h"
 #include "http/router.h"
 
@@ -18,10 +19,6 @@ namespace {
 constexpr std::size_t kMaxBatch = 500;
 constexpr int kMaxListLimit = 500;
 constexpr std::size_t kMaxNoteLength = 1000;
-
-bool visible_to(const Principal& p, const domain::DecisionRecord& r) {
-  return p.role != Role::kValidator || !p.merchant_id || *p.merchant_id == r.merchant_id;
-}
 
 Error validation_error(std::string field, std::string issue, std::string message) {
   return make_error("validation_failed", std::move(message), {FieldIssue{std::move(field), std::move(issue)}});
@@ -77,30 +74,35 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
   return out;
 }
 
-TransactionsApi::TransactionsApi(AccessControl& access, decide::DecisionPipeline& pipeline,
-                                 store::TransactionStore& store, const decide::Fingerprinter& fingerprinter,
-                                 metrics::Metrics& metrics)
-    : access_(access), pipeline_(pipeline), store_(store), fingerprinter_(fingerprinter), metrics_(metrics) {}
+TransactionsApi::TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store,
+                                 const decide::Fingerprinter& fingerprinter, metrics::Metrics& metrics)
+    : pipeline_(pipeline), store_(store), fingerprinter_(fingerprinter), metrics_(metrics) {}
 
 void TransactionsApi::register_routes(http::Router& router) {
-  router.add("POST", "/v1/transactions/validate", [this](http::Request& r) { return validate(r); });
-  router.add("POST", "/v1/transactions/validate-batch", [this](http::Request& r) { return validate_batch(r); });
-  router.add("GET", "/v1/transactions", [this](http::Request& r) { return list(r); });
-  router.add("GET", "/v1/transactions/{merchant_id}/{transaction_id}", [this](http::Request& r) { return get_one(r); });
-  router.add("POST", "/v1/transactions/{merchant_id}/{transaction_id}/resolution",
+  const auto deciders = allow({Role::kAdmin, Role::kValidator});
+  const auto readers = allow({Role::kAdmin, Role::kAnalyst, Role::kValidator});
+  const auto reviewers = allow({Role::kAdmin, Role::kAnalyst});
+  router.add("POST", "/v1/transactions/validate", {deciders, kMaxValidateBody},
+             [this](http::Request& r) { return validate(r); });
+  router.add("POST", "/v1/transactions/validate-batch", {deciders, kMaxBatchBody},
+             [this](http::Request& r) { return validate_batch(r); });
+  router.add("GET", "/v1/transactions", {readers}, [this](http::Request& r) { return list(r); });
+  router.add("GET", "/v1/transactions/{merchant_id}/{transaction_id}", {readers},
+             [this](http::Request& r) { return get_one(r); });
+  router.add("POST", "/v1/transactions/{merchant_id}/{transaction_id}/resolution", {reviewers},
              [this](http::Request& r) { return resolve(r); });
 }
 
-Result<json::object> TransactionsApi::decide_one(const Principal& principal, const json::value& body,
-                                                 std::string_view field_prefix) {
+Task<Result<json::object>> TransactionsApi::decide_one(const Principal& principal, const json::value& body,
+                                                       std::string_view field_prefix) {
   auto request = parse_transaction_request(body, field_prefix);
-  if (!request.ok()) return Error(request.error());
-  if (principal.merchant_id && *principal.merchant_id != request->merchant_id) {
-    return make_error("forbidden", "this API key may only validate for merchant " + *principal.merchant_id);
+  if (!request.ok()) co_return Error(request.error());
+  if (!in_merchant_scope(principal, request->merchant_id)) {
+    co_return make_error("forbidden", "this API key may only validate for merchant " + *principal.merchant_id);
   }
   std::string digest = fingerprinter_.request_digest(canonical_json(body));
-  auto decided = pipeline_.decide(*request, digest);
-  if (!decided.ok()) return Error(decided.error());
+  auto decided = co_await pipeline_.decide(*request, digest);
+  if (!decided.ok()) co_return Error(decided.error());
   if (!decided->replayed) {
     metrics_.count_decision(domain::to_string(decided->record.decision));
     for (const auto& reason : decided->record.reasons) {
@@ -108,26 +110,26 @@ Result<json::object> TransactionsApi::decide_one(const Principal& principal, con
     }
     for (const auto& m : decided->record.shadow_matches) metrics_.count_rule_match(m.rule_id, "shadow");
   }
-  return render_decision(decided->record, decided->replayed);
+  co_return render_decision(decided->record, decided->replayed);
 }
 
-http::Response TransactionsApi::validate(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kValidator);
-
+Task<http::Response> TransactionsApi::validate(http::Request& request) {
+  const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
-  if (!body.ok()) return error_response(body.error());
-  auto result = decide_one(principal, *body, "");
-  if (!result.ok()) return error_response(result.error());
-  return json_response(200, *result);
+  if (!body.ok()) co_return error_response(body.error());
+  auto result = co_await decide_one(principal, *body, "");
+  if (!result.ok()) co_return error_response(result.error());
+  co_return json_response(200, *result);
 }
 
-http::Response TransactionsApi::validate_batch(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kValidator);
-
+Task<http::Response> TransactionsApi::validate_batch(http::Request& request) {
+  const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
-  if (!body.ok()) return error_response(body.error());
+  if (!body.ok()) co_return error_response(body.error());
   const json::object* obj = body->if_object();
-  if (obj == nullptr) return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
+  if (obj == nullptr) {
+    co_return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
+  }
   std::vector<FieldIssue> issues;
   for (const auto& kv : *obj) {
     if (kv.key() != "transactions") issues.push_back({std::string(kv.key()), "unknown_field"});
@@ -141,36 +143,38 @@ http::Response TransactionsApi::validate_batch(http::Request& request) {
     issues.push_back({"transactions", items->as_array().empty() ? "required" : "too_many"});
   }
   if (!issues.empty()) {
-    return error_response(make_error("validation_failed", "the batch is not valid", std::move(issues)));
+    co_return error_response(make_error("validation_failed", "the batch is not valid", std::move(issues)));
   }
 
   json::array results;
   const auto& array = items->as_array();
   results.reserve(array.size());
   for (std::size_t i = 0; i < array.size(); ++i) {
-    auto one = decide_one(principal, array[i], "transactions[" + std::to_string(i) + "].");
+    auto one = co_await decide_one(principal, array[i], "transactions[" + std::to_string(i) + "].");
     if (one.ok()) {
       results.emplace_back(std::move(one).value());
     } else {
       results.emplace_back(error_object(one.error()));
     }
   }
-  return json_response(200, json::object{{"results", std::move(results)}});
+  co_return json_response(200, json::object{{"results", std::move(results)}});
 }
 
-http::Response TransactionsApi::get_one(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst, Role::kValidator);
-
-  auto found = store_.find_decision(request.path_params["merchant_id"], request.path_params["transaction_id"]);
-  if (!found.ok()) return error_response(found.error());
-  if (!found->has_value() || !visible_to(principal, **found)) {
-    return error_response(make_error("not_found", "no such transaction"));
+Task<http::Response> TransactionsApi::get_one(http::Request& request) {
+  const Principal& principal = principal_of(request);
+  const std::string& merchant_id = request.path_params["merchant_id"];
+  // Another merchant's transaction is answered as absent, without a look-up.
+  if (!in_merchant_scope(principal, merchant_id)) {
+    co_return error_response(make_error("not_found", "no such transaction"));
   }
-  return json_response(200, render_record(**found));
+  auto found = co_await store_.find_decision(merchant_id, request.path_params["transaction_id"]);
+  if (!found.ok()) co_return error_response(found.error());
+  if (!found->has_value()) co_return error_response(make_error("not_found", "no such transaction"));
+  co_return json_response(200, render_record(**found));
 }
 
-http::Response TransactionsApi::list(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst, Role::kValidator);
+Task<http::Response> TransactionsApi::list(http::Request& request) {
+  const Principal& principal = principal_of(request);
 
   store::TransactionQuery q;
   std::vector<FieldIssue> issues;
@@ -205,31 +209,33 @@ http::Response TransactionsApi::list(http::Request& request) {
     }
   }
   if (!issues.empty()) {
-    return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
+    co_return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
   }
-  if (principal.role == Role::kValidator && principal.merchant_id) {
-    if (q.merchant_id && *q.merchant_id != *principal.merchant_id) {
-      return error_response(make_error("forbidden", "this API key may only read merchant " + *principal.merchant_id));
+  if (principal.merchant_id) {
+    if (q.merchant_id && !in_merchant_scope(principal, *q.merchant_id)) {
+      co_return error_response(
+          make_error("forbidden", "this API key may only read merchant " + *principal.merchant_id));
     }
     q.merchant_id = principal.merchant_id;
   }
-  auto page = store_.list_decisions(q);
-  if (!page.ok()) return error_response(page.error());
+  auto page = co_await store_.list_decisions(q);
+  if (!page.ok()) co_return error_response(page.error());
   json::array items;
   for (const auto& r : page->items) items.emplace_back(render_record(r));
   json::object out{{"items", std::move(items)}};
   out["next_cursor"] =
       page->next_before_seq ? json::value(encode_cursor(*page->next_before_seq)) : json::value(nullptr);
-  return json_response(200, out);
+  co_return json_response(200, out);
 }
 
-http::Response TransactionsApi::resolve(http::Request& request) {
-  TXV_REQUIRE(Role::kAdmin, Role::kAnalyst);
-
+Task<http::Response> TransactionsApi::resolve(http::Request& request) {
+  const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
-  if (!body.ok()) return error_response(body.error());
+  if (!body.ok()) co_return error_response(body.error());
   const json::object* obj = body->if_object();
-  if (obj == nullptr) return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
+  if (obj == nullptr) {
+    co_return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
+  }
   std::vector<FieldIssue> issues;
   domain::Resolution resolution;
   for (const auto& kv : *obj) {
@@ -245,6 +251,8 @@ http::Response TransactionsApi::resolve(http::Request& request) {
         issues.push_back({"note", "invalid_type"});
       } else if (kv.value().as_string().size() > kMaxNoteLength) {
         issues.push_back({"note", "too_long"});
+      } else if (domain::looks_like_card_number(kv.value().as_string())) {
+        issues.push_back({"note", "looks_like_card_number"});
       } else {
         resolution.note = std::string(kv.value().as_string());
       }
@@ -254,14 +262,14 @@ http::Response TransactionsApi::resolve(http::Request& request) {
   }
   if (obj->if_contains("decision") == nullptr) issues.push_back({"decision", "required"});
   if (!issues.empty()) {
-    return error_response(make_error("validation_failed", "the resolution is not valid", std::move(issues)));
+    co_return error_response(make_error("validation_failed", "the resolution is not valid", std::move(issues)));
   }
   resolution.by = principal.name;
   resolution.at = domain::now_millis();
-  auto resolved =
-      store_.resolve_review(request.path_params["merchant_id"], request.path_params["transaction_id"], resolution);
-  if (!resolved.ok()) return error_response(resolved.error());
-  return json_response(200, render_record(*resolved));
+  auto resolved = co_await store_.resolve_review(request.path_params["merchant_id"],
+                                                 request.path_params["transaction_id"], resolution);
+  if (!resolved.ok()) co_return error_response(resolved.error());
+  co_return json_response(200, render_record(*resolved));
 }
 
 }  // namespace txv::api

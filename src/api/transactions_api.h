@@ -16,23 +16,26 @@ namespace txv::api {
 
 class TransactionsApi {
  public:
-  TransactionsApi(AccessControl& access, decide::DecisionPipeline& pipeline, store::TransactionStore& store,
+  TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store,
                   const decide::Fingerprinter& fingerprinter, metrics::Metrics& metrics);
 
   void register_routes(http::Router& router);
 
-  http::Response validate(http::Request& request);
-  http::Response validate_batch(http::Request& request);
-  http::Response get_one(http::Request& request);
-  http::Response list(http::Request& request);
-  http::Response resolve(http::Request& request);
+  Task<http::Response> validate(http::Request& request);
+  Task<http::Response> validate_batch(http::Request& request);
+  Task<http::Response> get_one(http::Request& request);
+  Task<http::Response> list(http::Request& request);
+  Task<http::Response> resolve(http::Request& request);
+
+  // Body limits (contract section 2).
+  static constexpr std::size_t kMaxValidateBody = 64 * 1024;
+  static constexpr std::size_t kMaxBatchBody = 1024 * 1024;
 
  private:
   // One item: the decision JSON or an Error.
-  Result<boost::json::object> decide_one(const Principal& principal, const boost::json::value& body,
-                                         std::string_view field_prefix);
+  Task<Result<boost::json::object>> decide_one(const Principal& principal, const boost::json::value& body,
+                                               std::string_view field_prefix);
 
-  AccessControl& access_;
   decide::DecisionPipeline& pipeline_;
   store::TransactionStore& store_;
   const decide::Fingerprinter& fingerprinter_;

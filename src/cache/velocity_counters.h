@@ -27,9 +27,14 @@
 //   newest `at` seen).
 //
 // Thread-safety: every member function may be called concurrently.
-// Errors: no exceptions. read_and_record/rebuild return an Error ("internal")
-// for invalid input (documented per implementation) or a back-end failure; on
-// error nothing was recorded / the previous state is kept.
+// Errors: no exceptions. read_and_record returns an Error ("internal") for
+// invalid input (documented per implementation) or a back-end failure; on
+// error nothing was recorded. cancel returns an Error when the back-end failed
+// (the event may still count; cancelling the same ticket again retries).
+//
+// History (loading stored decisions, retention, backfill) is not part of this
+// interface: an in-process back-end implements cache::VelocityHistory
+// (velocity_history.h) as well; a shared one (Redis) keeps its own.
 #pragma once
 
 #include <array>
@@ -40,18 +45,16 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/async.h"
+#include "cache/velocity_keys.h"
 #include "common/result.h"
 #include "domain/transaction.h"
 #include "store/records.h"
 
 namespace txv::cache {
-
-// Same order as rules::VelocityKey (rules/fields.h).
-enum class VelocityKey { kCard, kCustomer, kEmail, kIp, kDevice, kMerchant };
-constexpr std::size_t kVelocityKeyCount = 6;
 
 struct VelocityQuery {
   VelocityKey key;
@@ -94,22 +97,19 @@ struct VelocityRead {
   VelocityTicket ticket;
 };
 
-// The input a stored decision stands for: merchant_id -> kMerchant,
-// card_fingerprint -> kCard (empty = absent), customer_id -> kCustomer,
-// email -> kEmail, ip -> kIp, device_id -> kDevice.
-inline VelocityEventInput to_velocity_input(const store::VelocityEvent& event) {
+// A decision's event, keyed by the one decision -> velocity-key mapping
+// (velocity_keys.h): live decisions and stored ones alike.
+inline VelocityEventInput to_velocity_input(const VelocityKeyFields& keys, std::int64_t amount, std::string currency,
+                                            domain::TimePoint at) {
   VelocityEventInput in;
-  in.keys[static_cast<std::size_t>(VelocityKey::kCard)] =
-      event.card_fingerprint.empty() ? std::nullopt : std::optional<std::string>(event.card_fingerprint);
-  in.keys[static_cast<std::size_t>(VelocityKey::kCustomer)] = event.customer_id;
-  in.keys[static_cast<std::size_t>(VelocityKey::kEmail)] = event.email;
-  in.keys[static_cast<std::size_t>(VelocityKey::kIp)] = event.ip;
-  in.keys[static_cast<std::size_t>(VelocityKey::kDevice)] = event.device_id;
-  in.keys[static_cast<std::size_t>(VelocityKey::kMerchant)] = event.merchant_id;
-  in.amount = event.amount;
-  in.currency = event.currency;
-  in.at = event.at;
+  in.keys = velocity_key_values(keys);
+  in.amount = amount;
+  in.currency = std::move(currency);
+  in.at = at;
   return in;
+}
+inline VelocityEventInput to_velocity_input(const store::VelocityEvent& event) {
+  return to_velocity_input(velocity_key_fields(event), event.amount, event.currency, event.at);
 }
 
 // What every counter back-end does (in-process, Redis): the two operations of

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "domain/identifiers.h"
+
 namespace txv::cli {
 
 Result<Command> parse_command_line(int argc, const char* const* argv, const config::RawSettings& environment) {
@@ -16,9 +18,12 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const conf
   auto* apikey = app.add_subcommand("apikey", "manage API keys");
   apikey->require_subcommand(1);
   auto* create = apikey->add_subcommand("create", "create an API key; prints the secret once on stdout");
+  auto* list = apikey->add_subcommand("list", "list API keys (never their secrets)");
+  auto* revoke = apikey->add_subcommand("revoke", "revoke an API key on every replica (within 1 s)");
+  revoke->add_option("id", cmd.key_id, "the key's id (key_...), as `apikey list` shows")->required();
   app.add_subcommand("version", "print the version");
 
-  for (auto* sub : {serve, migrate, create}) {
+  for (auto* sub : {serve, migrate, create, list, revoke}) {
     sub->add_option("--config", config_file, "YAML file with settings (keys: listen, database_url, ...)");
   }
   for (const auto& s : config::settings()) {
@@ -27,7 +32,7 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const conf
     serve->add_option_function<std::string>(
         "--" + config::flag_name(env), [&flags, env](const std::string& v) { flags[env] = v; }, s.help);
     if (env == "TXV_DATABASE_URL" || env == "TXV_LOG_LEVEL") {
-      for (auto* sub : {migrate, create}) {
+      for (auto* sub : {migrate, create, list, revoke}) {
         sub->add_option_function<std::string>(
             "--" + config::flag_name(env), [&flags, env](const std::string& v) { flags[env] = v; }, s.help);
       }
@@ -63,6 +68,21 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const conf
     if (!r) return make_error("usage", "--role: expected admin, analyst or validator");
     cmd.role = *r;
     if (!merchant.empty()) cmd.merchant_id = merchant;
+    // Contract section 1: a validator key is always scoped to one merchant;
+    // an admin key never is (it administers every merchant).
+    if (cmd.role == store::Role::kValidator && !cmd.merchant_id) {
+      return make_error("usage", "--merchant: required for a validator key (it may only validate for that merchant)");
+    }
+    if (cmd.role == store::Role::kAdmin && cmd.merchant_id) {
+      return make_error("usage", "--merchant: not allowed for an admin key (admin keys act for every merchant)");
+    }
+    if (cmd.merchant_id && !domain::is_valid_id(*cmd.merchant_id)) {
+      return make_error("usage", "--merchant: 1-64 characters of A-Z a-z 0-9 . _ : -");
+    }
+  } else if (list->parsed()) {
+    cmd.verb = Verb::kApiKeyList;
+  } else if (revoke->parsed()) {
+    cmd.verb = Verb::kApiKeyRevoke;
   } else {
     cmd.verb = Verb::kVersion;
     return cmd;

@@ -4,6 +4,8 @@
 //   txv serve [--config FILE] [--listen ...] [--database-url ...] ... [--no-migrate]
 //   txv migrate [--config FILE] [--database-url ...]
 //   txv apikey create --role admin|analyst|validator [--merchant ID] [--name TEXT]
+//   txv apikey list
+//   txv apikey revoke ID
 //   txv version
 #pragma once
 
@@ -17,7 +19,7 @@
 
 namespace txv::cli {
 
-enum class Verb { kServe, kMigrate, kApiKeyCreate, kVersion, kHelp };
+enum class Verb { kServe, kMigrate, kApiKeyCreate, kApiKeyList, kApiKeyRevoke, kVersion, kHelp };
 
 struct Command {
   Verb verb = Verb::kHelp;
@@ -26,6 +28,7 @@ struct Command {
   store::Role role = store::Role::kValidator;
   std::optional<std::string> merchant_id;
   std::string key_name;
+  std::string key_id;  // for kApiKeyRevoke
   std::string help_text;  // for kHelp: what to print on stdout
 };
 

@@ -32,6 +32,31 @@ TEST(CommandLine, ApiKeyCreate) {
   EXPECT_EQ(c->key_name, "shop");
 }
 
+TEST(CommandLine, ValidatorKeysNeedAMerchantAndAdminKeysRefuseOne) {
+  auto validator = parse({"apikey", "create", "--role", "validator"});
+  ASSERT_FALSE(validator.ok());
+  EXPECT_EQ(validator.error().code, "usage");
+  EXPECT_NE(validator.error().message.find("--merchant"), std::string::npos);
+  auto admin = parse({"apikey", "create", "--role", "admin", "--merchant", "m-1"});
+  ASSERT_FALSE(admin.ok());
+  EXPECT_NE(admin.error().message.find("--merchant"), std::string::npos);
+  EXPECT_FALSE(parse({"apikey", "create", "--role", "validator", "--merchant", "m 1"}).ok());
+  EXPECT_TRUE(parse({"apikey", "create", "--role", "admin"}).ok());
+  EXPECT_TRUE(parse({"apikey", "create", "--role", "analyst"}).ok());
+  EXPECT_TRUE(parse({"apikey", "create", "--role", "analyst", "--merchant", "m-1"}).ok());
+}
+
+TEST(CommandLine, ApiKeyListAndRevoke) {
+  auto list = parse({"apikey", "list"});
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  EXPECT_EQ(list->verb, Verb::kApiKeyList);
+  auto revoke = parse({"apikey", "revoke", "key_abc"});
+  ASSERT_TRUE(revoke.ok()) << revoke.error().message;
+  EXPECT_EQ(revoke->verb, Verb::kApiKeyRevoke);
+  EXPECT_EQ(revoke->key_id, "key_abc");
+  EXPECT_FALSE(parse({"apikey", "revoke"}).ok());
+}
+
 TEST(CommandLine, BadRoleIsAUsageError) {
   auto c = parse({"apikey", "create", "--role", "root"});
   ASSERT_FALSE(c.ok());

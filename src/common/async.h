@@ -24,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -68,6 +69,22 @@ Task<std::invoke_result_t<F&>> run_on(Where where, F fn) {
       co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, std::optional<R>)>(
           std::move(initiate), asio::use_awaitable);
   co_return std::move(*result);
+}
+
+// Runs `task` to completion on a private io_context in the calling thread.
+// For start-up and the CLI only (it blocks the caller): never on an I/O thread.
+// An exception escaping the task is rethrown here.
+template <class T>
+T block_on(Task<T> task) {
+  asio::io_context io;
+  std::optional<T> out;
+  std::exception_ptr error;
+  asio::co_spawn(
+      io, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
+      [&error](std::exception_ptr e) { error = e; });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
 }
 
 }  // namespace txv

@@ -37,7 +37,7 @@ const std::vector<SettingInfo>& settings() {
       {"TXV_PAN_KEY_FILE", "file holding the card fingerprint key (>= 32 bytes, hex or base64)"},
       {"TXV_PAN_KEY", "the card fingerprint key itself (>= 32 bytes, hex or base64)"},
       {"TXV_LOG_LEVEL", "debug, info, warn or error (default info)"},
-      {"TXV_THREADS", "cores to use (default: all); txv runs 64 server threads per core, at least 128"},
+      {"TXV_THREADS", "I/O threads (default: one per core); handlers never block them"},
       {"TXV_TLS_CERT_FILE", "certificate chain (PEM); with TXV_TLS_KEY_FILE serve HTTPS only"},
       {"TXV_TLS_KEY_FILE", "private key (PEM)"},
       {"TXV_RATE_LIMIT", "requests per second per API key, burst 2x (default 0: off)"},

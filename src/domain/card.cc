@@ -4,60 +4,125 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 
 namespace txv::domain {
 namespace {
 
-constexpr const char* kBrandNames[] = {"visa", "mastercard", "amex",     "discover",
-                                       "jcb",  "diners",     "unionpay", "maestro"};
+constexpr const char* kBrandNames[] = {
+#define TXV_CARD_BRAND(enumerator, name) name,
+#include "domain/card_brands.inc"
+#undef TXV_CARD_BRAND
+};
+static_assert(std::size(kBrandNames) == kCardBrandCount);
+
+// Valid PAN lengths as a bit set: bit n set means n digits are valid.
+using LengthSet = std::uint32_t;
+constexpr LengthSet length_bit(unsigned n) { return LengthSet{1} << n; }
+constexpr LengthSet length_bits(unsigned min, unsigned max) {
+  LengthSet s = 0;
+  for (unsigned n = min; n <= max; ++n) s |= length_bit(n);
+  return s;
+}
+constexpr LengthSet kPanLengths = length_bits(12, 19);  // what card_number_check() accepts at all
 
 struct IinRange {
   std::uint32_t low;
   std::uint32_t high;
   std::size_t digits;  // prefix length that low/high are written in
   CardBrand brand;
+  LengthSet lengths;
 };
 
-// See card.h for the table this encodes and the longest-prefix rule.
+constexpr std::size_t decimal_digits(std::uint32_t v) {
+  std::size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    ++n;
+  }
+  return n;
+}
+
+constexpr IinRange range(std::uint32_t low, std::uint32_t high, CardBrand brand, LengthSet lengths) {
+  return IinRange{low, high, decimal_digits(low), brand, lengths};
+}
+
 constexpr std::array kIinRanges = {
-    IinRange{4, 4, 1, CardBrand::kVisa},
-    IinRange{51, 55, 2, CardBrand::kMastercard},
-    IinRange{2221, 2720, 4, CardBrand::kMastercard},
-    IinRange{34, 34, 2, CardBrand::kAmex},
-    IinRange{37, 37, 2, CardBrand::kAmex},
-    IinRange{6011, 6011, 4, CardBrand::kDiscover},
-    IinRange{644, 649, 3, CardBrand::kDiscover},
-    IinRange{65, 65, 2, CardBrand::kDiscover},
-    IinRange{622126, 622925, 6, CardBrand::kDiscover},
-    IinRange{3528, 3589, 4, CardBrand::kJcb},
-    IinRange{300, 305, 3, CardBrand::kDiners},
-    IinRange{36, 36, 2, CardBrand::kDiners},
-    IinRange{38, 39, 2, CardBrand::kDiners},
-    IinRange{62, 62, 2, CardBrand::kUnionpay},
-    IinRange{50, 50, 2, CardBrand::kMaestro},
-    IinRange{56, 58, 2, CardBrand::kMaestro},
-    IinRange{6304, 6304, 4, CardBrand::kMaestro},
-    IinRange{6759, 6759, 4, CardBrand::kMaestro},
-    IinRange{6761, 6763, 4, CardBrand::kMaestro},
+#define TXV_LEN(n) length_bit(n)
+#define TXV_LEN_RANGE(min, max) length_bits(min, max)
+#define TXV_IIN_RANGE(low, high, brand, lengths) range(low, high, CardBrand::brand, lengths),
+#include "domain/card_brands.inc"
+#undef TXV_IIN_RANGE
+#undef TXV_LEN_RANGE
+#undef TXV_LEN
 };
+
+constexpr std::size_t kMaxPrefixDigits = 6;
+
+// The rules card_brands.inc promises, checked when this file compiles.
+constexpr bool table_is_well_formed() {
+  for (std::size_t i = 0; i < kIinRanges.size(); ++i) {
+    const IinRange& a = kIinRanges[i];
+    if (a.low > a.high || decimal_digits(a.high) != a.digits || a.digits > kMaxPrefixDigits) return false;
+    if (a.lengths == 0 || (a.lengths & ~kPanLengths) != 0) return false;
+    if (static_cast<std::size_t>(a.brand) >= kCardBrandCount) return false;
+    for (std::size_t j = i + 1; j < kIinRanges.size(); ++j) {
+      const IinRange& b = kIinRanges[j];
+      if (a.digits == b.digits && a.low <= b.high && b.low <= a.high) return false;
+    }
+  }
+  return true;
+}
+static_assert(table_is_well_formed(), "card_brands.inc: a range is malformed or overlaps another of its prefix length");
+
+// Every brand has at least one range.
+constexpr bool every_brand_has_a_range() {
+  for (std::size_t b = 0; b < kCardBrandCount; ++b) {
+    bool found = false;
+    for (const IinRange& r : kIinRanges) found = found || static_cast<std::size_t>(r.brand) == b;
+    if (!found) return false;
+  }
+  return true;
+}
+static_assert(every_brand_has_a_range(), "card_brands.inc: a brand has no IIN range");
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// The number formed by the first n characters, or nullopt when there are fewer
-// than n or one of them is not a digit.
-std::optional<std::uint32_t> prefix_value(std::string_view digits, std::size_t n) {
-  if (digits.size() < n) return std::nullopt;
-  std::uint32_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!is_digit(digits[i])) return std::nullopt;
-    v = v * 10 + static_cast<std::uint32_t>(digits[i] - '0');
+// The range with the longest prefix that `digits` starts with, or nullptr.
+// Reads at most the first 6 characters and stops at the first non-digit.
+const IinRange* match_range(std::string_view digits) {
+  std::uint32_t prefix[kMaxPrefixDigits + 1] = {};  // prefix[n]: value of the first n digits
+  std::size_t available = 0;
+  while (available < kMaxPrefixDigits && available < digits.size() && is_digit(digits[available])) {
+    prefix[available + 1] = prefix[available] * 10 + static_cast<std::uint32_t>(digits[available] - '0');
+    ++available;
   }
-  return v;
+  const IinRange* best = nullptr;
+  for (const IinRange& r : kIinRanges) {
+    if (r.digits > available || (best != nullptr && r.digits <= best->digits)) continue;
+    const std::uint32_t p = prefix[r.digits];
+    if (p >= r.low && p <= r.high) best = &r;
+  }
+  return best;
+}
+
+bool accepts(LengthSet set, std::size_t length) {
+  return length < 32 && (set & length_bit(static_cast<unsigned>(length))) != 0;
 }
 
 }  // namespace
 
-const char* to_string(CardBrand b) { return kBrandNames[static_cast<int>(b)]; }
+const char* to_string(CardBrand b) {
+  const auto i = static_cast<std::size_t>(b);
+  return i < kCardBrandCount ? kBrandNames[i] : "";
+}
+
+std::optional<CardBrand> card_brand_from_string(std::string_view name) {
+  for (std::size_t i = 0; i < kCardBrandCount; ++i) {
+    if (name == kBrandNames[i]) return static_cast<CardBrand>(i);
+  }
+  return std::nullopt;
+}
 
 bool luhn_valid(std::string_view digits) {
   if (digits.empty()) return false;
@@ -77,44 +142,22 @@ bool luhn_valid(std::string_view digits) {
 }
 
 std::optional<CardBrand> detect_brand(std::string_view digits) {
-  std::optional<CardBrand> best;
-  std::size_t best_digits = 0;
-  for (const IinRange& r : kIinRanges) {
-    if (r.digits <= best_digits) continue;
-    auto p = prefix_value(digits, r.digits);
-    if (p && *p >= r.low && *p <= r.high) {
-      best = r.brand;
-      best_digits = r.digits;
-    }
-  }
-  return best;
+  const IinRange* r = match_range(digits);
+  return r ? std::optional<CardBrand>(r->brand) : std::nullopt;
 }
 
 bool brand_accepts_length(CardBrand brand, std::size_t length) {
-  switch (brand) {
-    case CardBrand::kVisa:
-      return length == 13 || length == 16 || length == 19;
-    case CardBrand::kMastercard:
-      return length == 16;
-    case CardBrand::kAmex:
-      return length == 15;
-    case CardBrand::kDiscover:
-    case CardBrand::kJcb:
-    case CardBrand::kUnionpay:
-      return length >= 16 && length <= 19;
-    case CardBrand::kDiners:
-      return length >= 14 && length <= 19;
-    case CardBrand::kMaestro:
-      return length >= 12 && length <= 19;
+  for (const IinRange& r : kIinRanges) {
+    if (r.brand == brand && accepts(r.lengths, length)) return true;
   }
   return false;
 }
 
 CardNumberCheck card_number_check(std::string_view number) {
   CardNumberCheck out;
-  out.brand = detect_brand(number);
-  out.valid = number.size() >= 12 && number.size() <= 19 && luhn_valid(number) && out.brand &&
-              brand_accepts_length(*out.brand, number.size());
+  const IinRange* r = match_range(number);
+  if (r != nullptr) out.brand = r->brand;
+  out.valid = r != nullptr && accepts(r->lengths, number.size()) && luhn_valid(number);
   return out;
 }
 

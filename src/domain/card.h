@@ -2,22 +2,11 @@
 // `card_expired` (API contract section 3). Pure functions: no I/O, and nothing
 // here logs, stores or formats a card number.
 //
-// Brands are recognised by IIN (issuer identification number) prefix. Where
-// ranges overlap, the longest matching prefix wins; that is how
-// 622126–622925 resolves to discover although unionpay owns all of 62.
-//
-//   brand       IIN prefixes                                   valid lengths
-//   visa        4                                              13, 16, 19
-//   mastercard  51–55, 2221–2720                               16
-//   amex        34, 37                                         15
-//   discover    6011, 644–649, 65, 622126–622925               16–19
-//   jcb         3528–3589                                      16–19
-//   diners      300–305, 36, 38–39                             14–19
-//   unionpay    62 (except discover's 622126–622925)           16–19
-//   maestro     50, 56–58, 6304, 6759, 6761–6763               12–19
-//
-// No two ranges of the same prefix length overlap, so the result never
-// depends on table order.
+// Brands are recognised by IIN (issuer identification number) prefix, from the
+// one reviewed table in card_brands.inc (its header gives the sources, the
+// review date and how overlapping publications were decided). Where ranges
+// overlap the longest matching prefix wins (493698 is maestro although visa
+// owns all of 4), and the valid lengths are those of the range that matched.
 #pragma once
 
 #include <cstddef>
@@ -28,10 +17,24 @@
 
 namespace txv::domain {
 
-enum class CardBrand { kVisa, kMastercard, kAmex, kDiscover, kJcb, kDiners, kUnionpay, kMaestro };
+enum class CardBrand {
+#define TXV_CARD_BRAND(enumerator, name) enumerator,
+#include "domain/card_brands.inc"
+#undef TXV_CARD_BRAND
+};
 
-// Contract spelling: "visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay", "maestro".
+inline constexpr std::size_t kCardBrandCount = 0
+#define TXV_CARD_BRAND(enumerator, name) +1
+#include "domain/card_brands.inc"
+#undef TXV_CARD_BRAND
+    ;
+
+// Contract spelling: "visa", "mastercard", "amex", "discover", "jcb", "diners",
+// "unionpay", "maestro", "mir", "elo", "rupay", "verve", "troy".
 const char* to_string(CardBrand b);
+
+// The brand spelled `name` exactly as to_string() writes it, or nullopt.
+std::optional<CardBrand> card_brand_from_string(std::string_view name);
 
 // True when `digits` is non-empty, all ASCII digits and passes the Luhn (mod 10) check.
 bool luhn_valid(std::string_view digits);
@@ -41,12 +44,14 @@ bool luhn_valid(std::string_view digits);
 // within the first 6 characters.
 std::optional<CardBrand> detect_brand(std::string_view digits);
 
-// Whether `length` is a valid PAN length for `brand` (table above).
+// Whether `brand` issues PANs of `length` digits in at least one of its ranges.
+// card_number_check() is stricter: it checks the lengths of the matched range.
 bool brand_accepts_length(CardBrand brand, std::size_t length);
 
 struct CardNumberCheck {
   // False means the decision check `invalid_card_number` fails: not 12–19 ASCII
-  // digits, Luhn fails, no known brand range, or a length that brand never issues.
+  // digits, Luhn fails, no known brand range, or a length the matched range
+  // never issues.
   bool valid = false;
   // The IIN's brand when one matched, set even when `valid` is false (e.g. a
   // visa prefix with a bad check digit), so a decline can still report it.

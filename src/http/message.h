@@ -3,6 +3,8 @@
 #pragma once
 
 #include <any>
+#include <chrono>
+#include <cstddef>
 #include <map>
 #include <string>
 #include <utility>
@@ -23,6 +25,12 @@ struct Request {
   // Set by the admission hook (dispatcher.h) on the headers, before the body
   // is read: who is asking (the api layer's Principal). Opaque to http/.
   std::any principal;
+  // Kept by the dispatcher between its two phases (dispatcher.h), not for handlers:
+  // the matched route's index in the router (kNoRoute: none) and when the
+  // headers were complete (the start of the request's measured duration).
+  static constexpr std::size_t kNoRoute = static_cast<std::size_t>(-1);
+  std::size_t route_index = kNoRoute;
+  std::chrono::steady_clock::time_point received_at{};
 
   const std::string* header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

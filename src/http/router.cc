@@ -1,11 +1,12 @@
 #include "http/router.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace txv::http {
 namespace {
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
+template <class Out>
+void split_path(std::string_view path, std::vector<Out>& out) {
   std::size_t i = 0;
   while (i < path.size()) {
     if (path[i] == '/') {
@@ -17,13 +18,15 @@ std::vector<std::string> split_path(std::string_view path) {
     out.emplace_back(path.substr(i, j - i));
     i = j;
   }
-  return out;
 }
 int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+bool is_parameter(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 }  // namespace
 
@@ -43,40 +46,58 @@ std::string percent_decode(std::string_view s, bool plus_as_space) {
   return out;
 }
 
-void Router::add(const std::string& method, const std::string& route, Handler handler) {
-  entries_.push_back(Entry{method, route, split_path(route), std::move(handler)});
+void Router::add(const std::string& method, const std::string& route, RouteOptions options, Handler handler) {
+  Entry e{method, route, {}, options, std::move(handler)};
+  split_path(route, e.segments);
+  entries_.push_back(std::move(e));
 }
 
 Router::Match Router::match(Request& request) const {
   // Split on the raw path so an encoded '/' inside a parameter stays inside it.
-  auto segments = split_path(request.path);
-  std::vector<std::string> allowed;
-  for (const auto& e : entries_) {
-    if (e.segments.size() != segments.size()) continue;
-    std::map<std::string, std::string> params;
-    bool ok = true;
-    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
-      const auto& want = e.segments[i];
-      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
-        params[want.substr(1, want.size() - 2)] = percent_decode(segments[i]);
-      } else {
-        ok = want == segments[i];
+  std::vector<std::string_view> segments;
+  segments.reserve(8);
+  split_path(request.path, segments);
+  auto fits = [&](const Entry& e) {
+    if (e.segments.size() != segments.size()) return false;
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      if (!is_parameter(e.segments[i]) && e.segments[i] != segments[i]) return false;
+    }
+    return true;
+  };
+  bool path_known = false;
+  for (std::size_t index = 0; index < entries_.size(); ++index) {
+    const Entry& e = entries_[index];
+    if (!fits(e)) continue;
+    path_known = true;
+    if (e.method != request.method && !(request.method == "HEAD" && e.method == "GET")) continue;
+    request.path_params.clear();
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      if (is_parameter(e.segments[i])) {
+        request.path_params[e.segments[i].substr(1, e.segments[i].size() - 2)] = percent_decode(segments[i]);
       }
     }
-    if (!ok) continue;
+    request.route = e.route;
+    Match m;
+    m.kind = MatchKind::kFound;
+    m.handler = &e.handler;
+    m.options = &e.options;
+    m.route = e.route;
+    m.index = index;
+    return m;
+  }
+  if (!path_known) return Match{};
+  std::vector<std::string> allowed;
+  for (const auto& e : entries_) {
+    if (!fits(e)) continue;
     allowed.push_back(e.method);
     if (e.method == "GET") allowed.emplace_back("HEAD");
-    if (e.method != request.method && !(request.method == "HEAD" && e.method == "GET")) continue;
-    request.path_params = std::move(params);
-    request.route = e.route;
-    return Match{MatchKind::kFound, &e.handler, e.route, ""};
   }
-  if (allowed.empty()) return Match{MatchKind::kNotFound, nullptr, "", ""};
   std::sort(allowed.begin(), allowed.end());
   allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
-  std::string allow;
-  for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
-  return Match{MatchKind::kMethodNotAllowed, nullptr, "", allow};
+  Match m;
+  m.kind = MatchKind::kMethodNotAllowed;
+  for (const auto& method : allowed) m.allow += (m.allow.empty() ? "" : ", ") + method;
+  return m;
 }
 
 std::vector<RouteInfo> Router::routes() const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,11 +45,17 @@ class Router {
     const RouteOptions* options = nullptr;
     std::string route;
     std::string allow;  // for kMethodNotAllowed: the methods the path accepts, "GET, HEAD, POST"
+    std::size_t index = 0;  // for kFound: the route's position in routes(), for handler()/options()
   };
   // Fills request.path_params (percent-decoded) on success.
   Match match(Request& request) const;
 
   std::vector<RouteInfo> routes() const;
+  std::size_t size() const { return entries_.size(); }
+  // The route at `index` (a Match::index), in registration order.
+  const Handler& handler(std::size_t index) const { return entries_.at(index).handler; }
+  const RouteOptions& options(std::size_t index) const { return entries_.at(index).options; }
+  const std::string& route(std::size_t index) const { return entries_.at(index).route; }
 
  private:
   struct Entry {

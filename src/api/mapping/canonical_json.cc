@@ -1,7 +1,5 @@
 #include "api/mapping/canonical_json.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
@@ -175,21 +173,6 @@ std::string canonical_json(const boost::json::value& v) {
   std::string out;
   write_value(out, v);
   return out;
-}
-
-std::string request_hash(const boost::json::value& v) {
-  const std::string text = canonical_json(v);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  if (EVP_Digest(text.data(), text.size(), md, &md_len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(std::size_t{2} * md_len);
-  for (unsigned int i = 0; i < md_len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 0xf];
-  }
-  return hex;
 }
 
 }  // namespace txv::api

@@ -1,6 +1,8 @@
-// Canonical JSON text of a value, and the request hash built on it, for
-// idempotency: two bodies that are the same JSON value, whatever their key
-// order, spacing or escaping, give the same text and hence the same hash.
+// Canonical JSON text of a value, for idempotency: two bodies that are the
+// same JSON value, whatever their key order, spacing or escaping, give the same
+// text and hence the same request digest. The digest is a keyed HMAC of this
+// text (decide::Fingerprinter::request_digest), never a plain hash: an unkeyed
+// hash of a body holding a card number could be brute-forced back to it.
 //
 // The form (close to RFC 8785, "JCS", but with keys in UTF-8 byte order):
 // - no whitespace anywhere;
@@ -23,9 +25,5 @@
 namespace txv::api {
 
 std::string canonical_json(const boost::json::value& v);
-
-// Lower-case hex SHA-256 (64 chars) of canonical_json(v). Empty only if
-// OpenSSL fails to digest, which it does not short of memory exhaustion.
-std::string request_hash(const boost::json::value& v);
 
 }  // namespace txv::api

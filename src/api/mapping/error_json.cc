@@ -9,7 +9,7 @@ boost::json::object error_object(const Error& e) {
   details.reserve(e.details.size());
   for (const auto& d : e.details) details.emplace_back(boost::json::object{{"field", d.field}, {"issue", d.issue}});
   boost::json::object inner;
-  inner["code"] = e.code;
+  inner["code"] = to_string(e.code);
   inner["message"] = e.message;
   inner["details"] = std::move(details);
   boost::json::object out;

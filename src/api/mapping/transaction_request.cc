@@ -1,5 +1,7 @@
 #include "api/mapping/transaction_request.h"
 
+#include "domain/card_text.h"
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
@@ -303,6 +305,11 @@ class Checker {
         report(std::string(base), issue::kInvalidKey);
         continue;
       }
+      if (domain::looks_like_card_number(key)) {
+        // Named on "metadata": the key itself must not be echoed.
+        report(std::string(base), issue::kLooksLikeCardNumber);
+        continue;
+      }
       const std::string field = join(base, safe_key(key));
       if (!kv.value().is_string()) {
         report(field, issue::kInvalidType);
@@ -312,6 +319,10 @@ class Checker {
       const std::string_view value(v.data(), v.size());
       if (utf8_length(value) > kMaxMetadataValueLength) {
         report(field, issue::kTooLong);
+        continue;
+      }
+      if (domain::looks_like_card_number(value)) {
+        report(field, issue::kLooksLikeCardNumber);
         continue;
       }
       out.emplace(std::string(key), std::string(value));

@@ -25,6 +25,8 @@ inline constexpr std::string_view kTooShort = "too_short";            // string 
 inline constexpr std::string_view kTooLong = "too_long";              // string above its maximum length
 inline constexpr std::string_view kTooMany = "too_many";              // object with too many entries
 inline constexpr std::string_view kInvalidKey = "invalid_key";        // metadata key empty or over 40 chars
+// A metadata key or value holding what looks like a card number (never echoed).
+inline constexpr std::string_view kLooksLikeCardNumber = "looks_like_card_number";
 inline constexpr std::string_view kUnknownCurrency = "unknown_currency";
 inline constexpr std::string_view kUnknownCountry = "unknown_country";
 inline constexpr std::string_view kUnknownField = "unknown_field";

@@ -21,7 +21,8 @@ using Issues = std::set<std::pair<std::string, std::string>>;  // {field, issue}
 
 const std::set<std::string> kCatalogue = {
     "required", "invalid_type", "invalid_format",   "invalid_value",   "out_of_range",  "too_short", "too_long",
-    "too_many", "invalid_key",  "unknown_currency", "unknown_country", "unknown_field", "conflict"};
+    "too_many", "invalid_key",  "unknown_currency", "unknown_country", "unknown_field", "conflict",
+    "looks_like_card_number"};
 
 constexpr const char* kPan = "4242424242424242";
 
@@ -132,6 +133,9 @@ std::vector<Case> cases() {
             "\"}}"),
        {}},
       {"metadata empty", edit(R"({"metadata":{}})"), {}},
+      {"metadata 16 digits failing Luhn", edit(R"({"metadata":{"order":"4111111111111112"}})"), {}},
+      {"metadata 12 digits", edit(R"({"metadata":{"order":"411111111111"}})"), {}},
+      {"transaction_id passing Luhn is the client's own", edit(R"({"transaction_id":"4111111111111111"})"), {}},
       {"metadata any key names", edit(R"({"metadata":{"a.b":"1","Ünï":"2","card":"3","amount":"x"}})"), {}},
       {"customer and merchant empty", edit(R"({"customer":{},"merchant":{}})"), {}},
       {"optional objects null", edit(R"({"customer":null,"merchant":null,"metadata":null,"occurred_at":null})"), {}},
@@ -374,6 +378,13 @@ std::vector<Case> cases() {
        {{"metadata.note", "too_long"}}},
       {"metadata value integer", edit(R"({"metadata":{"n":1}})"), {{"metadata.n", "invalid_type"}}},
       {"metadata value null", edit(R"({"metadata":{"n":null}})"), {{"metadata.n", "invalid_type"}}},
+      {"metadata value holding a card number",
+       edit(R"({"metadata":{"note":"card 4111 1111 1111 1111 please"}})"),
+       {{"metadata.note", "looks_like_card_number"}}},
+      {"metadata value holding a dashed card number", edit(R"({"metadata":{"n":"5555-5555-5555-4444"}})"),
+       {{"metadata.n", "looks_like_card_number"}}},
+      {"metadata key holding a card number", edit(R"({"metadata":{"4111111111111111":"x"}})"),
+       {{"metadata", "looks_like_card_number"}}},
       {"metadata value object", edit(R"({"metadata":{"n":{"x":"y"}}})"), {{"metadata.n", "invalid_type"}}},
       {"metadata value boolean", edit(R"({"metadata":{"n":true}})"), {{"metadata.n", "invalid_type"}}},
       {"metadata array", edit(R"({"metadata":["web"]})"), {{"metadata", "invalid_type"}}},

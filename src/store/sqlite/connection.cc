@@ -163,6 +163,12 @@ std::string Query::get_text(int col) const {
   return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
+std::size_t Query::text_bytes(int col) const {
+  // sqlite3_column_text first: the size is then that of the UTF-8 form.
+  (void)sqlite3_column_text(stmt_, col);
+  return static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+}
+
 std::optional<std::string> Query::get_opt_text(int col) const {
   if (is_null(col)) return std::nullopt;
   return get_text(col);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -101,6 +102,8 @@ class Query {
   std::int64_t get_int(int col) const;
   std::string get_text(int col) const;
   std::optional<std::string> get_opt_text(int col) const;
+  // Size in bytes of a text column, without copying it.
+  std::size_t text_bytes(int col) const;
 
  private:
   void note_bind(int rc);

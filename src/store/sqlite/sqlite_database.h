@@ -1,23 +1,59 @@
 // The embedded storage back-end: every store role of store::Database on one
 // SQLite file (API contract section 1, `TXV_DATABASE_URL=sqlite:PATH`).
 //
+// Asynchronous (stores.h): no Task ever blocks the awaiting thread. SQLite
+// calls are blocking, so they run on the store's own threads and the caller
+// resumes on its own executor:
+//   * writes: the group-commit writer thread (write_queue.h). One write
+//     connection, many callers' items per transaction, one fsync per batch, a
+//     savepoint per item so a failing item rolls back alone; each item's
+//     completion is posted to its caller's executor after the commit.
+//   * reads: a thread pool with as many threads as read-only connections
+//     (read_pool_size), so a read never waits for a connection; WAL lets them
+//     run concurrently with the writer.
+//   * bulk admin reads (the current content of a list, to diff a change
+//     against): one more thread with its own read-only connection, so they
+//     never occupy a request's read connection.
+// The calls marked blocking in stores.h (migrate, scan_velocity_events) run on
+// the calling thread (scan_velocity_events on a connection of its own).
+//
 // Durability: the file is opened in WAL mode with `synchronous=FULL` (the
-// default SqliteSynchronous::kFull), so a mutating call returns only after its
-// transaction is fsync'd. Mutations go through a group-commit writer (see
-// write_queue.h): one writer thread, one write connection, many callers' items
-// per transaction, one fsync per batch, a savepoint per item so a failing item
-// rolls back alone. Reads lease one of a small pool of read-only connections
-// and run concurrently with the writer.
+// default SqliteSynchronous::kFull), so a mutating call completes only after
+// its transaction is fsync'd.
+//
+// Lists: a list's content lives in generations (migration 0002). A change is
+// computed off the write path (list_change.h, on the admin thread, from one
+// snapshot of the list) and then
+//   * small (at most list_chunk_rows entries added + removed): applied in
+//     place by one write item;
+//   * large: staged in a new generation, list_chunk_rows rows per write item
+//     (other callers' items commit between the chunks), then published by one
+//     small write item: generation states switch, lists_version is bumped and
+//     the audit entry appended in one transaction. A replace stages the whole
+//     new content and retires the old generations; an add stages only the new
+//     entries as one more live generation (or, beyond
+//     kMaxLiveListGenerations, the whole merged content). Retired and
+//     abandoned generations are deleted afterwards in the background,
+//     list_chunk_rows rows per write item.
+// Readers read a list in one read transaction: the old content or the new,
+// never a mix, and never half of an add. Changes of one list are serialised
+// in this process (an asynchronous per-list lock, not a thread lock); a change
+// publishes only if the list is still at the revision it was computed from,
+// else it answers "conflict" (only possible with a second process writing the
+// same file). A failure part-way leaves the old list; the staged rows are
+// deleted. Cost of a change: O(entries of the list) reading and hashing on the
+// admin thread (the digest covers the whole new content), O(change) writing,
+// at most list_chunk_rows rows per transaction.
 //
 // Thread-safety: every method may be called concurrently from any thread,
-// including close(). Lifetime: the destructor calls close().
+// including close(). Lifetime: the destructor calls close() and then joins the
+// store's threads; no call may be in flight when it runs.
 //
 // Errors (values, never exceptions): "not_found", "conflict", "not_reviewable"
 // as documented in stores.h; "unavailable" for SQLite busy beyond the busy
-// timeout, I/O errors, a full disk, no free read connection within the busy
-// timeout, and any call after close(); "internal" for everything else
-// (including tables missing because migrate() was not run, and rows that do
-// not decode).
+// timeout, I/O errors, a full disk, and any call after close(); "internal" for
+// everything else (including tables missing because migrate() was not run, and
+// rows that do not decode).
 //
 // Times are stored as integer epoch milliseconds. The audit entry's `at` is the
 // store's clock (domain::now_millis()) when the change is applied; a list's
@@ -25,6 +61,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -54,6 +91,8 @@ struct SqliteOptions {
   SqliteSynchronous synchronous = SqliteSynchronous::kFull;
   // Most work items committed in one transaction by the group-commit writer.
   int max_batch = 1024;
+  // Most list rows written (staged, applied or deleted) by one write item.
+  int list_chunk_rows = 10000;
 };
 
 // Opens (creating if needed) the database and starts the writer thread. Does
@@ -67,62 +106,78 @@ std::span<const Migration> sqlite_migrations();
 
 class SqliteDatabase final : public Database {
  public:
+  // A large add publishes its entries as one more live generation; beyond
+  // this many, it stages the whole merged content instead (compaction).
+  static constexpr std::size_t kMaxLiveListGenerations = 8;
+
   struct WriterStats {
     std::uint64_t batches = 0;        // committed write transactions
-    std::uint64_t items = 0;          // mutating calls committed
-    std::uint64_t largest_batch = 0;  // most calls in one transaction
+    std::uint64_t items = 0;          // write items committed
+    std::uint64_t largest_batch = 0;  // most items in one transaction
+    std::chrono::microseconds longest_transaction{0};  // BEGIN to end of COMMIT
   };
 
   static Result<std::unique_ptr<SqliteDatabase>> open(const SqliteOptions& options);
   ~SqliteDatabase() override;
 
   // ApiKeyStore. create_api_key: "conflict" if the id or secret_hash exists.
-  Status create_api_key(const ApiKey& key) override;
-  Result<std::optional<ApiKey>> find_api_key_by_hash(const std::string& secret_hash) override;
-  Result<std::vector<ApiKey>> list_api_keys() override;  // by created_at, then id
+  Task<Status> create_api_key(const ApiKey& key) override;
+  Task<Result<std::optional<ApiKey>>> find_api_key_by_hash(const std::string& secret_hash) override;
+  Task<Result<std::vector<ApiKey>>> list_api_keys() override;  // by created_at, then id
+  Task<Result<ApiKey>> revoke_api_key(const std::string& id, TimePoint at) override;
+  // last_used_at only moves forward. not_found for an unknown id.
+  Task<Status> touch_api_key(const std::string& id, TimePoint at) override;
 
   // TransactionStore.
-  Result<InsertOutcome> insert_decision(const domain::DecisionRecord& record) override;
-  Result<std::optional<domain::DecisionRecord>> find_decision(const std::string& merchant_id,
-                                                              const std::string& transaction_id) override;
+  Task<Result<InsertOutcome>> insert_decision(const domain::DecisionRecord& record) override;
+  Task<Result<std::optional<domain::DecisionRecord>>> find_decision(const std::string& merchant_id,
+                                                                    const std::string& transaction_id) override;
   // limit is clamped to [1, 10000].
-  Result<TransactionPage> list_decisions(const TransactionQuery& query) override;
-  Result<domain::DecisionRecord> resolve_review(const std::string& merchant_id, const std::string& transaction_id,
-                                                const domain::Resolution& resolution) override;
-  Result<std::vector<VelocityEvent>> velocity_events_since(TimePoint since) override;  // at = decided_at
+  Task<Result<TransactionPage>> list_decisions(const TransactionQuery& query) override;
+  Task<Result<domain::DecisionRecord>> resolve_review(const std::string& merchant_id,
+                                                      const std::string& transaction_id,
+                                                      const domain::Resolution& resolution) override;
+  // Blocking. Keyset pagination by (decided_at, seq): one short read
+  // transaction per chunk on a connection of its own (no snapshot is held
+  // across chunks, so the WAL can be checkpointed meanwhile); a row inserted
+  // during the scan behind the cursor is not seen. at = decided_at.
+  Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocitySink& sink) override;
 
   // RuleStore. create_rule stores version 1 and the caller's times.
-  Result<RuleRecord> create_rule(const RuleRecord& rule, const std::string& actor) override;
-  Result<RuleRecord> replace_rule(const RuleRecord& rule, const std::string& actor) override;
-  Status delete_rule(const std::string& id, const std::string& actor) override;
-  Result<std::optional<RuleRecord>> find_rule(const std::string& id) override;
-  Result<std::vector<RuleRecord>> list_rules() override;
-  Result<std::int64_t> rules_version() override;
+  Task<Result<RuleRecord>> create_rule(const RuleRecord& rule, const std::string& actor) override;
+  Task<Result<RuleRecord>> replace_rule(const RuleRecord& rule, const std::string& actor) override;
+  Task<Status> delete_rule(const std::string& id, const std::string& actor) override;
+  Task<Result<std::optional<RuleRecord>>> find_rule(const std::string& id) override;
+  Task<Result<std::vector<RuleRecord>>> list_rules() override;
+  Task<Result<std::int64_t>> rules_version() override;
 
   // ListStore. Entries are sets (duplicates in the input are ignored) and are
-  // returned sorted bytewise. The audit entry of a change has before = null and
-  // after = {"added": [...], "removed": [...]}.
-  Result<ListSummary> replace_list(const std::string& name, const std::vector<std::string>& entries,
-                                   const std::string& actor) override;
-  Result<ListSummary> add_list_entries(const std::string& name, const std::vector<std::string>& entries,
-                                       const std::string& actor) override;
-  Result<ListSummary> remove_list_entry(const std::string& name, const std::string& value,
-                                        const std::string& actor) override;
-  Result<std::optional<std::vector<std::string>>> list_entries(const std::string& name) override;
-  Result<std::vector<ListSummary>> list_lists() override;  // by name
-  Result<std::int64_t> lists_version() override;
+  // returned sorted bytewise. Audit entries as in list_change.h.
+  Task<Result<ListSummary>> replace_list(const std::string& name, const std::vector<std::string>& entries,
+                                         const std::string& actor) override;
+  Task<Result<ListSummary>> add_list_entries(const std::string& name, const std::vector<std::string>& entries,
+                                             const std::string& actor) override;
+  Task<Result<ListSummary>> remove_list_entry(const std::string& name, const std::string& value,
+                                              const std::string& actor) override;
+  Task<Result<std::optional<std::vector<std::string>>>> list_entries(const std::string& name) override;
+  Task<Result<std::optional<ListSummary>>> find_list(const std::string& name) override;
+  Task<Result<std::vector<ListSummary>>> list_lists() override;  // by name
+  Task<Result<std::int64_t>> lists_version() override;
 
   // AuditLog. limit is clamped to [1, 10000].
-  Result<AuditPage> list_audit(const AuditQuery& query) override;
+  Task<Result<AuditPage>> list_audit(const AuditQuery& query) override;
 
   // DatabaseHealth. pool_stats() reports the read pool (the write connection
-  // is dedicated to the writer thread and not counted).
-  Status ping() override;
+  // and the admin connection are dedicated and not counted).
+  Task<Status> ping() override;
   PoolStats pool_stats() override;
 
-  // Creates schema_migrations if needed and applies every embedded migration
-  // not yet recorded there, all in one transaction. "internal" if the database
-  // records a migration this binary does not know (it is newer).
+  // Blocking. Creates schema_migrations if needed and applies every embedded
+  // migration not yet recorded there, all in one transaction. "internal" if
+  // the database records a migration this binary does not know (it is newer).
+  // Then retires list generations abandoned while staging more than an hour
+  // ago (a crash mid-change) and starts deleting retired generations in the
+  // background.
   Status migrate() override;
   void close() override;
 

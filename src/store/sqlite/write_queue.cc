@@ -1,6 +1,7 @@
 #include "store/sqlite/write_queue.h"
 
 #include <exception>
+#include <future>
 #include <optional>
 #include <string>
 
@@ -13,16 +14,33 @@ WriteQueue::WriteQueue(std::unique_ptr<Connection> conn, std::size_t max_batch)
 
 WriteQueue::~WriteQueue() { stop(); }
 
-Status WriteQueue::submit(const Work& work) {
-  Item item{&work};
+void WriteQueue::enqueue(std::unique_ptr<Item> item) {
   {
     std::lock_guard lk(mu_);
-    if (stopping_) return make_error("unavailable", "database is closed");
-    queue_.push_back(&item);
+    if (!stopping_) {
+      queue_.push_back(std::move(item));
+      cv_.notify_one();
+      return;
+    }
   }
-  cv_.notify_one();
-  item.done.acquire();
-  return std::move(item.status);
+  item->status = make_error("unavailable", "database is closed");
+  item->complete();
+}
+
+Status WriteQueue::submit_blocking(Work work) {
+  // Wakes the waiting thread directly: it is not an executor's thread, so
+  // there is nothing to post to.
+  struct BlockingItem final : Item {
+    explicit BlockingItem(Work w, std::promise<Status>* p) : work(std::move(w)), promise(p) {}
+    Status run(Connection& c) override { return work(c); }
+    void complete() override { promise->set_value(std::move(status)); }
+    Work work;
+    std::promise<Status>* promise;
+  };
+  std::promise<Status> promise;
+  auto result = promise.get_future();
+  enqueue(std::make_unique<BlockingItem>(std::move(work), &promise));
+  return result.get();
 }
 
 std::size_t WriteQueue::pending() const {
@@ -30,7 +48,10 @@ std::size_t WriteQueue::pending() const {
   return queue_.size();
 }
 
-WriteQueue::Stats WriteQueue::stats() const { return Stats{batches_.load(), items_.load(), largest_batch_.load()}; }
+WriteQueue::Stats WriteQueue::stats() const {
+  return Stats{batches_.load(), items_.load(), largest_batch_.load(),
+               std::chrono::microseconds(longest_transaction_us_.load())};
+}
 
 void WriteQueue::stop() {
   std::lock_guard stop_lk(stop_mu_);
@@ -44,27 +65,27 @@ void WriteQueue::stop() {
 }
 
 void WriteQueue::run() {
-  std::vector<Item*> batch;
+  std::vector<std::unique_ptr<Item>> batch;
   for (;;) {
     {
       std::unique_lock lk(mu_);
       cv_.wait(lk, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and drained
       while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(queue_.front());
+        batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     process(batch);
-    // Each item lives on its submitter's stack: after release() it may be gone.
-    for (Item* item : batch) item->done.release();
+    // Post every completion (each to its own executor), then free the items.
+    for (auto& item : batch) item->complete();
     batch.clear();
   }
 }
 
 Status WriteQueue::run_item(Item& item) {
   try {
-    return (*item.work)(*conn_);
+    return item.run(*conn_);
   } catch (const std::exception& e) {
     return make_error("internal", std::string("storage write failed: ") + e.what());
   } catch (...) {
@@ -72,7 +93,8 @@ Status WriteQueue::run_item(Item& item) {
   }
 }
 
-void WriteQueue::fail_committed(std::vector<Item*>& batch, std::size_t first, std::size_t end, const Error& why) {
+void WriteQueue::fail_committed(std::vector<std::unique_ptr<Item>>& batch, std::size_t first, std::size_t end,
+                                const Error& why) {
   for (std::size_t j = first; j < end; ++j) {
     if (batch[j]->status.ok()) {
       batch[j]->status = make_error("unavailable", "transaction rolled back: " + why.message);
@@ -80,9 +102,10 @@ void WriteQueue::fail_committed(std::vector<Item*>& batch, std::size_t first, st
   }
 }
 
-void WriteQueue::process(std::vector<Item*>& batch) {
+void WriteQueue::process(std::vector<std::unique_ptr<Item>>& batch) {
   std::size_t i = 0;
   while (i < batch.size()) {
+    const auto started = std::chrono::steady_clock::now();
     if (Status begin = conn_->exec("BEGIN IMMEDIATE"); !begin.ok()) {
       for (std::size_t j = i; j < batch.size(); ++j) batch[j]->status = begin.error();
       return;
@@ -112,6 +135,11 @@ void WriteQueue::process(std::vector<Item*>& batch) {
       if (conn_->in_transaction()) (void)conn_->exec("ROLLBACK");
       fail_committed(batch, first, i, commit.error());
       continue;
+    }
+    const auto held = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    std::int64_t prev_us = longest_transaction_us_.load(std::memory_order_relaxed);
+    while (held.count() > prev_us &&
+           !longest_transaction_us_.compare_exchange_weak(prev_us, held.count(), std::memory_order_relaxed)) {
     }
     std::uint64_t ok_items = 0;
     for (std::size_t j = first; j < i; ++j) ok_items += batch[j]->status.ok() ? 1 : 0;
