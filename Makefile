@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 export CTEST_OUTPUT_ON_FAILURE := 1
 
-.PHONY: run test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench format format-check clean
+.PHONY: run test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench bench-soak format format-check clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -41,8 +41,13 @@ test-fuzz: deps
 test-deploy: build
 	bash scripts/test-deploy.sh
 
+# Figures for BENCHMARKS.md (~5 minutes); TXV_BIN=... bash bench/run.sh measures another binary.
 bench: build
 	bash bench/run.sh
+
+# The RSS stability part alone, with the issue's 10-minute validate run.
+bench-soak: build
+	BENCH_SOAK_SECONDS=600 BENCH_PARTS=stability bash bench/run.sh
 
 format:
 	find src bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i

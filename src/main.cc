@@ -209,7 +209,7 @@ int run_serve(const txv::cli::Command& cmd) {
   server_options.threads = config.threads;
   server_options.tls_cert_file = config.tls_cert_file;
   server_options.tls_key_file = config.tls_key_file;
-  txv::http::Server server(server_options, dispatcher);
+  txv::http::Server server(server_options, dispatcher, metrics);
   if (auto s = server.start(); !s.ok()) return fail_config(s.error().message);
 
   lifecycle.started = true;

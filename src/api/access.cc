@@ -1,9 +1,9 @@
 #include "api/access.h"
 
 #include <any>
-#include <cassert>
 
 #include "api/responses.h"
+#include "logging/bug.h"
 
 namespace txv::api {
 
@@ -39,9 +39,9 @@ const Principal& principal_of(const http::Request& request) {
   const Principal* p = std::any_cast<Principal>(&request.principal);
   // The dispatcher runs a protected route's handler only after admit() set
   // it; should that ever fail, the fallback may act for no merchant at all.
-  assert(p != nullptr);
   static const Principal kNobody{"", "", store::Role::kValidator, std::string()};
-  return p != nullptr ? *p : kNobody;
+  if (TXV_BUG_IF(p == nullptr, "handler of a protected route ran without a principal")) return kNobody;
+  return *p;
 }
 
 }  // namespace txv::api

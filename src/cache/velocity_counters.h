@@ -48,8 +48,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/async.h"
 #include "cache/velocity_keys.h"
+#include "common/async.h"
 #include "common/result.h"
 #include "domain/transaction.h"
 #include "store/records.h"

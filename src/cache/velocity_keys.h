@@ -71,9 +71,8 @@ using VelocityKeyValues = std::array<std::optional<std::string>, kVelocityKeyCou
 inline VelocityKeyValues velocity_key_values(const VelocityKeyFields& f) {
   VelocityKeyValues out;
   std::string scratch;
-  for_each_velocity_key(f, scratch, [&out](VelocityKey k, std::string_view v) {
-    out[static_cast<std::size_t>(k)].emplace(v);
-  });
+  for_each_velocity_key(f, scratch,
+                        [&out](VelocityKey k, std::string_view v) { out[static_cast<std::size_t>(k)].emplace(v); });
   return out;
 }
 

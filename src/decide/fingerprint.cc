@@ -3,6 +3,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+
+#include "common/hex.h"
+
 namespace txv::decide {
 
 Fingerprinter::Fingerprinter(std::string key) : key_(std::move(key)) {}
@@ -12,13 +16,7 @@ std::string Fingerprinter::hmac_hex(std::string_view data, std::size_t hex_chars
   unsigned int len = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(data.data()),
        data.size(), mac, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(hex_chars, '0');
-  for (std::size_t i = 0; i < hex_chars / 2 && i < len; ++i) {
-    out[2 * i] = kHex[mac[i] >> 4];
-    out[2 * i + 1] = kHex[mac[i] & 0xF];
-  }
-  return out;
+  return hex_encode(mac, std::min<std::size_t>(hex_chars / 2, len));
 }
 
 std::string Fingerprinter::card_number(std::string_view digits) const { return hmac_hex(digits, 32); }

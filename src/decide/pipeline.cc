@@ -11,28 +11,6 @@ using domain::Decision;
 using domain::Reason;
 using domain::RuleAction;
 
-class DecisionPipeline::KeyLock {
- public:
-  KeyLock(DecisionPipeline& p, std::string key) : p_(p), key_(std::move(key)) {
-    std::unique_lock lock(p_.inflight_mu_);
-    p_.inflight_cv_.wait(lock, [&] { return p_.inflight_.find(key_) == p_.inflight_.end(); });
-    p_.inflight_.emplace(key_, 1);
-  }
-  ~KeyLock() {
-    {
-      std::lock_guard lock(p_.inflight_mu_);
-      p_.inflight_.erase(key_);
-    }
-    p_.inflight_cv_.notify_all();
-  }
-  KeyLock(const KeyLock&) = delete;
-  KeyLock& operator=(const KeyLock&) = delete;
-
- private:
-  DecisionPipeline& p_;
-  std::string key_;
-};
-
 DecisionPipeline::DecisionPipeline(DecisionPipelineOptions options, store::TransactionStore& store,
                                    const Fingerprinter& fingerprinter, RulesStage& rules)
     : options_(std::move(options)), store_(store), fingerprinter_(fingerprinter), rules_(rules) {
@@ -94,20 +72,21 @@ Result<Decided> DecisionPipeline::replay_or_conflict(domain::DecisionRecord stor
   return Decided{std::move(stored), true};
 }
 
-Result<Decided> DecisionPipeline::decide(const domain::TransactionRequest& request, const std::string& request_hash) {
+Task<Result<Decided>> DecisionPipeline::decide(const domain::TransactionRequest& request,
+                                               const std::string& request_hash) {
   std::string key = request.merchant_id;
   key.push_back('\0');
   key += request.transaction_id;
-  KeyLock lock(*this, std::move(key));
+  AsyncKeyLock::Guard lock = co_await inflight_.lock(std::move(key));
 
-  auto existing = store_.find_decision(request.merchant_id, request.transaction_id);
-  if (!existing.ok()) return Error(existing.error());
-  if (existing->has_value()) return replay_or_conflict(std::move(**existing), request_hash);
-  return decide_new(request, request_hash);
+  auto existing = co_await store_.find_decision(request.merchant_id, request.transaction_id);
+  if (!existing.ok()) co_return Error(existing.error());
+  if (existing->has_value()) co_return replay_or_conflict(std::move(**existing), request_hash);
+  co_return co_await decide_new(request, request_hash);
 }
 
-Result<Decided> DecisionPipeline::decide_new(const domain::TransactionRequest& request,
-                                             const std::string& request_hash) {
+Task<Result<Decided>> DecisionPipeline::decide_new(const domain::TransactionRequest& request,
+                                                   const std::string& request_hash) {
   domain::TimePoint decided_at = options_.now();
   domain::TimePoint occurred_at = request.occurred_at.value_or(decided_at);
 
@@ -128,8 +107,8 @@ Result<Decided> DecisionPipeline::decide_new(const domain::TransactionRequest& r
   record.decided_at = decided_at;
   record.reasons = run_checks(request.card, occurred_at);
 
-  auto verdict = rules_.evaluate(DecisionInput{request, record.card, decided_at});
-  if (!verdict.ok()) return Error(verdict.error());
+  auto verdict = co_await rules_.evaluate(DecisionInput{request, record.card, decided_at});
+  if (!verdict.ok()) co_return Error(verdict.error());
   record.rules_version = verdict->rules_version;
   for (const auto& m : verdict->matches) {
     if (m.shadow) {
@@ -140,16 +119,18 @@ Result<Decided> DecisionPipeline::decide_new(const domain::TransactionRequest& r
   }
   record.decision = combine(record.reasons);
 
-  auto inserted = store_.insert_decision(record);
-  auto& reservation = verdict->reservation;
+  auto inserted = co_await store_.insert_decision(record);
+  std::unique_ptr<Reservation> reservation = std::move(verdict->reservation);
   if (!inserted.ok() || !inserted->inserted) {
-    if (reservation) reservation->release();
-    if (!inserted.ok()) return Error(inserted.error());
+    // Not stored by us: uncount it. (A release that fails leaves one extra event counted; the store's answer
+    // below is still the right one for this request.)
+    if (reservation) (void)co_await reservation->release();
+    if (!inserted.ok()) co_return Error(inserted.error());
     // Another process decided this key first.
-    return replay_or_conflict(std::move(inserted->record), request_hash);
+    co_return replay_or_conflict(std::move(inserted->record), request_hash);
   }
   if (reservation) reservation->commit();
-  return Decided{std::move(inserted->record), false};
+  co_return Decided{std::move(inserted->record), false};
 }
 
 }  // namespace txv::decide

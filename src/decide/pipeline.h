@@ -1,23 +1,34 @@
 // The decision pipeline: idempotency → card checks → rules → outcome → durable
 // record. Plain logic over interfaces; no HTTP and no JSON here.
 //
+// Asynchronous end to end (common/async.h): decide() is a Task; it awaits the
+// idempotency key lock, the store and the counters, and never blocks a thread
+// nor holds a thread-tied lock across a suspension point.
+//
 // Idempotency: the key is (merchant_id, transaction_id); request_hash is the
-// SHA-256 of the canonical request JSON. Concurrent requests with one key are
-// serialised in-process (one decides, the others wait and replay), and the
-// store's unique key settles races between processes.
+// keyed HMAC digest of the canonical request JSON made by
+// Fingerprinter::request_digest (keyed because the body holds the card
+// number). Concurrent requests with one key are serialised in-process by an
+// asynchronous key lock (one decides, the others wait suspended, then replay),
+// and the store's unique key settles races between processes.
+//
+// Velocity: the rules stage counts the decision before it is stored; the
+// reservation is committed once the insert succeeded and released (the event
+// uncounted) when the decision was not stored (store error, or another
+// process stored this key first).
 //
 // Errors: "idempotency_conflict" (same key, different body), "unavailable"
 // (store down), "internal".
 // Thread-safety: decide() is called concurrently from many threads.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
+#include "common/async.h"
 #include "common/result.h"
+#include "decide/async_key_lock.h"
 #include "decide/fingerprint.h"
 #include "decide/rules_stage.h"
 #include "domain/transaction.h"
@@ -39,21 +50,19 @@ class DecisionPipeline {
   DecisionPipeline(DecisionPipelineOptions options, store::TransactionStore& store, const Fingerprinter& fingerprinter,
                    RulesStage& rules);
 
-  Result<Decided> decide(const domain::TransactionRequest& request, const std::string& request_hash);
+  // `request` and `request_hash` must live until the Task completes (callers co_await at once).
+  Task<Result<Decided>> decide(const domain::TransactionRequest& request, const std::string& request_hash);
 
   // Card summary and built-in check reasons, exposed for tests.
   domain::CardSummary summarise_card(const domain::CardInput& card) const;
   static std::vector<domain::Reason> run_checks(const domain::CardInput& card, domain::TimePoint occurred_at);
 
  private:
-  Result<Decided> decide_new(const domain::TransactionRequest& request, const std::string& request_hash);
+  Task<Result<Decided>> decide_new(const domain::TransactionRequest& request, const std::string& request_hash);
   static Result<Decided> replay_or_conflict(domain::DecisionRecord stored, const std::string& request_hash);
 
-  // In-flight keys: a second request with the same key waits for the first.
-  class KeyLock;
-  std::mutex inflight_mu_;
-  std::condition_variable inflight_cv_;
-  std::unordered_map<std::string, int> inflight_;
+  // In-flight keys: a second request with the same key waits (suspended) for the first.
+  AsyncKeyLock inflight_;
 
   DecisionPipelineOptions options_;
   store::TransactionStore& store_;

@@ -1,8 +1,10 @@
 #include "decide/rule_engine.h"
 
 #include <algorithm>
-#include <cctype>
-#include <shared_mutex>
+#include <boost/asio/detached.hpp>
+#include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "domain/time.h"
 #include "rules/expression.h"
@@ -17,6 +19,8 @@ static_assert(static_cast<int>(rules::VelocityKey::kCard) == static_cast<int>(ca
               rules::kVelocityKeyCount == cache::kVelocityKeyCount);
 
 constexpr std::chrono::milliseconds kMinRetention = std::chrono::hours(1);
+// The start-up rebuild loads a little more than the retention (the counters keep a grace period past it).
+constexpr std::chrono::milliseconds kRebuildSlack = std::chrono::minutes(1);
 
 std::optional<std::string_view> present(const std::string& s) {
   if (s.empty()) return std::nullopt;
@@ -27,9 +31,11 @@ std::optional<std::string_view> present(const std::optional<std::string>& s) {
   return std::string_view(*s);
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+// Runs blocking `fn` on the admin executor (or inline without one) and resumes on the caller's executor.
+template <class F>
+Task<std::invoke_result_t<F&>> on_admin(const Executor& admin, F fn) {
+  if (admin) co_return co_await run_on(admin, std::move(fn));
+  co_return fn();
 }
 
 // Reads one transaction for the compiled rules. Lives for one evaluation.
@@ -103,47 +109,49 @@ class TransactionActivation final : public rules::Activation {
   const std::vector<std::optional<cache::VelocityTotals>>& velocities_;
 };
 
-// Holds the engine's counting gate (shared) from reading the counters until the
-// decision is stored or abandoned, so a rebuild never loses a counted decision.
+// Keeps a decision counted until it is stored (commit) or uncounts it (release). Unsettled when destroyed (an
+// exception between evaluating and storing): released in the background on the decision's executor.
 class CounterReservation final : public Reservation {
  public:
-  CounterReservation(cache::VelocityCounters& counters, cache::VelocityTicket ticket,
-                     std::shared_lock<std::shared_mutex> gate)
-      : counters_(counters), ticket_(ticket), gate_(std::move(gate)) {}
-  void commit() override { gate_ = {}; }
-  void release() override {
-    if (gate_.owns_lock()) counters_.cancel(ticket_);
-    gate_ = {};
+  CounterReservation(cache::VelocityCounters& counters, cache::VelocityTicket ticket, Executor home)
+      : counters_(counters), ticket_(std::move(ticket)), home_(std::move(home)) {}
+  ~CounterReservation() override {
+    if (!settled_) asio::co_spawn(home_, cancel_later(counters_, std::move(ticket_)), asio::detached);
+  }
+  CounterReservation(const CounterReservation&) = delete;
+  CounterReservation& operator=(const CounterReservation&) = delete;
+
+  void commit() override { settled_ = true; }
+  Task<Status> release() override {
+    settled_ = true;
+    co_return co_await counters_.cancel(ticket_);
   }
 
  private:
+  static Task<void> cancel_later(cache::VelocityCounters& counters, cache::VelocityTicket ticket) {
+    (void)co_await counters.cancel(ticket);
+  }
+
   cache::VelocityCounters& counters_;
   cache::VelocityTicket ticket_;
-  std::shared_lock<std::shared_mutex> gate_;
+  Executor home_;
+  bool settled_ = false;
 };
 
 }  // namespace
 
-RuleEngine::RuleEngine(RuleEngineOptions options, cache::VelocityCounters& counters)
-    : options_(std::move(options)), counters_(counters) {
+RuleEngine::RuleEngine(RuleEngineOptions options, cache::VelocityCounters& counters, cache::VelocityHistory* history)
+    : options_(std::move(options)), counters_(counters), history_(history) {
   if (!options_.now) options_.now = domain::now_millis;
+  if (options_.history_chunk == 0) options_.history_chunk = 4096;
+  retention_ms_.store(kMinRetention.count());
+  if (history_ != nullptr) (void)history_->set_retention(kMinRetention, options_.now());
   std::lock_guard lock(write_mu_);
-  compiled_ = rules::RuleSet::Builder().build();
-  retention_ = kMinRetention;
-  counters_.set_retention(retention_);
+  compiled_ = compile({}, 0).rules;
   publish_locked();
 }
 
-std::chrono::milliseconds RuleEngine::retention_for(const rules::RuleSet& set) const {
-  std::chrono::milliseconds longest = kMinRetention;
-  for (const auto& v : set.velocities()) {
-    longest = std::max(longest, std::chrono::milliseconds(v.window_seconds * 1000));
-  }
-  return longest;
-}
-
-std::vector<std::string> RuleEngine::replace_rules(const std::vector<store::RuleRecord>& records,
-                                                   std::int64_t rules_version) {
+RuleEngine::Compiled RuleEngine::compile(const std::vector<store::RuleRecord>& records, std::int64_t rules_version) {
   std::vector<const store::RuleRecord*> ordered;
   for (const auto& r : records) {
     if (r.mode != store::RuleMode::kDisabled) ordered.push_back(&r);
@@ -151,65 +159,137 @@ std::vector<std::string> RuleEngine::replace_rules(const std::vector<store::Rule
   std::sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
     return a->priority != b->priority ? a->priority < b->priority : a->id < b->id;
   });
-  std::vector<std::string> problems;
+  Compiled out;
+  auto rules = std::make_shared<CompiledRules>();
   rules::RuleSet::Builder builder;
-  std::vector<RuleMeta> meta;
   for (const auto* r : ordered) {
     auto compiled = rules::compile(r->expression);
     if (!compiled.ok()) {
-      problems.push_back("rule " + r->id + ": " + compiled.error().message);
+      out.problems.push_back("rule " + r->id + ": " + compiled.error().message);
       continue;
     }
-    builder.add(std::move(compiled).value(), meta.size());
-    meta.push_back(RuleMeta{r->id, r->code, r->action, r->priority, r->mode == store::RuleMode::kShadow});
+    builder.add(std::move(compiled).value(), rules->meta.size());
+    rules->meta.push_back(RuleMeta{r->id, r->code, r->action, r->priority, r->mode == store::RuleMode::kShadow});
   }
-  auto set = builder.build();
+  rules->set = builder.build();
+  rules->rules_version = rules_version;
+  rules->retention = kMinRetention;
+  for (const auto& v : rules->set->velocities()) {
+    rules->velocity_queries.push_back(
+        cache::VelocityQuery{static_cast<cache::VelocityKey>(v.key), v.window_seconds * 1000});
+    rules->retention = std::max(rules->retention, std::chrono::milliseconds(v.window_seconds * 1000));
+  }
+  out.rules = std::move(rules);
+  return out;
+}
 
-  std::lock_guard lock(write_mu_);
-  auto retention = retention_for(*set);
-  if (retention > retention_) {
-    // The new rules look further back than the counters remember: backfill
-    // from stored decisions before they go live.
-    retention_ = retention;
-    counters_.set_retention(retention_);
-    if (history_loaded_) {
-      if (auto s = rebuild_locked(); !s.ok()) problems.push_back("velocity backfill: " + s.error().message);
-    }
+Task<std::vector<std::string>> RuleEngine::replace_rules(std::vector<store::RuleRecord> records,
+                                                         std::int64_t rules_version) {
+  AsyncKeyLock::Guard turn = co_await changes_.lock("rules");  // one change at a time, in call order
+  std::int64_t live_version = 0;
+  {
+    std::lock_guard lock(write_mu_);
+    live_version = compiled_->rules_version;
   }
-  compiled_ = std::move(set);
-  compiled_meta_ = std::move(meta);
-  compiled_version_ = rules_version;
-  publish_locked();
-  return problems;
+  if (rules_version < live_version) {  // a reload that lost a race with a later one
+    co_return std::vector<std::string>{"rules_version " + std::to_string(rules_version) + " is older than the live " +
+                                       std::to_string(live_version) + ": not applied"};
+  }
+  Compiled compiled =
+      co_await on_admin(options_.admin, [&records, rules_version] { return compile(records, rules_version); });
+  std::vector<std::string> problems = std::move(compiled.problems);
+  const std::chrono::milliseconds wanted = compiled.rules->retention;
+  const std::chrono::milliseconds held = velocity_retention();
+
+  if (history_ != nullptr && wanted > held) {
+    // The new rules look further back than the counters remember: backfill before they go live. Decisions go on
+    // with the old rules meanwhile.
+    Status grown = co_await on_admin(options_.admin, [this, wanted] { return grow_history(wanted); });
+    if (!grown.ok()) problems.push_back("velocity backfill: " + grown.error().message);
+  }
+  {
+    std::lock_guard lock(write_mu_);
+    compiled_ = std::move(compiled.rules);
+    publish_locked();
+  }
+  if (history_ != nullptr && wanted < held) {
+    // No live rule reads that far back any more: drop it and give the memory back.
+    (void)co_await on_admin(options_.admin, [this, wanted] { return shrink_history(wanted); });
+  }
+  co_return problems;
+}
+
+Status RuleEngine::grow_history(std::chrono::milliseconds retention) {
+  std::lock_guard lock(history_mu_);
+  const std::chrono::milliseconds previous(retention_ms_.load());
+  const cache::HistoryRange range = history_->set_retention(retention, options_.now());
+  retention_ms_.store(retention.count());
+  if (range.empty() || !history_loaded_ || options_.history == nullptr) return Ok{};
+  // Only the events older than what the counters hold: [range.since, range.until), built off the request path.
+  auto batch = history_->new_batch();
+  Status done = options_.history->scan_velocity_events(
+      range.since, range.until, options_.history_chunk,
+      [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
+  if (done.ok()) done = history_->merge_older(std::move(batch), range);
+  if (!done.ok()) {
+    // Back to the previous retention, which drops whatever part was merged; the next change retries.
+    (void)history_->set_retention(previous, options_.now());
+    retention_ms_.store(previous.count());
+  }
+  return done;
+}
+
+Status RuleEngine::shrink_history(std::chrono::milliseconds retention) {
+  std::lock_guard lock(history_mu_);
+  (void)history_->set_retention(retention, options_.now());
+  retention_ms_.store(retention.count());
+  return Ok{};
 }
 
 Status RuleEngine::rebuild_counters() {
-  std::lock_guard lock(write_mu_);
-  return rebuild_locked();
+  std::lock_guard lock(history_mu_);
+  history_loaded_ = true;
+  if (history_ == nullptr || options_.history == nullptr) return Ok{};
+  const std::chrono::milliseconds retention(retention_ms_.load());
+  (void)history_->set_retention(retention, options_.now());
+  const domain::TimePoint since = options_.now() - retention - kRebuildSlack;
+  const domain::TimePoint until{std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max())};
+  auto batch = history_->new_batch();
+  Status scanned = options_.history->scan_velocity_events(
+      since, until, options_.history_chunk,
+      [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
+  if (!scanned.ok()) return scanned;
+  return history_->replace_all(std::move(batch), since);
 }
 
-Status RuleEngine::rebuild_locked() {
-  history_loaded_ = true;
-  if (!options_.load_history) return Ok{};
-  // Wait until every counted decision is stored (or abandoned) and hold new
-  // ones back, so the stored history is exactly what the counters held.
-  std::lock_guard turnstile(turnstile_);  // new decisions wait here, so the gate cannot starve us
-  std::unique_lock gate(counting_gate_);
-  auto since = options_.now() - retention_;
-  auto events = options_.load_history(since);
-  if (!events.ok()) return Error(events.error());
-  for (auto& e : *events) {
-    if (e.email) *e.email = lower(std::move(*e.email));  // as evaluate() keys them
-  }
-  return counters_.rebuild(*events);
+std::chrono::milliseconds RuleEngine::velocity_retention() const {
+  return std::chrono::milliseconds(retention_ms_.load());
+}
+
+std::shared_ptr<const ListEntries> RuleEngine::freed_on_admin(std::shared_ptr<const ListEntries> entries) const {
+  if (!entries || !options_.admin) return entries;
+  const ListEntries* raw = entries.get();
+  // The last reference (often a decision's snapshot, on an I/O thread) only posts; the admin executor frees.
+  return std::shared_ptr<const ListEntries>(
+      raw, [held = std::move(entries), admin = options_.admin](const ListEntries*) mutable {
+        asio::post(admin, [h = std::move(held)]() mutable { h.reset(); });
+      });
 }
 
 void RuleEngine::set_list(const std::string& name, std::shared_ptr<const ListEntries> entries) {
+  entries = freed_on_admin(std::move(entries));
+  std::shared_ptr<const ListEntries> replaced;  // dropped after unlocking
   std::lock_guard lock(write_mu_);
+  auto it = lists_.find(name);
+  if (it != lists_.end()) replaced = std::move(it->second);
   if (entries) {
-    lists_[name] = std::move(entries);
-  } else {
-    lists_.erase(name);
+    if (it != lists_.end()) {
+      it->second = std::move(entries);
+    } else {
+      lists_.emplace(name, std::move(entries));
+    }
+  } else if (it != lists_.end()) {
+    lists_.erase(it);
   }
   publish_locked();
 }
@@ -220,60 +300,49 @@ std::shared_ptr<const ListEntries> RuleEngine::list(const std::string& name) con
   return it == lists_.end() ? nullptr : it->second;
 }
 
-std::int64_t RuleEngine::rules_version() const { return snapshot_.load()->rules_version; }
+std::int64_t RuleEngine::rules_version() const { return snapshot_.load()->rules->rules_version; }
 
 void RuleEngine::publish_locked() {
   auto snap = std::make_shared<Snapshot>();
-  snap->set = compiled_;
-  snap->meta = compiled_meta_;
-  snap->rules_version = compiled_version_;
-  for (const auto& ref : compiled_->lists()) {
+  snap->rules = compiled_;
+  for (const auto& ref : compiled_->set->lists()) {
     auto it = lists_.find(ref.name);
     snap->lists.push_back(it == lists_.end() ? nullptr : it->second);
-  }
-  for (const auto& v : compiled_->velocities()) {
-    snap->velocity_queries.push_back(
-        cache::VelocityQuery{static_cast<cache::VelocityKey>(v.key), v.window_seconds * 1000});
   }
   snapshot_.store(std::move(snap));
 }
 
-Result<RulesVerdict> RuleEngine::evaluate(const DecisionInput& input) {
-  std::unique_lock turnstile(turnstile_);
-  std::shared_lock gate(counting_gate_);
-  turnstile.unlock();
+Task<Result<RulesVerdict>> RuleEngine::evaluate(const DecisionInput& input) {
   std::shared_ptr<const Snapshot> snap = snapshot_.load();
+  const CompiledRules& rules = *snap->rules;
   const auto& req = input.request;
-
-  cache::VelocityEventInput event;
-  auto key = [&event](cache::VelocityKey k) -> std::optional<std::string>& {
-    return event.keys[static_cast<std::size_t>(k)];
-  };
-  if (!input.card.fingerprint.empty()) key(cache::VelocityKey::kCard) = input.card.fingerprint;
-  key(cache::VelocityKey::kCustomer) = req.customer.id;
-  if (req.customer.email) key(cache::VelocityKey::kEmail) = lower(*req.customer.email);
-  key(cache::VelocityKey::kIp) = req.customer.ip;
-  key(cache::VelocityKey::kDevice) = req.customer.device_id;
-  key(cache::VelocityKey::kMerchant) = req.merchant_id;
-  event.amount = req.amount;
-  event.currency = req.currency;
-  event.at = input.decided_at;
-  auto read = counters_.read_and_record(event, snap->velocity_queries);
-  if (!read.ok()) return Error(read.error());
+  const cache::VelocityEventInput event =
+      cache::to_velocity_input(cache::VelocityKeyFields{req.merchant_id, input.card.fingerprint, &req.customer.id,
+                                                        &req.customer.email, &req.customer.ip, &req.customer.device_id},
+                               req.amount, req.currency, input.decided_at);
+  auto read = co_await counters_.read_and_record(event, rules.velocity_queries);
+  if (!read.ok()) co_return Error(read.error());
 
   RulesVerdict verdict;
-  verdict.rules_version = snap->rules_version;
-  verdict.reservation = std::make_unique<CounterReservation>(counters_, read->ticket, std::move(gate));
+  verdict.rules_version = rules.rules_version;
+  if (read->ticket.id != 0) {
+    verdict.reservation =
+        std::make_unique<CounterReservation>(counters_, std::move(read->ticket), co_await asio::this_coro::executor);
+  }
+  match(rules, TransactionActivation(input, snap->lists, read->totals), verdict.matches);
+  co_return verdict;
+}
 
-  TransactionActivation activation(input, snap->lists, read->totals);
+// Not a coroutine: its thread_local scratch is looked up on the thread that runs it (a coroutine may resume on
+// another thread than the one it started on, and a TLS address must not be reused across a suspension).
+void RuleEngine::match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out) {
   thread_local std::vector<bool> matched;
-  snap->set->evaluate(activation, matched);
+  rules.set->evaluate(activation, matched);
   for (std::size_t i = 0; i < matched.size(); ++i) {
     if (!matched[i]) continue;
-    const auto& m = snap->meta[snap->set->tag(i)];
-    verdict.matches.push_back(RuleMatch{m.id, m.code, m.action, m.priority, m.shadow});
+    const auto& m = rules.meta[rules.set->tag(i)];
+    out.push_back(RuleMatch{m.id, m.code, m.action, m.priority, m.shadow});
   }
-  return verdict;
 }
 
 }  // namespace txv::decide

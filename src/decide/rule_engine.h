@@ -2,37 +2,52 @@
 // velocity counters (contract sections 5 and 6).
 //
 // Snapshots. Everything a decision reads (the compiled RuleSet, each rule's
-// id/code/action/priority/mode, rules_version and the list entry sets bound to
-// the set's list slots) lives in one immutable Snapshot. Changes build a new
-// snapshot and swap it in atomically, so a decision sees the old rules or the
-// new ones, never a mix. Readers take a shared_ptr copy and never block writers.
+// id/code/action/priority/mode, rules_version, the velocity queries and the
+// list entry sets bound to the set's list slots) lives in one immutable
+// Snapshot behind an atomic shared_ptr. Changes build a new snapshot and swap
+// it in, so a decision sees the old rules or the new ones, never a mix, and
+// never waits for a change.
 //
-// Velocity. Every decision is recorded in the counters under all six keys
-// (card fingerprint, customer id, email lower-cased, ip, device id, merchant
-// id) whether or not a rule reads them, atomically with reading the windows the
-// current rules ask for, so counting is exact under concurrency. Counters keep
-// events for max(1h, the longest window any rule uses); when a rule change
-// needs a longer history, the counters are rebuilt from stored decisions
-// (backfill) before the new rules go live.
+// Velocity. Every decision is recorded in the counters under all six keys (the
+// one mapping of cache/velocity_keys.h) whether or not a rule reads them,
+// atomically with reading the windows the current rules ask for, so counting
+// is exact under concurrency. There is no gate between decisions and history
+// work: decisions never wait for a backfill.
 //
-// Thread-safety: evaluate() concurrently from any thread; the mutators
-// (replace_rules, set_list, ...) are serialised internally.
+// History (only with an in-process counter back-end, cache::VelocityHistory).
+// The counters keep max(1 h, the longest window any rule uses). When a new
+// rule set needs a longer window, replace_rules() grows the retention, loads
+// ONLY the older stored decisions the counters lack (TransactionStore::
+// scan_velocity_events, in chunks, on the admin executor), merges them into
+// the counters shard by shard, and only then publishes the new set; decisions
+// keep using the old rules meanwhile. When the longest window shrinks, the new
+// set is published first, then the counters drop what is past the new
+// retention and give the memory back.
+//
+// Thread-safety: evaluate() concurrently from any thread; replace_rules() calls
+// are applied one at a time in call order; set_list()/list() from any thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "cache/velocity_counters.h"
+#include "cache/velocity_history.h"
+#include "common/async.h"
+#include "decide/async_key_lock.h"
 #include "decide/rules_stage.h"
 #include "rules/rule_set.h"
 #include "store/records.h"
+#include "store/stores.h"
 
 namespace txv::decide {
 
@@ -45,28 +60,52 @@ struct TransparentStringHash {
 using ListEntries = std::unordered_set<std::string, TransparentStringHash, std::equal_to<>>;
 
 struct RuleEngineOptions {
-  // Loads decisions for a velocity backfill (events with decided_at >= since).
-  std::function<Result<std::vector<store::VelocityEvent>>(domain::TimePoint since)> load_history;
-  std::function<domain::TimePoint()> now;  // defaults to the system clock
+  // Stored decisions that velocity history is loaded from (start-up rebuild,
+  // backfills) with the blocking TransactionStore::scan_velocity_events.
+  // Null: no history is loaded.
+  store::TransactionStore* history = nullptr;
+  // Where blocking and long admin work runs: history scans and merges, pruning,
+  // compiling rule sets, freeing replaced lists (e.g. an asio::thread_pool's
+  // executor; never an I/O thread). It must outlive the engine and every
+  // decision in flight. Empty: that work runs on the calling thread (tests).
+  Executor admin;
+  std::function<domain::TimePoint()> now;  // defaults to the system clock (ms)
+  std::size_t history_chunk = 4096;        // events per chunk of a history scan
 };
 
 class RuleEngine final : public RulesStage {
  public:
-  RuleEngine(RuleEngineOptions options, cache::VelocityCounters& counters);
+  // `history`: the counters' in-process history (LocalVelocityCounters is
+  // both); null for a back-end that keeps its own (Redis), in which case no
+  // rebuild, backfill or retention change happens here.
+  RuleEngine(RuleEngineOptions options, cache::VelocityCounters& counters, cache::VelocityHistory* history = nullptr);
 
-  Result<RulesVerdict> evaluate(const DecisionInput& input) override;
+  Task<Result<RulesVerdict>> evaluate(const DecisionInput& input) override;
 
   // Replaces the whole rule set (stored records; disabled rules are kept out
-  // of the compiled set). A stored expression that no longer compiles is
-  // skipped and reported in the returned error list (never at decision time).
-  std::vector<std::string> replace_rules(const std::vector<store::RuleRecord>& rules, std::int64_t rules_version);
+  // of the compiled set). Completes once the new set is live (after a
+  // backfill, when it needs one). A stored expression that no longer compiles
+  // is skipped and reported in the returned list, as is a failed backfill
+  // (the set is published anyway: windows longer than what the counters hold
+  // then see only what they hold, and the next change retries). A set with a
+  // lower rules_version than the live one is not applied (reported).
+  Task<std::vector<std::string>> replace_rules(std::vector<store::RuleRecord> rules, std::int64_t rules_version);
+
+  // Swaps in an immutable list the caller built off the request path (null
+  // removes the list). Cheap: no copy of the entries; decisions see the old
+  // list or the new one. A replaced list is freed on the admin executor once
+  // the last decision using it is done.
   void set_list(const std::string& name, std::shared_ptr<const ListEntries> entries);
   std::shared_ptr<const ListEntries> list(const std::string& name) const;
 
   std::int64_t rules_version() const;
-  // Rebuilds the velocity counters from stored decisions for the current
-  // retention. Call once at start-up after the first replace_rules(); from
-  // then on replace_rules() backfills by itself when it needs more history.
+  // The retention the counters are asked to keep (for tests and gauges).
+  std::chrono::milliseconds velocity_retention() const;
+
+  // Blocking; at start-up, after the first replace_rules() and before serving:
+  // loads the velocity history the current rules need from options.history,
+  // in chunks of history_chunk events (bounded memory besides the counters).
+  // From then on replace_rules() backfills by itself when it needs more.
   Status rebuild_counters();
 
  private:
@@ -77,34 +116,47 @@ class RuleEngine final : public RulesStage {
     std::int64_t priority;
     bool shadow;
   };
-  struct Snapshot {
+  // A compiled rule set and what a decision needs with it. Immutable.
+  struct CompiledRules {
     std::shared_ptr<const rules::RuleSet> set;
-    std::vector<RuleMeta> meta;  // by RuleSet index
+    std::vector<RuleMeta> meta;                          // by RuleSet tag
+    std::vector<cache::VelocityQuery> velocity_queries;  // by VelocitySlot
     std::int64_t rules_version = 0;
+    std::chrono::milliseconds retention{0};  // max(1 h, longest window)
+  };
+  struct Snapshot {
+    std::shared_ptr<const CompiledRules> rules;
     std::vector<std::shared_ptr<const ListEntries>> lists;  // by ListSlot
-    std::vector<cache::VelocityQuery> velocity_queries;     // by VelocitySlot
+  };
+  struct Compiled {
+    std::shared_ptr<const CompiledRules> rules;
+    std::vector<std::string> problems;
   };
 
-  // Rebuilds the snapshot from compiled_ and lists_; caller holds write_mu_.
+  static Compiled compile(const std::vector<store::RuleRecord>& records, std::int64_t rules_version);
+  static void match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out);
+  // Builds and swaps in the snapshot from compiled_ and lists_; caller holds write_mu_.
   void publish_locked();
-  Status rebuild_locked();
-  std::chrono::milliseconds retention_for(const rules::RuleSet& set) const;
+  // Blocking (admin executor): grows the counters' retention and merges the missing older history.
+  Status grow_history(std::chrono::milliseconds retention);
+  Status shrink_history(std::chrono::milliseconds retention);
+  std::shared_ptr<const ListEntries> freed_on_admin(std::shared_ptr<const ListEntries> entries) const;
 
   RuleEngineOptions options_;
   cache::VelocityCounters& counters_;
+  cache::VelocityHistory* history_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 
-  mutable std::mutex write_mu_;
-  std::shared_ptr<const rules::RuleSet> compiled_;
-  std::vector<RuleMeta> compiled_meta_;
-  std::int64_t compiled_version_ = 0;
+  AsyncKeyLock changes_;  // one replace_rules at a time, in call order (held across its awaits)
+
+  mutable std::mutex write_mu_;  // compiled_, lists_; short holds, never across a co_await
+  std::shared_ptr<const CompiledRules> compiled_;
   std::unordered_map<std::string, std::shared_ptr<const ListEntries>> lists_;
-  std::chrono::milliseconds retention_{0};
+
+  // History state; touched only by blocking admin work (admin executor, start-up), never on an I/O thread.
+  std::mutex history_mu_;
+  std::atomic<std::int64_t> retention_ms_{0};  // what the counters were asked to keep
   bool history_loaded_ = false;
-  // Shared by each decision from counting until it is stored; exclusive while
-  // the counters are rebuilt from stored decisions.
-  std::shared_mutex counting_gate_;
-  std::mutex turnstile_;
 };
 
 }  // namespace txv::decide

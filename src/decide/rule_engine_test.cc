@@ -3,9 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cache/local/local_velocity_counters.h"
+#include "decide/decide_test_support.h"
 #include "decide/pipeline.h"
 #include "domain/time.h"
 
@@ -13,18 +20,18 @@ namespace txv::decide {
 namespace {
 
 using domain::RuleAction;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using test::rule;
+using txv::testing::AsyncRunner;
+using txv::testing::wait_until;
 
-store::RuleRecord rule(std::string id, std::string expr, RuleAction action, std::int64_t priority,
-                       store::RuleMode mode = store::RuleMode::kEnforce) {
-  store::RuleRecord r;
-  r.id = std::move(id);
-  r.name = r.id;
-  r.expression = std::move(expr);
-  r.action = action;
-  r.code = "code_" + r.id;
-  r.priority = priority;
-  r.mode = mode;
-  return r;
+domain::Decision outcome(const RulesVerdict& v) {
+  std::vector<domain::Reason> reasons;
+  for (const auto& m : v.matches) {
+    if (!m.shadow) reasons.push_back({m.code, "rule", m.rule_id, m.action});
+  }
+  return combine(reasons);
 }
 
 class RuleEngineTest : public ::testing::Test {
@@ -42,32 +49,58 @@ class RuleEngineTest : public ::testing::Test {
   }();
   domain::CardSummary card_{"visa", "424242", "4242", "fp-1"};
 
-  RulesVerdict run() {
-    auto v = engine_.evaluate(DecisionInput{req_, card_, domain::now_millis()});
+  Result<RulesVerdict> evaluate(RuleEngine& engine, domain::TimePoint at = domain::now_millis()) {
+    return test::run(runner_, engine.evaluate(DecisionInput{req_, card_, at}));
+  }
+  // Evaluates and commits (as for a stored decision).
+  RulesVerdict run(RuleEngine& engine, domain::TimePoint at = domain::now_millis()) {
+    auto v = evaluate(engine, at);
     EXPECT_TRUE(v.ok());
+    if (!v.ok()) return {};
     if (v->reservation) v->reservation->commit();
     return std::move(v).value();
   }
+  RulesVerdict run() { return run(engine_); }
+  std::vector<std::string> replace(RuleEngine& engine, std::vector<store::RuleRecord> rules, std::int64_t version) {
+    return test::run(runner_, engine.replace_rules(std::move(rules), version));
+  }
+  std::vector<std::string> replace(std::vector<store::RuleRecord> rules, std::int64_t version) {
+    return replace(engine_, std::move(rules), version);
+  }
+  // How many events the counters hold for `fingerprint` within `window`.
+  std::int64_t card_count(cache::LocalVelocityCounters& c, const std::string& fingerprint, milliseconds window) {
+    cache::VelocityEventInput probe;
+    probe.keys[static_cast<std::size_t>(cache::VelocityKey::kCard)] = fingerprint;
+    probe.currency = "USD";
+    probe.at = domain::now_millis();
+    const cache::VelocityQuery q{cache::VelocityKey::kCard, window.count()};
+    auto r = c.record_now(probe, std::span(&q, 1));
+    EXPECT_TRUE(r.ok());
+    (void)c.cancel_now(r->ticket);
+    return r->totals[0]->count;
+  }
 
+  AsyncRunner runner_{2};
   cache::LocalVelocityCounters counters_;
-  RuleEngine engine_{RuleEngineOptions{}, counters_};
+  RuleEngine engine_{RuleEngineOptions{}, counters_, &counters_};
 };
 
 TEST_F(RuleEngineTest, NoRulesNoMatchesVersionZero) {
   auto v = run();
   EXPECT_TRUE(v.matches.empty());
   EXPECT_EQ(v.rules_version, 0);
+  EXPECT_EQ(engine_.velocity_retention(), hours(1));
 }
 
 TEST_F(RuleEngineTest, MatchesInPriorityOrderWithShadowSeparate) {
-  auto problems =
-      engine_.replace_rules({rule("b", "amount > 50000", RuleAction::kDecline, 20),
-                             rule("a", "customer.country == 'US'", RuleAction::kReview, 10),
-                             rule("s", "metadata.channel == 'web'", RuleAction::kDecline, 5, store::RuleMode::kShadow),
-                             rule("d", "true", RuleAction::kDecline, 1, store::RuleMode::kDisabled),
-                             rule("n", "amount > 10000000", RuleAction::kDecline, 0)},
-                            7);
+  auto problems = replace({rule("b", "amount > 50000", RuleAction::kDecline, 20),
+                           rule("a", "customer.country == 'US'", RuleAction::kReview, 10),
+                           rule("s", "metadata.channel == 'web'", RuleAction::kDecline, 5, store::RuleMode::kShadow),
+                           rule("d", "true", RuleAction::kDecline, 1, store::RuleMode::kDisabled),
+                           rule("n", "amount > 10000000", RuleAction::kDecline, 0)},
+                          7);
   EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(engine_.rules_version(), 7);
   auto v = run();
   EXPECT_EQ(v.rules_version, 7);
   ASSERT_EQ(v.matches.size(), 3u);
@@ -79,7 +112,7 @@ TEST_F(RuleEngineTest, MatchesInPriorityOrderWithShadowSeparate) {
 }
 
 TEST_F(RuleEngineTest, StoredExpressionThatNoLongerCompilesIsSkippedAndReported) {
-  auto problems = engine_.replace_rules(
+  auto problems = replace(
       {rule("bad", "amount >", RuleAction::kDecline, 1), rule("good", "amount > 1", RuleAction::kDecline, 2)}, 3);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("bad"), std::string::npos);
@@ -88,85 +121,270 @@ TEST_F(RuleEngineTest, StoredExpressionThatNoLongerCompilesIsSkippedAndReported)
   EXPECT_EQ(v.matches[0].rule_id, "good");
 }
 
+// A reload that lost a race with a later one does not bring older rules back.
+TEST_F(RuleEngineTest, AnOlderRuleSetIsNotApplied) {
+  EXPECT_TRUE(replace({rule("new", "amount > 1", RuleAction::kDecline, 1)}, 5).empty());
+  auto problems = replace({rule("old", "amount > 1", RuleAction::kReview, 1)}, 4);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(engine_.rules_version(), 5);
+  auto v = run();
+  ASSERT_EQ(v.matches.size(), 1u);
+  EXPECT_EQ(v.matches[0].rule_id, "new");
+  EXPECT_TRUE(replace({rule("same", "amount > 1", RuleAction::kReview, 1)}, 5).empty());  // equal: applied
+  EXPECT_EQ(run().matches.at(0).rule_id, "same");
+}
+
 TEST_F(RuleEngineTest, ListsAreLiveAndSwapped) {
-  engine_.replace_rules({rule("l", "card.bin in list('bins')", RuleAction::kDecline, 1)}, 1);
+  replace({rule("l", "card.bin in list('bins')", RuleAction::kDecline, 1)}, 1);
   EXPECT_TRUE(run().matches.empty());  // the list does not exist yet: contains nothing
   engine_.set_list("bins", std::make_shared<const ListEntries>(ListEntries{"424242"}));
   EXPECT_EQ(run().matches.size(), 1u);
   engine_.set_list("bins", std::make_shared<const ListEntries>(ListEntries{"555555"}));
   EXPECT_TRUE(run().matches.empty());
+  engine_.set_list("bins", std::make_shared<const ListEntries>(ListEntries{"424242"}));
+  engine_.set_list("bins", nullptr);  // removed
+  EXPECT_TRUE(run().matches.empty());
+  EXPECT_EQ(engine_.list("bins"), nullptr);
+}
+
+// A replaced list (possibly a million entries) is not freed on whichever thread drops the last reference (often a
+// decision on an I/O thread): that thread only posts it to the admin executor, which frees it.
+TEST_F(RuleEngineTest, AReplacedListIsFreedOnTheAdminExecutor) {
+  asio::io_context admin;  // runs only when we say so
+  cache::LocalVelocityCounters counters;
+  RuleEngine engine(RuleEngineOptions{nullptr, admin.get_executor(), {}, 4096}, counters, &counters);
+  {
+    auto work = asio::make_work_guard(admin);
+    std::thread runs([&admin] { admin.run(); });  // the rule change compiles there
+    replace(engine, {rule("l", "card.bin in list('bins')", RuleAction::kDecline, 1)}, 1);
+    work.reset();
+    runs.join();
+    admin.restart();
+  }
+  auto first = std::make_shared<const ListEntries>(ListEntries{"424242"});
+  std::weak_ptr<const ListEntries> watch = first;
+  engine.set_list("bins", std::move(first));
+  EXPECT_EQ(run(engine).matches.size(), 1u);
+  engine.set_list("bins", std::make_shared<const ListEntries>(ListEntries{"555555"}));
+  EXPECT_TRUE(run(engine).matches.empty());
+  EXPECT_FALSE(watch.expired());  // unreferenced, but waiting for the admin executor
+  admin.run();
+  EXPECT_TRUE(watch.expired());
 }
 
 TEST_F(RuleEngineTest, VelocityCountsEarlierDecisionsOnly) {
-  engine_.replace_rules({rule("v", "velocity('card', '1h').count >= 2", RuleAction::kDecline, 1)}, 1);
+  replace({rule("v", "velocity('card', '1h').count >= 2", RuleAction::kDecline, 1)}, 1);
   EXPECT_TRUE(run().matches.empty());   // 0 earlier
   EXPECT_TRUE(run().matches.empty());   // 1 earlier
   EXPECT_EQ(run().matches.size(), 1u);  // 2 earlier
 }
 
 TEST_F(RuleEngineTest, EmailVelocityIsCaseInsensitive) {
-  engine_.replace_rules({rule("e", "velocity('email', '1h').count >= 1", RuleAction::kDecline, 1)}, 1);
+  replace({rule("e", "velocity('email', '1h').count >= 1", RuleAction::kDecline, 1)}, 1);
   EXPECT_TRUE(run().matches.empty());
   req_.customer.email = "a@example.COM";
   EXPECT_EQ(run().matches.size(), 1u);
 }
 
 TEST_F(RuleEngineTest, ReleasedReservationIsNotCounted) {
-  engine_.replace_rules({rule("v", "velocity('card', '1h').count >= 1", RuleAction::kDecline, 1)}, 1);
-  auto v = engine_.evaluate(DecisionInput{req_, card_, domain::now_millis()});
+  replace({rule("v", "velocity('card', '1h').count >= 1", RuleAction::kDecline, 1)}, 1);
+  auto v = evaluate(engine_);
   ASSERT_TRUE(v.ok());
-  v->reservation->release();
+  ASSERT_TRUE(v->reservation);
+  EXPECT_TRUE(test::run(runner_, v->reservation->release()).ok());
   EXPECT_TRUE(run().matches.empty());
 }
 
+// Destroyed without being settled (an exception between evaluating and storing): released in the background.
+TEST_F(RuleEngineTest, AnUnsettledReservationIsReleasedInTheBackground) {
+  replace({rule("v", "velocity('card', '1h').count >= 1", RuleAction::kDecline, 1)}, 1);
+  {
+    auto v = evaluate(engine_);
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(card_count(counters_, "fp-1", hours(1)), 1);
+  }
+  ASSERT_TRUE(wait_until([&] { return card_count(counters_, "fp-1", hours(1)) == 0; }, std::chrono::seconds(30)));
+  EXPECT_TRUE(run().matches.empty());
+}
+
+// 50 simultaneous evaluations for one card on several threads: exactly 3 approvals. 20 rounds, a fresh card each.
 TEST_F(RuleEngineTest, ExactUnderConcurrency) {
-  engine_.replace_rules({rule("v", "velocity('card', '1h').count >= 3", RuleAction::kDecline, 1)}, 1);
+  replace({rule("v", "velocity('card', '1h').count >= 3", RuleAction::kDecline, 1)}, 1);
+  AsyncRunner four(4);
   for (int round = 0; round < 20; ++round) {
-    card_.fingerprint = "fp-round-" + std::to_string(round);
-    std::atomic<int> approvals{0};
-    std::vector<std::thread> threads;
+    const domain::CardSummary card{"visa", "424242", "4242", "fp-round-" + std::to_string(round)};
+    std::atomic<int> approvals{0}, errors{0}, done{0};
     for (int i = 0; i < 50; ++i) {
-      threads.emplace_back([&] {
-        auto v = engine_.evaluate(DecisionInput{req_, card_, domain::now_millis()});
-        ASSERT_TRUE(v.ok());
-        v->reservation->commit();
-        std::vector<domain::Reason> reasons;
-        for (const auto& m : v->matches) reasons.push_back({m.code, "rule", m.rule_id, m.action});
-        if (combine(reasons) == domain::Decision::kApprove) ++approvals;
+      four.spawn([&]() -> Task<void> {
+        auto v = co_await engine_.evaluate(DecisionInput{req_, card, domain::now_millis()});
+        if (!v.ok()) {
+          ++errors;
+        } else {
+          v->reservation->commit();
+          if (outcome(*v) == domain::Decision::kApprove) ++approvals;
+        }
+        ++done;
       });
     }
-    for (auto& t : threads) t.join();
+    ASSERT_TRUE(wait_until([&] { return done.load() == 50; }));
+    EXPECT_EQ(errors.load(), 0);
     EXPECT_EQ(approvals.load(), 3) << "round " << round;
   }
 }
 
-TEST_F(RuleEngineTest, BackfillFromHistoryWhenARuleNeedsALongerWindow) {
-  std::vector<store::VelocityEvent> history;
-  auto now = domain::now_millis();
-  for (int i = 0; i < 4; ++i) {
-    store::VelocityEvent e;
-    e.at = now - std::chrono::hours(5) + std::chrono::minutes(i);
-    e.amount = 100;
-    e.currency = "USD";
-    e.merchant_id = "m-1";
-    e.card_fingerprint = "fp-1";
-    history.push_back(e);
+// Deleting the rules with long windows: the retention goes back to 1 h and the older events are dropped at once
+// (the counters shrink their containers and hand the memory back).
+TEST_F(RuleEngineTest, DeletingLongWindowRulesDropsTheOldEvents) {
+  replace({rule("v", "velocity('card', '7d').count > 100000", RuleAction::kReview, 1)}, 1);
+  EXPECT_EQ(engine_.velocity_retention(), hours(24 * 7));
+  const auto now = domain::now_millis();
+  constexpr int kDecisions = 3000;
+  for (int i = kDecisions; i-- > 0;) {  // oldest first, 200 s apart: about a week
+    card_.fingerprint = "fp-" + std::to_string(i);
+    run(engine_, now - std::chrono::seconds(200) * i);
   }
+  const auto before = counters_.stats();
+  EXPECT_EQ(before.entries, 3u * kDecisions);  // card, e-mail, merchant
+  replace({}, 2);
+  EXPECT_EQ(engine_.velocity_retention(), hours(1));
+  const auto after = counters_.stats();
+  EXPECT_LE(after.entries, 3u * 20);  // the last hour and a minute
+  EXPECT_LE(after.key_values, 22u);
+  EXPECT_LT(after.approximate_bytes, before.approximate_bytes / 10);
+}
+
+// --- Velocity history from the stored decisions (real SQLite store) ---
+
+class RuleEngineHistoryTest : public RuleEngineTest {
+ protected:
+  void insert(const domain::DecisionRecord& r) {
+    auto s = test::run(runner_, tmp_.db().insert_decision(r));
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    ASSERT_TRUE(s->inserted);
+  }
+  test::TempDatabase tmp_;
+  test::ScriptedStore scripted_{tmp_.db()};
+  asio::thread_pool admin_{1};
+};
+
+TEST_F(RuleEngineHistoryTest, StartUpRebuildStreamsTheStoredDecisionsInChunks) {
+  const auto now = domain::now_millis();
+  for (int i = 0; i < 25; ++i)
+    insert(test::stored_decision("t" + std::to_string(i), "fp-1",
+                                 now - std::chrono::minutes(50) + std::chrono::seconds(i)));
+  insert(test::stored_decision("old", "fp-1", now - hours(3)));  // past the 1 h retention
   cache::LocalVelocityCounters counters;
-  RuleEngine engine(RuleEngineOptions{[&](domain::TimePoint since) -> Result<std::vector<store::VelocityEvent>> {
-                                        std::vector<store::VelocityEvent> out;
-                                        for (const auto& e : history) {
-                                          if (e.at >= since) out.push_back(e);
-                                        }
-                                        return out;
-                                      },
-                                      {}},
-                    counters);
-  ASSERT_TRUE(engine.rebuild_counters().ok());  // retention 1h: the 5h-old history is outside
-  engine.replace_rules({rule("v", "velocity('card', '24h').count >= 4", RuleAction::kDecline, 1)}, 1);
-  auto v = engine.evaluate(DecisionInput{req_, card_, domain::now_millis()});
+  RuleEngine engine(RuleEngineOptions{&scripted_, admin_.get_executor(), {}, 7}, counters, &counters);
+  ASSERT_TRUE(engine.rebuild_counters().ok());
+  EXPECT_EQ(scripted_.scans.load(), 1);
+  EXPECT_GE(scripted_.chunks.load(), 4);
+  EXPECT_LE(scripted_.largest_chunk.load(), 7u);
+  EXPECT_EQ(card_count(counters, "fp-1", hours(2)), 25);
+}
+
+TEST_F(RuleEngineHistoryTest, ARuleNeedingALongerWindowIsPublishedAfterTheBackfill) {
+  const auto now = domain::now_millis();
+  for (int i = 0; i < 4; ++i)
+    insert(test::stored_decision("t" + std::to_string(i), "fp-1", now - hours(5) + std::chrono::minutes(i)));
+  cache::LocalVelocityCounters counters;
+  RuleEngine engine(RuleEngineOptions{&scripted_, admin_.get_executor(), {}, 4096}, counters, &counters);
+  ASSERT_TRUE(engine.rebuild_counters().ok());  // retention 1 h: the 5 h old history is outside
+  EXPECT_EQ(card_count(counters, "fp-1", hours(24)), 0);
+  auto problems = replace(engine, {rule("v", "velocity('card', '24h').count >= 4", RuleAction::kDecline, 1)}, 1);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(engine.velocity_retention(), hours(24));
+  EXPECT_EQ(scripted_.scans.load(), 2);  // the rebuild and the backfill
+  auto v = evaluate(engine);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->matches.size(), 1u);
+
+  // A failed backfill is reported, the set still goes live, and the counters keep the retention they can fill.
+  scripted_.before_scan = [] { return Status(make_error("unavailable", "injected")); };
+  problems = replace(engine, {rule("w", "velocity('card', '48h').count >= 4", RuleAction::kDecline, 1)}, 2);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("velocity backfill"), std::string::npos);
+  EXPECT_EQ(engine.rules_version(), 2);
+  EXPECT_EQ(engine.velocity_retention(), hours(24));
+}
+
+// The case: a backfill while decisions are in flight. 200 decisions for one card run concurrently with a
+// rule change that needs 24 h of history; half of them are counted before the backfill and stored only after it
+// (held in the store call), and the history scan itself waits until 50 decisions completed, which it could not
+// if the backfill stalled decisions. Afterwards a rule reading 24 h sees exactly the stored decisions of the card.
+TEST_F(RuleEngineHistoryTest, ABackfillDuringTwoHundredDecisionsInFlightIsExactAndDoesNotStallThem) {
+  constexpr int kOld = 30, kInFlight = 200;
+  Fingerprinter fingerprinter(std::string(32, 'k'));
+  const std::string card = test::card_number(77);
+  const std::string fp = fingerprinter.card_number(card);
+  const auto now = domain::now_millis();
+  for (int i = 0; i < kOld; ++i)
+    insert(test::stored_decision("old-" + std::to_string(i), fp, now - hours(3) + std::chrono::seconds(i)));
+
+  cache::LocalVelocityCounters counters;
+  RuleEngine engine(RuleEngineOptions{&scripted_, admin_.get_executor(), {}, 16}, counters, &counters);
+  test::ScriptedStore decisions_store(tmp_.db());  // the pipeline's view of the same database
+  DecisionPipeline pipeline({}, decisions_store, fingerprinter, engine);
+  EXPECT_TRUE(
+      replace(engine, {rule("v", "velocity('card', '1h').count >= 100000", RuleAction::kReview, 1)}, 1).empty());
+  ASSERT_TRUE(engine.rebuild_counters().ok());
+
+  std::atomic<bool> backfilled{false};
+  std::atomic<int> done{0}, errors{0}, done_when_scanned{-1};
+  decisions_store.before_insert = [&](const domain::DecisionRecord& r) -> Task<void> {
+    if (r.transaction_id.back() % 2 == 1) co_await test::suspend_until([&] { return backfilled.load(); });
+  };
+  scripted_.before_scan = [&]() -> Status {
+    if (!wait_until([&] { return done.load() >= 50; }, std::chrono::seconds(60))) {
+      return make_error("unavailable", "decisions stalled while the backfill was loading history");
+    }
+    done_when_scanned = done.load();
+    return Ok{};
+  };
+  AsyncRunner io(4);
+  std::vector<std::string> problems;
+  std::atomic<bool> replaced{false};
+  for (int i = 0; i < kInFlight; ++i) {
+    io.spawn([&, i]() -> Task<void> {
+      const auto req = test::request("live-" + std::to_string(i), card);
+      auto r = co_await pipeline.decide(req, "h");
+      if (!r.ok() || r->replayed) ++errors;
+      ++done;
+    });
+  }
+  io.spawn([&]() -> Task<void> {
+    std::vector<store::RuleRecord> rules{
+        rule("v24", "velocity('card', '24h').count >= 100000", RuleAction::kReview, 1)};
+    problems = co_await engine.replace_rules(std::move(rules), 2);
+    replaced = true;
+    backfilled = true;
+  });
+  ASSERT_TRUE(wait_until([&] { return replaced.load() && done.load() == kInFlight; }));
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GE(done_when_scanned.load(), 50);
+  EXPECT_LT(done_when_scanned.load(), kInFlight);  // the held-back half was still in flight during the backfill
+  EXPECT_EQ(engine.velocity_retention(), hours(24));
+
+  // What the store holds for the card in the last day...
+  std::size_t stored = 0;
+  ASSERT_TRUE(tmp_.db()
+                  .scan_velocity_events(now - hours(24), now + hours(1), 64,
+                                        [&](std::span<const store::VelocityEvent> events) {
+                                          for (const auto& e : events) stored += e.card_fingerprint == fp;
+                                          return Status(Ok{});
+                                        })
+                  .ok());
+  EXPECT_EQ(stored, static_cast<std::size_t>(kOld + kInFlight));
+  // ... is exactly what the counters count, and what a rule reading 24 h sees.
+  EXPECT_EQ(card_count(counters, fp, hours(24)), kOld + kInFlight);
+  EXPECT_TRUE(replace(engine,
+                      {rule("exact", "velocity('card', '24h').count == " + std::to_string(kOld + kInFlight),
+                            RuleAction::kReview, 1)},
+                      3)
+                  .empty());
+  auto last = test::run(io, pipeline.decide(test::request("last", card), "h"));
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->record.decision, domain::Decision::kReview);
 }
 
 }  // namespace

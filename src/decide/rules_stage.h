@@ -2,9 +2,12 @@
 //
 // evaluate() runs the current rule snapshot against one transaction and, where
 // velocity counters are involved, records the transaction in them atomically
-// with reading them (so N concurrent requests see exact counts). The returned
-// Reservation must be settled: commit() once the decision is durably stored,
-// release() if it was not (the transaction is then removed from the counters).
+// with reading them (so N concurrent requests see exact counts). It is a Task
+// (common/async.h): a shared counter back-end answers over the network.
+// The returned Reservation must be settled: commit() once the decision is
+// durably stored, co_await release() if it was not (the transaction is then
+// removed from the counters). A Reservation destroyed unsettled (an exception
+// between evaluating and storing) releases itself in the background.
 //
 // Thread-safety: evaluate() is called concurrently from many threads.
 #pragma once
@@ -14,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/async.h"
 #include "common/result.h"
 #include "domain/transaction.h"
 
@@ -36,8 +40,11 @@ struct RuleMatch {
 class Reservation {
  public:
   virtual ~Reservation() = default;
+  // The decision is stored: the counted event stays.
   virtual void commit() = 0;
-  virtual void release() = 0;
+  // The decision was not stored: uncount the event. An Error means the
+  // counters could not be reached (the event may still count).
+  virtual Task<Status> release() = 0;
 };
 
 struct RulesVerdict {
@@ -49,13 +56,14 @@ struct RulesVerdict {
 class RulesStage {
  public:
   virtual ~RulesStage() = default;
-  virtual Result<RulesVerdict> evaluate(const DecisionInput& input) = 0;
+  // `input` must live until the Task completes (callers co_await at once).
+  virtual Task<Result<RulesVerdict>> evaluate(const DecisionInput& input) = 0;
 };
 
 // No rules: rules_version 0, no matches. Used until rules are configured.
 class NoRulesStage final : public RulesStage {
  public:
-  Result<RulesVerdict> evaluate(const DecisionInput&) override { return RulesVerdict{}; }
+  Task<Result<RulesVerdict>> evaluate(const DecisionInput&) override { co_return RulesVerdict{}; }
 };
 
 }  // namespace txv::decide

@@ -455,7 +455,7 @@ INSTANTIATE_TEST_SUITE_P(RangeEdges, CardNumberTest,
 // Overlaps resolved by the longest prefix, named explicitly.
 INSTANTIATE_TEST_SUITE_P(
     LongestPrefix, CardNumberTest,
-    ::testing::Values(PanCase{"4936980000000003", kMaestro, true},  // maestro inside visa's 4
+    ::testing::Values(PanCase{"4936980000000004", kMaestro, true},  // maestro inside visa's 4
                       PanCase{"4936970000000005", kVisa, true},
                       // UnionPay-Discover 622126-622925 is unionpay (card_brands.inc says why)
                       PanCase{"6221250000000001", kUnionpay, true}, PanCase{"6221260000000000", kUnionpay, true},
@@ -465,7 +465,7 @@ INSTANTIATE_TEST_SUITE_P(
                       PanCase{"6759000000000000", kMaestro, true}, PanCase{"6761000000000006", kMaestro, true},
                       PanCase{"6763999999999999991", kMaestro, true},
                       // RuPay-JCB 353/356 stay jcb, 6011 inside rupay's 60 stays discover
-                      PanCase{"3530000000000003", kJcb, true}, PanCase{"3560000000000007", kJcb, true},
+                      PanCase{"3530000000000003", kJcb, true}, PanCase{"3560000000000006", kJcb, true},
                       PanCase{"6011000000000004", kDiscover, true},
                       // the 15-digit JCB ranges reject 16 digits
                       PanCase{"1800000000000000", kJcb, false}));

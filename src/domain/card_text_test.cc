@@ -132,6 +132,8 @@ TEST(LooksLikeCardNumber, AgreesWithBruteForce) {
       if (rng() % 2 == 0) {
         for (std::size_t k = 4; k < pan.size(); k += 5) pan.insert(k, rng() % 2 == 0 ? " " : "-");
       }
+      // Half of them with a non-digit on both sides, so that they are not glued to other digits.
+      if (rng() % 2 == 0) pan = "a" + pan + "a";
       s.insert(rng() % (s.size() + 1), pan);
     }
     const bool want = brute_force(s);

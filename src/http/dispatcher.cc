@@ -6,6 +6,7 @@
 #include <random>
 
 #include "domain/card_text.h"
+#include "logging/bug.h"
 #include "logging/log.h"
 
 namespace txv::http {
@@ -149,8 +150,8 @@ Task<HeaderVerdict> Dispatcher::on_headers(Request& request) const {
 }
 
 Task<Response> Dispatcher::on_body(Request& request) const {
-  if (request.route_index == Request::kNoRoute || request.route_index >= router_.size()) {
-    // on_headers answered this request; the transport must not get here.
+  if (TXV_BUG_IF(request.route_index == Request::kNoRoute || request.route_index >= router_.size(),
+                 "Dispatcher::on_body for a request that on_headers answered")) {
     co_return error(request, 500, make_error("internal", "internal error"));
   }
   if (!request.body.empty() && !is_json_media_type(request.header("content-type"))) {

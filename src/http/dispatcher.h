@@ -62,6 +62,8 @@ class Dispatcher {
   // `request` holds whatever was parsed (possibly nothing).
   Response transport_error(int status, const Request& request, std::size_t limit, std::string_view reason = {}) const;
 
+  metrics::Metrics& metrics() const { return metrics_; }
+
  private:
   // X-Request-Id, metrics and the access-log line of a finished request.
   void finish(Request& request, Response& response) const;

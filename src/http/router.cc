@@ -1,12 +1,13 @@
 #include "http/router.h"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <string_view>
 
 namespace txv::http {
 namespace {
-template <class Out>
-void split_path(std::string_view path, std::vector<Out>& out) {
+template <class Vector>
+void split_path(std::string_view path, Vector& out) {
   std::size_t i = 0;
   while (i < path.size()) {
     if (path[i] == '/') {
@@ -54,8 +55,7 @@ void Router::add(const std::string& method, const std::string& route, RouteOptio
 
 Router::Match Router::match(Request& request) const {
   // Split on the raw path so an encoded '/' inside a parameter stays inside it.
-  std::vector<std::string_view> segments;
-  segments.reserve(8);
+  boost::container::small_vector<std::string_view, 16> segments;
   split_path(request.path, segments);
   auto fits = [&](const Entry& e) {
     if (e.segments.size() != segments.size()) return false;

@@ -3,10 +3,11 @@
 // then read concurrently (no mutation after the server starts).
 #pragma once
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/async.h"
@@ -43,9 +44,9 @@ class Router {
     MatchKind kind = MatchKind::kNotFound;
     const Handler* handler = nullptr;
     const RouteOptions* options = nullptr;
-    std::string route;
-    std::string allow;  // for kMethodNotAllowed: the methods the path accepts, "GET, HEAD, POST"
-    std::size_t index = 0;  // for kFound: the route's position in routes(), for handler()/options()
+    std::string_view route;  // the template, owned by the router
+    std::string allow;       // for kMethodNotAllowed: the methods the path accepts, "GET, HEAD, POST"
+    std::size_t index = 0;   // for kFound: the route's position in routes(), for handler()/options()
   };
   // Fills request.path_params (percent-decoded) on success.
   Match match(Request& request) const;

@@ -56,7 +56,6 @@
 
 #include "common/result.h"
 #include "http/dispatcher.h"
-#include "metrics/metrics.h"
 
 namespace txv::http {
 
@@ -77,8 +76,8 @@ std::uint64_t raise_open_file_limit();
 
 class Server {
  public:
-  // `dispatcher` and `metrics` must outlive the server.
-  Server(ServerOptions options, const Dispatcher& dispatcher, metrics::Metrics& metrics);
+  // `dispatcher` must outlive the server; accept failures are counted in its metrics.
+  Server(ServerOptions options, const Dispatcher& dispatcher);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "logging/bug.h"
+
 namespace txv::metrics {
 namespace {
 const prometheus::Histogram::BucketBoundaries& latency_buckets() {
@@ -13,8 +15,8 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
   return kBuckets;
 }
 
-constexpr std::array<std::string_view, 8> kMethodLabels = {"GET",   "HEAD",    "POST", "PUT", "DELETE",
-                                                           "PATCH", "OPTIONS", "other"};
+constexpr std::array<std::string_view, 8> kMethodLabels = {"GET",    "HEAD",  "POST",    "PUT",
+                                                           "DELETE", "PATCH", "OPTIONS", "other"};
 constexpr std::size_t kOtherMethod = kMethodLabels.size() - 1;
 
 std::size_t method_index(std::string_view method) {
@@ -157,9 +159,8 @@ prometheus::Counter& Metrics::http_counter(HttpRoute& route, std::size_t method,
   if (prometheus::Counter* c = route.find(k)) return *c;
   char digits[16];
   auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
-  prometheus::Counter& c = http_requests_.Add({{"route", route.route()},
-                                               {"method", std::string(kMethodLabels[method])},
-                                               {"status", std::string(digits, end)}});
+  prometheus::Counter& c = http_requests_.Add(
+      {{"route", route.route()}, {"method", std::string(kMethodLabels[method])}, {"status", std::string(digits, end)}});
   route.insert(k, &c);
   return c;
 }
@@ -201,6 +202,12 @@ std::string Metrics::render() {
   if (text.find("# TYPE txv_rule_matches_total") == std::string::npos) {
     text += "# HELP txv_rule_matches_total Rule matches by rule id and mode\n# TYPE txv_rule_matches_total counter\n";
   }
+  // Process-wide (logging/bug.h), so any layer can report one without wiring.
+  text +=
+      "# HELP txv_bugs_total Programmer errors met and survived (logged with their place)\n"
+      "# TYPE txv_bugs_total counter\ntxv_bugs_total ";
+  text += std::to_string(logging::bug_counter().load(std::memory_order_relaxed));
+  text += "\n";
   return text;
 }
 

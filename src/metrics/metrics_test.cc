@@ -29,6 +29,7 @@ TEST(Metrics, RendersEveryContractMetric) {
   EXPECT_NE(text.find("txv_db_pool_connections{state=\"in_use\"} 1"), std::string::npos);
   EXPECT_NE(text.find("txv_cache_errors_total 1"), std::string::npos);
   EXPECT_NE(text.find("txv_build_info{version=\"1.2.3\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE txv_bugs_total counter\ntxv_bugs_total 0\n"), std::string::npos);
 }
 
 std::size_t count_lines_starting(const std::string& text, const std::string& prefix) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/hex.h"
+#include "common/text.h"
+
 namespace txv::rules::internal {
 namespace {
 
@@ -47,18 +50,23 @@ int column_of(std::string_view src, std::size_t byte_pos) {
 CompileError make_error(std::string_view src, std::size_t byte_pos, std::string_view what, std::string_view hint) {
   CompileError e;
   e.column = column_of(src, byte_pos);
-  e.message.reserve(what.size() + hint.size() + 24);
-  e.message.append(what);
-  e.message.append(" at column ");
-  e.message.append(std::to_string(e.column));
+  std::string message;
+  message.reserve(what.size() + hint.size() + 24);
+  message.append(what);
+  message.append(" at column ");
+  message.append(std::to_string(e.column));
   if (!hint.empty()) {
-    e.message.push_back(' ');
-    e.message.append(hint);
+    message.push_back(' ');
+    message.append(hint);
   }
+  // quote() masks what it quotes; this catches any text that was not quoted.
+  e.message = mask_long_digit_runs(message);
   return e;
 }
 
-std::string quote(std::string_view text) {
+std::string quote(std::string_view raw) {
+  // Masked before it is cut, so that a cut cannot leave a shorter run visible.
+  const std::string text = mask_long_digit_runs(raw);
   std::string out = "'";
   std::size_t chars = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -75,10 +83,8 @@ std::string quote(std::string_view text) {
     } else if (c == '\t') {
       out.append("\\t");
     } else if (c < 0x20 || c == 0x7F) {
-      static constexpr char kHex[] = "0123456789abcdef";
       out.append("\\x");
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
+      out.append(hex_encode(&c, 1));
     } else {
       out.push_back(static_cast<char>(c));
     }

@@ -16,11 +16,13 @@ namespace txv::rules::internal {
 // position past the end yields one past the last character.
 int column_of(std::string_view src, std::size_t byte_pos);
 
-// "<what> at column N" or "<what> at column N <hint>".
+// "<what> at column N" or "<what> at column N <hint>", with every run of 12 or
+// more digits masked (common/text.h): a rule's error never echoes a card number.
 CompileError make_error(std::string_view src, std::size_t byte_pos, std::string_view what, std::string_view hint = {});
 
-// 'text' with control characters escaped and long text cut to 40 characters
-// (plus "..."), for quoting user input inside a message.
+// 'text' with runs of 12 or more digits masked (before cutting), control
+// characters escaped and long text cut to 40 characters (plus "..."), for
+// quoting user input inside a message.
 std::string quote(std::string_view text);
 
 // The candidate closest to `word` by edit distance, if it is close enough to

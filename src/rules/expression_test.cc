@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rules/simple_activation.h"
@@ -76,7 +78,22 @@ std::vector<Case> cases() {
       T("size('a\\nb') == 3"),
       T("size('tab\\t\\r') == 5"),
       T("size('') == 0"),
-      T("size('h\xC3\xA9llo') == 6"),
+      // size() counts code points (CEL), not bytes: 1-, 2-, 3- and 4-byte UTF-8
+      T("size('hello') == 5"),
+      T("size('h\xC3\xA9llo') == 5"),
+      T("size('πέντε') == 5"),
+      F("size('πέντε') == 10"),
+      T("'πέντε'.size() == 5"),
+      T("size('€') == 1"),
+      T("size('日本語') == 3"),
+      F("size('日本語') == 9"),
+      T("size('💳') == 1"),
+      F("size('💳') == 4"),
+      T("size('👍🏽') == 2"),  // a base emoji and a skin-tone modifier are two code points
+      T("size('aé€💳') == 4"),
+      T("size('a\\n€') == 3"),         // an escape is one character
+      T("size(['πέντε', '💳']) == 2"),  // lists still count elements
+      T("size(metadata.channel) == 3"),
       T("true == true"),
       T("true != false"),
       T("!false"),
@@ -280,7 +297,14 @@ std::vector<Case> cases() {
       E("amount > 10m", 10, "invalid integer literal '10m'", "durations are strings"),
       E("amount > 0x10", 10, "only decimal integers"),
       E("amount > 99999999999999999999", 10, "is out of range"),
-      E("amount > 9223372036854775808", 10, "'9223372036854775808' is out of range"),
+      E("amount > 9223372036854775808", 10, "'*******************' is out of range"),  // 19 digits: masked
+      E("amount > 12345678901x", 10, "invalid integer literal '12345678901x'"),        // 11 digits: shown
+      // --- card numbers in the source are never echoed (contract section 2)
+      E("amount > 6011593726516766x", 10, "invalid integer literal '****************x'"),
+      E("amount > 5 4242424242424242", 12, "unexpected '****************'"),
+      E("card4242424242424242 == 'x'", 1, "unknown field 'card****************'"),
+      E("velocity('card', '4242424242424242s').count > 1", 18, "velocity window '****************s'"),
+      E("currency.x4242424242424242() == 'x'", 10, "unknown method 'x****************'"),
       E("9223372036854775808 > 0", 1, "out of range"),
       E("currency == 'USD", 13, "unterminated string"),
       E("currency == \"USD'", 13, "unterminated string"),
@@ -443,6 +467,42 @@ TEST(ExpressionTable, EveryRow) {
     EXPECT_EQ(r.value().matches(a), c.want == Want::kTrue);
   }
   EXPECT_GE(rows, 150);
+}
+
+// The longest run of ASCII digits in `s`.
+std::size_t longest_digit_run(const std::string& s) {
+  std::size_t best = 0;
+  std::size_t run = 0;
+  for (char c : s) {
+    run = (c >= '0' && c <= '9') ? run + 1 : 0;
+    best = std::max(best, run);
+  }
+  return best;
+}
+
+TEST(Expression, ErrorsNeverEchoLongDigitRuns) {
+  const std::string pan = "6011593726516766";
+  const std::vector<std::pair<std::string, int>> sources = {
+      {"amount > " + pan + "x", 10},
+      {"amount > " + pan + "0000", 10},  // out of range
+      {"amount > 1 " + pan, 12},
+      {"card.bin == '" + pan + "' && amount > " + pan + "x", 44},
+      {"x" + std::string(30, 'a') + pan + " == 'x'", 1},  // quoted name cut at 40 characters, inside the run
+      {"velocity('" + pan + "', '1h').count > 1", 10},
+      {"velocity('card', '" + pan + "m').count > 1", 18},
+      {"currency == 'x' && " + pan + "x", 20},
+      {"currency in list('" + pan + "') && amount > 1 " + pan, 52},
+  };
+  for (const auto& [src, column] : sources) {
+    SCOPED_TRACE(src);
+    const CompileResult r = compile(src);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().column, column) << r.error().message;
+    EXPECT_NE(r.error().message.find("at column " + std::to_string(column)), std::string::npos) << r.error().message;
+    EXPECT_LT(longest_digit_run(r.error().message), 12U) << r.error().message;
+    EXPECT_EQ(r.error().message.find("601159"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("6766"), std::string::npos) << r.error().message;
+  }
 }
 
 TEST(Expression, ExactMessages) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.h"
 #include "rules/diagnostics.h"
 #include "rules/fields.h"
 #include "rules/lexer.h"
@@ -111,6 +112,35 @@ TEST(Diagnostics, ColumnsCountCodePoints) {
 TEST(Diagnostics, QuoteEscapesAndTruncates) {
   EXPECT_EQ(quote("a\nb\x01"), "'a\\nb\\x01'");
   EXPECT_EQ(quote(std::string(50, 'x')), "'" + std::string(40, 'x') + "...'");
+}
+
+TEST(Diagnostics, QuoteMasksLongDigitRunsBeforeCutting) {
+  EXPECT_EQ(quote("6011593726516766x"), "'****************x'");
+  EXPECT_EQ(quote("12345678901x"), "'12345678901x'");
+  // The run crosses the 40-character cut: none of its digits survive.
+  EXPECT_EQ(quote(std::string(30, 'a') + "4242424242424242"),
+            "'" + std::string(30, 'a') + std::string(10, '*') + "...'");
+}
+
+TEST(Diagnostics, MakeErrorMasksUnquotedText) {
+  const CompileError e = make_error("x", 0, "bad 601159372651 here", "(see 4242424242424242)");
+  EXPECT_EQ(e.message, "bad ************ here at column 1 (see ****************)");
+  EXPECT_EQ(make_error("x", 0, "bad 60115937265").message, "bad 60115937265 at column 1");
+}
+
+TEST(Text, MaskLongDigitRuns) {
+  EXPECT_EQ(mask_long_digit_runs(""), "");
+  EXPECT_EQ(mask_long_digit_runs("no digits"), "no digits");
+  EXPECT_EQ(mask_long_digit_runs("12345678901"), "12345678901");    // 11: kept
+  EXPECT_EQ(mask_long_digit_runs("123456789012"), "************");  // 12: masked
+  EXPECT_EQ(mask_long_digit_runs("4242424242424242"), std::string(16, '*'));
+  EXPECT_EQ(mask_long_digit_runs("literal '6011593726516766x'"), "literal '****************x'");
+  EXPECT_EQ(mask_long_digit_runs("a123456789012b12c1234567890123"), "a************b12c*************");
+  EXPECT_EQ(mask_long_digit_runs("4242 4242 4242 4242"), "4242 4242 4242 4242");  // separated: kept
+  EXPECT_EQ(mask_long_digit_runs("\xC3\xA9"
+                                 "123456789012\xE2\x82\xAC"),
+            "\xC3\xA9************\xE2\x82\xAC");
+  EXPECT_EQ(mask_long_digit_runs(std::string(100, '7')), std::string(100, '*'));
 }
 
 TEST(Diagnostics, Suggestions) {

@@ -102,9 +102,22 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
       case Op::kNot:
         sp[-1].i = sp[-1].i == 0 ? 1 : 0;
         break;  // absent stays absent
-      case Op::kSize:
-        sp[-1].p = nullptr;
+      case Op::kSize: {
+        // CEL: the size of a string is its number of Unicode code points. The
+        // string is valid UTF-8 (rule sources are checked; field values come
+        // from validated JSON), so that is the number of bytes that do not
+        // continue a sequence (10xxxxxx).
+        Value& a = sp[-1];
+        if (!a.absent) {
+          std::int64_t n = 0;
+          for (const char c : sv(a)) {
+            n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+          }
+          a.i = n;
+        }
+        a.p = nullptr;
         break;
+      }
       case Op::kAdd: {
         TXV_BINARY
         if (__builtin_add_overflow(a.i, b.i, &a.i)) {

@@ -35,7 +35,7 @@ enum class Op : std::uint8_t {
   kLoadVelAmount,  // push velocity(slot a).amount
   kNeg,
   kNot,
-  kSize,  // string -> its length (strings already carry it: a no-op kept for readability)
+  kSize,  // string -> its length in code points (CEL's size())
   kAdd,
   kSub,
   kMul,

@@ -59,9 +59,9 @@ std::string list_digest(std::span<const std::string> sorted);
 std::vector<std::string_view> sort_unique(std::span<const std::string> entries);
 
 struct ListChange {
-  bool existed = false;              // the list existed before the change
+  bool existed = false;  // the list existed before the change
   std::int64_t entry_count_before = 0;
-  std::string digest_before;         // of the content before ("" when !existed)
+  std::string digest_before;              // of the content before ("" when !existed)
   std::vector<std::string_view> added;    // replace: sorted; add: in request order
   std::vector<std::string_view> removed;  // sorted
   std::int64_t entry_count = 0;           // after

@@ -81,9 +81,13 @@ def test_every_kind_of_change_in_order(server):
     assert sorted(rep1["after"]["added"]) == ["a", "b"] and rep1["after"]["removed"] == []
     assert rep2["after"]["added"] == ["c"] and rep2["after"]["removed"] == ["a"]
     assert add["after"]["added"] == ["d"] and add["after"]["removed"] == []
-    assert rem["after"] == {"added": [], "removed": ["c"]}
+    assert rem["after"]["added"] == [] and rem["after"]["removed"] == ["c"]
+    # Bounded: counts, a digest of the new content and at most 100 of each, never the whole list.
     for e in (rep1, rep2, add, rem):
-        assert set(e["after"]) == {"added", "removed"}, e
+        assert set(e["after"]) == {"added", "removed", "added_count", "removed_count", "entry_count", "sha256",
+                                   "truncated"}, e
+        assert e["after"]["truncated"] is False
+    assert (rep2["after"]["added_count"], rep2["after"]["removed_count"], rep2["after"]["entry_count"]) == (1, 1, 2)
     # Review: the resolution is recorded.
     assert resolve["after"] is not None and "decline" in json.dumps(resolve["after"]), resolve
     assert "fraud ring" in json.dumps(resolve["after"]), resolve

@@ -219,7 +219,8 @@ def test_scoped_validator_replay_of_other_merchant_is_forbidden(server, seeded):
     assert_error(r, 403, "forbidden")
 
 
-def test_unscoped_validator_any_merchant(server):
+def test_legacy_unscoped_validator_any_merchant(server):
+    # Keys made before --merchant was required keep working (see txvtest).
     body = sample_txn(merchant_id=unique_id("anym"))
     assert server.validate(body, key="validator").status == 200
 
@@ -232,7 +233,7 @@ def limited(txv_bin, tmp_path_factory):
     from txvtest import TxvServer
     srv = TxvServer(tmp_path_factory.mktemp("ratelimited"), extra_args=["--rate-limit", "2"])
     srv.create_key("admin2", "admin")
-    srv.create_key("other", "validator")
+    srv.create_key("other", "validator", merchant="m-1")
     srv.start()
     yield srv
     srv.stop(expect_exit=0)
@@ -278,7 +279,7 @@ def test_rate_limited_validate_is_not_decided(limited):
 
 def test_rate_limit_counts_per_key_in_parallel(limited):
     import concurrent.futures as cf
-    limited.create_key("fresh", "validator")
+    limited.create_key("fresh", "validator", merchant="m-1")
 
     def one(i):
         return limited.get_txn("m-1", f"par-{i}", key="fresh").status

@@ -74,10 +74,11 @@ def test_decline_invalid_luhn(server):
 
 
 @pytest.mark.parametrize("prefix,length", [
-    ("4", 15), ("4", 14), ("4", 17),     # visa lengths are 13, 16, 19
+    ("4", 12),                           # visa lengths are 13-19
     ("37", 16), ("34", 14),              # amex is 15
     ("51", 15), ("2221", 17),            # mastercard is 16
-    ("9", 16), ("1", 16), ("7", 16), ("0", 16),  # no brand
+    ("2200", 15),                        # mir is 16-19
+    ("1", 16), ("7", 16), ("0", 16),     # no brand
 ])
 def test_decline_bad_length_or_unknown_range(server, prefix, length):
     pan = make_pan(prefix, length)
@@ -139,15 +140,17 @@ def test_occurred_at_defaults_to_now(server):
 
 
 BRANDS = [
-    ("visa", "4", 16), ("visa", "4", 13), ("visa", "4", 19),
+    ("visa", "4", 16), ("visa", "4", 13), ("visa", "4", 19), ("visa", "4", 15), ("visa", "4", 17),
     ("mastercard", "51", 16), ("mastercard", "55", 16), ("mastercard", "2221", 16), ("mastercard", "2720", 16),
     ("mastercard", "23", 16),
     ("amex", "34", 15), ("amex", "37", 15),
-    ("discover", "6011", 16), ("discover", "65", 16), ("discover", "644", 19),
+    ("discover", "6011", 16), ("discover", "659", 16), ("discover", "644", 19),
     ("jcb", "3528", 16), ("jcb", "3589", 19),
     ("diners", "36", 14), ("diners", "300", 14), ("diners", "305", 16),
     ("unionpay", "6200", 16), ("unionpay", "621", 19),
     ("maestro", "6759", 16), ("maestro", "5018", 19), ("maestro", "6304", 12),
+    ("unionpay", "8100", 16), ("unionpay", "622126", 16), ("maestro", "493698", 16),
+    ("mir", "2200", 16), ("mir", "2204", 19), ("troy", "9792", 16), ("elo", "509000", 16),
 ]
 
 

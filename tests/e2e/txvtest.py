@@ -342,10 +342,29 @@ class TxvServer:
         self.key_names[label] = name
         return self.keys[label]
 
+    def create_legacy_unscoped_validator(self, label: str) -> str:
+        """A validator key with no merchant, as `apikey create` made them before the
+        contract required --merchant: stored rows like it may exist, and txv still
+        honours them (for every merchant). Inserted directly, since the CLI now
+        refuses to make one."""
+        import hashlib
+        subprocess.run([txv_bin(), "migrate", "--database-url", self.database_url], check=True,
+                       capture_output=True, env=clean_env())
+        secret = "txv_" + uuid.uuid4().hex + uuid.uuid4().hex[:11]
+        name = f"{label}-key"
+        with sqlite3.connect(self.db_path) as db:
+            db.execute("INSERT INTO api_keys (id, name, role, merchant_id, secret_hash, created_at)"
+                       " VALUES (?, ?, 'validator', NULL, ?, ?)",
+                       (f"key_{uuid.uuid4().hex[:12]}", name, hashlib.sha256(secret.encode()).hexdigest(),
+                        int(time.time() * 1000)))
+        self.keys[label] = secret
+        self.key_names[label] = name
+        return secret
+
     def create_standard_keys(self) -> None:
         self.create_key("admin", "admin")
         self.create_key("analyst", "analyst")
-        self.create_key("validator", "validator")
+        self.create_legacy_unscoped_validator("validator")
         self.create_key("scoped", "validator", merchant=SCOPED_MERCHANT)
 
     # ---- process ------------------------------------------------------

@@ -10,7 +10,9 @@ LocalRateLimiter::LocalRateLimiter(LocalRateLimiterOptions options)
   if (!options_.now) options_.now = [] { return std::chrono::steady_clock::now(); };
 }
 
-RateDecision LocalRateLimiter::try_acquire(const std::string& key_id) {
+Task<RateDecision> LocalRateLimiter::try_acquire(const std::string& key_id) { co_return acquire_now(key_id); }
+
+RateDecision LocalRateLimiter::acquire_now(const std::string& key_id) {
   auto now = options_.now();
   std::lock_guard lock(mu_);
   auto [it, inserted] = buckets_.try_emplace(key_id, Bucket{burst_, now});

@@ -1,4 +1,5 @@
 // In-process token buckets, one per API key id, for the embedded mode.
+// try_acquire completes at once, without suspending (one short mutex hold, never across a co_await).
 #pragma once
 
 #include <chrono>
@@ -19,7 +20,9 @@ struct LocalRateLimiterOptions {
 class LocalRateLimiter final : public RateLimiter {
  public:
   explicit LocalRateLimiter(LocalRateLimiterOptions options);
-  RateDecision try_acquire(const std::string& key_id) override;
+  Task<RateDecision> try_acquire(const std::string& key_id) override;
+  // The same, synchronously.
+  RateDecision acquire_now(const std::string& key_id);
 
  private:
   struct Bucket {

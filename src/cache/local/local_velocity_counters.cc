@@ -1,5 +1,7 @@
 #include "cache/local/local_velocity_counters.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <array>
 #include <deque>
@@ -151,6 +153,23 @@ class FrontStore {
       v_.pop_back();
     }
   }
+  // Inserts [first, first + n) before lo(). Reuses the space of dropped elements when it can; otherwise O(size) in
+  // the small form (at most kSmallMax elements) and O(n) as a deque. May throw std::bad_alloc, leaving the contents
+  // unchanged.
+  void prepend(const T* first, std::size_t n) {
+    if (n == 0) return;
+    if (!big_ && head_ >= n) {
+      std::copy(first, first + n, v_.begin() + static_cast<std::ptrdiff_t>(head_ - n));
+      head_ -= n;
+      return;
+    }
+    if (!big_ && size() + n > kSmallMax) to_big();
+    if (big_) {
+      big_->insert(big_->begin(), first, first + n);
+    } else {
+      v_.insert(v_.begin() + static_cast<std::ptrdiff_t>(head_), first, first + n);
+    }
+  }
 
   // Drops [lo, new_lo). Amortised O(1) per dropped element; never throws.
   void drop_front(std::size_t new_lo) noexcept {
@@ -182,6 +201,33 @@ class FrontStore {
     }
   }
 
+  // Gives back spare capacity after a large drop (a deque frees its blocks as it drops; a vector keeps its
+  // capacity). Never throws (a failed shrink keeps the capacity).
+  void compact() noexcept {
+    try {
+      if (big_) {
+        if (big_->size() <= kSmallMax / 4) {
+          std::vector<T> small(big_->begin(), big_->end());
+          v_.swap(small);
+          head_ = 0;
+          big_.reset();
+        }
+        return;
+      }
+      if (head_ > 0 && v_.capacity() > 16) {
+        v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+      }
+      if (v_.empty()) {
+        head_ = 0;
+        std::vector<T>().swap(v_);
+      } else if (v_.capacity() > 16 && v_.capacity() > 2 * v_.size()) {
+        v_.shrink_to_fit();
+      }
+    } catch (...) {
+    }
+  }
+
   std::size_t heap_bytes() const {
     if (!big_) return v_.capacity() * sizeof(T);
     constexpr std::size_t kBlock = 512;  // libstdc++ deque node size for 8/16-byte elements
@@ -203,17 +249,30 @@ class FrontStore {
 
 }  // namespace
 
-// The entries of one currency under one key value, in time order. Entry positions handed to tickets are
-// "absolute": dropped + (index - lo()), stable while the front is dropped.
+// An event loaded from history: its time and amount.
+struct TimedAmount {
+  std::int64_t at;
+  std::uint64_t amount;
+};
+
+// The entries of one currency under one key value, in time order: first `front` entries loaded from history
+// (replace_all/merge_older put them before the others), then the recorded ones. Positions handed to tickets
+// number the recorded entries only ("absolute": dropped + (index - lo() - front)), so they stay stable while
+// the front is dropped and while history is put in front.
 struct CurrencySeries {
   std::uint64_t code = 0;
-  std::uint64_t dropped = 0;     // entries ever dropped from the front
-  std::uint64_t max_amount = 0;  // largest amount ever recorded: bounds the exact-sum check
-  std::uint64_t base_lo = 0;     // cumulative amount before the first live entry
-  std::uint64_t base_hi = 0;
+  std::uint64_t dropped = 0;       // recorded entries ever dropped from the front
+  std::uint64_t max_amount = 0;    // largest amount ever held: bounds the exact-sum check
+  std::uint64_t base_lo = 0;       // cumulative amount before the first live entry (bits 0..63)
+  std::uint64_t base_hi : 16 = 0;  // bits 64..79
+  std::uint64_t front : 48 = 0;    // loaded entries at the front
   FrontStore<Entry> v;
 
   U128 base() const { return (U128{base_hi} << 64) | base_lo; }
+  void set_base(U128 b) {
+    base_lo = static_cast<std::uint64_t>(b);
+    base_hi = static_cast<std::uint64_t>(b >> 64) & kHiMask;
+  }
   U128 last_cum() const { return v.size() > 0 ? cum_of(v[v.hi() - 1]) : base(); }
 
   // Index of the first live entry with time > cutoff (v.hi() if none).
@@ -248,7 +307,34 @@ struct CurrencySeries {
     set_cum(e, (last_cum() + amount) & kCumMask);
     v.push_back(e);
     max_amount = std::max(max_amount, amount);
-    return dropped + (v.size() - 1);
+    return dropped + (v.size() - 1 - front);
+  }
+  // Puts older events (ascending times, none later than the first live entry) before the live ones; positions of
+  // recorded entries are unchanged. `buf` is scratch. May throw std::bad_alloc, changing nothing.
+  void prepend(std::span<const TimedAmount> events, std::vector<Entry>& buf) {
+    const std::size_t k = events.size();
+    if (k == 0) return;
+    buf.resize(k);
+    // Never later than the first live entry (replace_all racing live calls): keeps the entries in time order.
+    const std::int64_t latest = v.size() > 0 ? time_of(v[v.lo()]) : kMaxTime;
+    U128 cum = base();  // the newest loaded entry's cumulative amount is the old base
+    std::uint64_t largest = max_amount;
+    for (std::size_t i = k; i-- > 0;) {
+      Entry e{time_word(std::min(events[i].at, latest)), 0};
+      set_cum(e, cum);
+      buf[i] = e;
+      cum = (cum - events[i].amount) & kCumMask;
+      largest = std::max(largest, events[i].amount);
+    }
+    v.prepend(buf.data(), k);
+    set_base(cum);
+    front += k;
+    max_amount = largest;
+  }
+  // Amount of the entry at index i.
+  std::uint64_t amount_at(std::size_t i) const {
+    const U128 prev = i == v.lo() ? base() : cum_of(v[i - 1]);
+    return static_cast<std::uint64_t>((cum_of(v[i]) - prev) & kCumMask);
   }
   // Undoes the last append() (max_amount stays: it is only an upper bound).
   void unappend() noexcept { v.pop_back(); }
@@ -258,17 +344,18 @@ struct CurrencySeries {
     const std::uint64_t key = time_word(std::min(cutoff, kMaxTime)) | kHiMask;
     const std::size_t i = v.partition_point_from_front([key](const Entry& e) { return e.w0 <= key; });
     if (i == v.lo()) return;
-    const U128 b = cum_of(v[i - 1]);
-    base_lo = static_cast<std::uint64_t>(b);
-    base_hi = static_cast<std::uint64_t>(b >> 64);
-    dropped += i - v.lo();
+    set_base(cum_of(v[i - 1]));
+    const std::uint64_t n = i - v.lo();
+    const std::uint64_t loaded = std::min<std::uint64_t>(n, front);
+    front = front - loaded;
+    dropped += n - loaded;
     v.drop_front(i);
   }
 
-  // Index of the entry at absolute position `pos`, or nullopt when it is gone (pruned).
+  // Index of the recorded entry at absolute position `pos`, or nullopt when it is gone (pruned).
   std::optional<std::size_t> locate(std::uint64_t pos) const {
-    if (pos < dropped || pos - dropped >= v.size()) return std::nullopt;
-    return v.lo() + static_cast<std::size_t>(pos - dropped);
+    if (pos < dropped || pos - dropped >= v.size() - front) return std::nullopt;
+    return v.lo() + static_cast<std::size_t>(front + (pos - dropped));
   }
   // Adds `delta` (mod 2^80) to entry i and every later cumulative value: with -amount, the entry's own amount
   // becomes zero. O(hi - i): the entries recorded under this key value and currency since that event.
@@ -282,11 +369,25 @@ struct Series {
   std::int64_t newest = kInt64Min;  // recorded times are monotonic: an earlier `at` is clamped to this
   std::uint64_t incarnation = 0;    // distinguishes a re-created series from an erased one (for tickets)
   CurrencySeries first;             // the currency the series was created with (usually the only one)
+  // A recorded entry stored later than its `at` (clamped): where it is and its real time.
+  struct Clamp {
+    std::uint64_t position;  // of the recorded entry in its currency
+    std::int64_t at;         // the event's own time (< the stored time)
+    std::uint32_t currency;  // 0: first, i + 1: extra->more[i]
+    std::uint32_t cancelled;
+  };
   struct Extra {
     std::vector<CurrencySeries> more;
     FrontStore<std::int64_t> cancelled;  // sorted times of cancelled entries still held
+    FrontStore<Clamp> clamps;            // clamped entries still held, in recording order
   };
   std::unique_ptr<Extra> extra;  // rarely needed: keeps the common series small
+
+  CurrencySeries& currency_at(std::uint32_t i) { return i == 0 ? first : extra->more[i - 1]; }
+  const CurrencySeries& currency_at(std::uint32_t i) const { return i == 0 ? first : extra->more[i - 1]; }
+  std::uint32_t index_of(const CurrencySeries& c) const {
+    return &c == &first ? 0 : static_cast<std::uint32_t>(&c - extra->more.data()) + 1;
+  }
 
   CurrencySeries* find(std::uint64_t code) {
     if (first.code == code) return &first;
@@ -346,19 +447,61 @@ struct Series {
 
   struct Undo {
     std::int64_t newest;
+    bool clamped;
   };
   // Records one event in `c` (from prepare(), no other prepare() since); returns its absolute position there.
   // May throw std::bad_alloc, changing nothing.
-  std::uint64_t record(CurrencySeries& c, std::int64_t at, std::uint64_t amount, Undo* undo = nullptr) {
-    if (undo != nullptr) undo->newest = newest;
+  std::uint64_t record(CurrencySeries& c, std::int64_t at, std::uint64_t amount, Undo& undo) {
+    undo = Undo{newest, false};
     const std::int64_t t = std::max(newest, at);
     const std::uint64_t pos = c.append(t, amount);
+    if (t != at) {  // clamped: keep its own time for merge_older
+      try {
+        const std::uint32_t ci = index_of(c);
+        ensure_extra().clamps.push_back(Clamp{pos, at, ci, 0});
+      } catch (...) {
+        c.unappend();
+        throw;
+      }
+      undo.clamped = true;
+    }
     newest = t;
     return pos;
   }
   void unrecord(CurrencySeries& c, const Undo& undo) noexcept {
+    if (undo.clamped) extra->clamps.pop_back();
     c.unappend();
     newest = undo.newest;
+  }
+
+  // Marks the ledger record of a cancelled recorded entry, if it was clamped.
+  void note_cancelled(std::uint32_t currency, std::uint64_t position) noexcept {
+    if (!extra) return;
+    auto& cl = extra->clamps;
+    for (std::size_t i = cl.hi(); i-- > cl.lo();) {  // cancels come soon after recording: near the back
+      Clamp& r = cl[i];
+      if (r.currency != currency) continue;
+      if (r.position == position) r.cancelled = 1;
+      if (r.position <= position) return;
+    }
+  }
+
+  struct Straddler {
+    std::int64_t at;
+    std::uint64_t amount;
+    std::uint64_t currency;
+  };
+  // Live (not cancelled) clamped entries whose own time is before `until` (their stored time is not, once
+  // prune(until - 1) ran): their stored copies must not be merged again.
+  void straddlers(std::int64_t until, std::vector<Straddler>& out) const {
+    if (!extra) return;
+    const auto& cl = extra->clamps;
+    for (std::size_t i = cl.lo(); i < cl.hi(); ++i) {
+      const Clamp& r = cl[i];
+      if (r.cancelled != 0 || r.at >= until) continue;
+      const CurrencySeries& c = currency_at(r.currency);
+      if (auto idx = c.locate(r.position)) out.push_back(Straddler{r.at, c.amount_at(*idx), c.code});
+    }
   }
 
   // Inserts a cancelled time; returns its index for uncancel_time(). May throw std::bad_alloc, changing nothing.
@@ -373,16 +516,31 @@ struct Series {
 
   void prune(std::int64_t cutoff) noexcept {
     for_each_currency([&](CurrencySeries& c) { c.prune(cutoff); });
+    if (!extra) return;
     if (cancelled_count() > 0) {
       auto& cx = extra->cancelled;
       cx.drop_front(cx.partition_point_from_front([cutoff](std::int64_t x) { return x <= cutoff; }));
+    }
+    // Clamp records are in recording order, whose stored times never decrease: the dropped ones are a prefix.
+    auto& cl = extra->clamps;
+    std::size_t i = cl.lo();
+    while (i < cl.hi() && !currency_at(cl[i].currency).locate(cl[i].position)) ++i;
+    if (i != cl.lo()) cl.drop_front(i);
+  }
+  std::size_t clamped_count() const { return extra ? extra->clamps.size() : 0; }
+
+  void compact() noexcept {
+    for_each_currency([](CurrencySeries& c) { c.v.compact(); });
+    if (extra) {
+      extra->cancelled.compact();
+      extra->clamps.compact();
     }
   }
 
   std::size_t heap_bytes() const {
     std::size_t bytes = first.v.heap_bytes();
     if (extra) {
-      bytes += sizeof(Extra) + extra->cancelled.heap_bytes();
+      bytes += sizeof(Extra) + extra->cancelled.heap_bytes() + extra->clamps.heap_bytes();
       for (const auto& c : extra->more) bytes += sizeof(CurrencySeries) + c.v.heap_bytes();
     }
     return bytes;
@@ -511,6 +669,82 @@ class Ticket final : public VelocityTicketState {
   std::span<const std::uint32_t> shard_span() const { return {shards.data(), shard_count}; }
 };
 
+// Stored decisions turned into per-key-value event lists, built without any lock of the counters.
+struct FreshEvent {
+  std::int64_t at;
+  std::uint64_t amount;  // kRemoved: the stored copy of a clamped live entry, not merged
+  std::uint64_t currency;
+};
+constexpr std::uint64_t kRemoved = ~std::uint64_t{0};
+struct FreshSeries {
+  std::vector<FreshEvent> events;
+  bool sorted = true;
+};
+using FreshMap = std::unordered_map<MapKey, FreshSeries, MapKeyHash>;
+
+class HistoryBatch final : public VelocityHistory::Batch {
+ public:
+  explicit HistoryBatch(const LocalVelocityCounters* owner_)
+      : owner(owner_), shards(std::make_unique<FreshMap[]>(LocalVelocityCounters::kShardCount)) {}
+
+  Status add(std::span<const store::VelocityEvent> events) override {
+    if (failed) return make_error("internal", "velocity: the history batch is incomplete");
+    for (const auto& e : events) {
+      if (auto err = check_event(e.amount, e.currency, e.at.time_since_epoch().count())) return std::move(*err);
+    }
+    try {
+      for (const auto& e : events) add_one(e);
+    } catch (const std::exception&) {  // std::bad_alloc: the batch is unusable from now on
+      failed = true;
+      return make_error("internal", "velocity: out of memory while loading history");
+    }
+    return Ok{};
+  }
+  std::size_t size() const override { return count; }
+
+  const LocalVelocityCounters* owner;
+  std::unique_ptr<FreshMap[]> shards;  // kShardCount
+  std::int64_t newest = kInt64Min;
+  std::size_t count = 0;
+  bool failed = false;
+
+ private:
+  void add_one(const store::VelocityEvent& e) {
+    const std::int64_t at = e.at.time_since_epoch().count();
+    const std::uint64_t currency = *currency_code(e.currency);
+    const auto amount = static_cast<std::uint64_t>(e.amount);
+    for_each_velocity_key(velocity_key_fields(e), scratch_, [&](VelocityKey k, std::string_view value) {
+      fill_key(key_, static_cast<std::size_t>(k), value);
+      FreshSeries& fs = shards[shard_of(key_.hash)][key_];
+      if (!fs.events.empty() && fs.events.back().at > at) fs.sorted = false;
+      fs.events.push_back(FreshEvent{at, amount, currency});
+    });
+    newest = std::max(newest, at);
+    ++count;
+  }
+
+  std::string scratch_;
+  MapKey key_;  // reused: a map node copies it only for a key value seen for the first time
+};
+
+// Puts `slice` (ascending times) in front of the live series, one currency at a time (usually there is only one).
+// Consumes the slice (its events are marked kRemoved as they are handled).
+void prepend_slice(Series& live, std::span<FreshEvent> slice, std::vector<TimedAmount>& run, std::vector<Entry>& buf) {
+  for (std::size_t i = 0; i < slice.size(); ++i) {
+    if (slice[i].amount == kRemoved) continue;
+    const std::uint64_t code = slice[i].currency;
+    run.clear();
+    for (std::size_t j = i; j < slice.size(); ++j) {
+      if (slice[j].currency != code || slice[j].amount == kRemoved) continue;
+      run.push_back({slice[j].at, slice[j].amount});
+    }
+    live.prepare(code).prepend(run, buf);  // may throw: the slice is then left as it was for this currency
+    for (std::size_t j = i; j < slice.size(); ++j) {
+      if (slice[j].currency == code) slice[j].amount = kRemoved;
+    }
+  }
+}
+
 }  // namespace velocity_detail
 
 using velocity_detail::kInt64Min;
@@ -526,28 +760,33 @@ LocalVelocityCounters::LocalVelocityCounters(LocalVelocityCountersOptions option
     : prune_grace_(std::max(options.prune_grace, std::chrono::milliseconds(0))),
       retention_ms_(std::max<std::int64_t>(options.retention.count(), 0)),
       newest_ms_(kInt64Min),
-      shards_(std::make_unique<velocity_detail::Shard[]>(kShardCount)) {}
+      shards_(std::make_unique<velocity_detail::Shard[]>(kShardCount)),
+      complete_from_(kInt64Min) {}
 
 LocalVelocityCounters::~LocalVelocityCounters() = default;
 
-void LocalVelocityCounters::set_retention(std::chrono::milliseconds retention) {
-  retention_ms_.store(std::max<std::int64_t>(retention.count(), 0), std::memory_order_relaxed);
-}
-
 std::int64_t LocalVelocityCounters::prune_cutoff() const {
-  const std::int64_t newest = newest_ms_.load(std::memory_order_relaxed);
+  // Sequentially consistent with set_retention(): see there.
+  const std::int64_t newest = newest_ms_.load();
   if (newest == kInt64Min) return kInt64Min;
-  return sat_sub(sat_sub(newest, retention_ms_.load(std::memory_order_relaxed)), prune_grace_.count());
+  return sat_sub(sat_sub(newest, retention_ms_.load()), prune_grace_.count());
 }
 
 void LocalVelocityCounters::note_time(std::int64_t at_ms) {
   std::int64_t seen = newest_ms_.load(std::memory_order_relaxed);
-  while (at_ms > seen && !newest_ms_.compare_exchange_weak(seen, at_ms, std::memory_order_relaxed)) {
+  while (at_ms > seen && !newest_ms_.compare_exchange_weak(seen, at_ms)) {
   }
 }
 
-Result<VelocityRead> LocalVelocityCounters::read_and_record(const VelocityEventInput& input,
-                                                            std::span<const VelocityQuery> queries) {
+Task<Result<VelocityRead>> LocalVelocityCounters::read_and_record(const VelocityEventInput& input,
+                                                                  std::span<const VelocityQuery> queries) {
+  co_return record_now(input, queries);
+}
+
+Task<Status> LocalVelocityCounters::cancel(const VelocityTicket& ticket) { co_return cancel_now(ticket); }
+
+Result<VelocityRead> LocalVelocityCounters::record_now(const VelocityEventInput& input,
+                                                       std::span<const VelocityQuery> queries) {
   const std::int64_t at = input.at.time_since_epoch().count();
   if (auto err = velocity_detail::check_event(input.amount, input.currency, at)) return std::move(*err);
   for (const auto& q : queries) {
@@ -614,7 +853,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record_unchecked(const Velo
         if (series[k] == nullptr) continue;
         ticket->refs[k]->generation = shards_[shard_of_key[k]].generation;
         ticket->refs[k]->incarnation = series[k]->incarnation;
-        ticket->refs[k]->position = series[k]->record(*target[k], at, amount, &undo[k]);
+        ticket->refs[k]->position = series[k]->record(*target[k], at, amount, undo[k]);
       }
     } catch (...) {  // all or nothing
       while (k-- > 0) {
@@ -635,11 +874,11 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record_unchecked(const Velo
   return out;
 }
 
-void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
-  if (ticket.id == 0 || !ticket.state) return;
+Status LocalVelocityCounters::cancel_now(const VelocityTicket& ticket) {
+  if (ticket.id == 0 || !ticket.state) return Ok{};
   auto* t = dynamic_cast<Ticket*>(ticket.state.get());
-  if (t == nullptr || t->owner != this) return;
-  if (t->cancelled.exchange(true)) return;  // idempotent, also across copies of the ticket
+  if (t == nullptr || t->owner != this) return Ok{};
+  if (t->cancelled.exchange(true)) return Ok{};  // idempotent, also across copies of the ticket
   try {
     ShardLocks locks(shards_.get(), t->shard_span());
     struct Target {
@@ -647,6 +886,7 @@ void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
       velocity_detail::CurrencySeries* entries;
       std::size_t index;            // of the entry
       std::size_t cancelled_index;  // of its time in the cancelled list
+      std::uint64_t position;
     };
     std::array<Target, kVelocityKeyCount> targets{};
     std::size_t n = 0;
@@ -661,7 +901,7 @@ void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
       if (c == nullptr) continue;
       const auto index = c->locate(ref->position);
       if (!index) continue;  // pruned
-      targets[n++] = Target{&s, c, *index, 0};
+      targets[n++] = Target{&s, c, *index, 0, ref->position};
     }
     // First the cancelled times (may throw: undone), then the amounts (cannot fail): all keys or none.
     std::size_t done = 0;
@@ -675,88 +915,170 @@ void LocalVelocityCounters::cancel(const VelocityTicket& ticket) {
       throw;
     }
     for (std::size_t i = 0; i < n; ++i) {
-      targets[i].entries->shift_cum(targets[i].index, velocity_detail::kCumModulus - t->amount);
+      auto& tg = targets[i];
+      tg.entries->shift_cum(tg.index, velocity_detail::kCumModulus - t->amount);
+      tg.series->note_cancelled(tg.series->index_of(*tg.entries), tg.position);
     }
   } catch (const std::exception&) {
     t->cancelled.store(false);  // out of memory before anything changed: the event still counts; a retry may work
+    return make_error("internal", "velocity: out of memory while cancelling");
   }
+  return Ok{};
+}
+
+std::chrono::milliseconds LocalVelocityCounters::retention() const {
+  return std::chrono::milliseconds(retention_ms_.load());
+}
+
+HistoryRange LocalVelocityCounters::set_retention(std::chrono::milliseconds retention, domain::TimePoint now) {
+  std::lock_guard admin(admin_mu_);
+  const std::int64_t grown = std::max<std::int64_t>(retention.count(), 0);
+  const std::int64_t old = retention_ms_.exchange(grown);
+  if (grown < old) prune();
+  if (grown <= old) return {};
+  // Which events may be missing: every prune cutoff computed with the old retention was at most
+  // newest - old - grace for the newest value read here. (prune_cutoff() reads newest, then the retention; if it
+  // read the old retention, that read came before the exchange above in the single total order of these
+  // sequentially consistent operations, so its read of newest came before the one below, and newest only grows.)
+  // Cutoffs computed with the new retention drop only what is past it.
+  const std::int64_t newest = newest_ms_.load();
+  std::int64_t until = complete_from_;
+  if (newest != kInt64Min) {
+    const std::int64_t cut = sat_sub(sat_sub(newest, old), prune_grace_.count());
+    until = std::max(until, cut == std::numeric_limits<std::int64_t>::max() ? cut : cut + 1);
+  }
+  const std::int64_t base = newest != kInt64Min ? newest : now.time_since_epoch().count();
+  const std::int64_t since = sat_sub(sat_sub(base, grown), prune_grace_.count());
+  if (since >= until) return {};
+  return HistoryRange{domain::TimePoint(std::chrono::milliseconds(since)),
+                      domain::TimePoint(std::chrono::milliseconds(until))};
+}
+
+std::unique_ptr<VelocityHistory::Batch> LocalVelocityCounters::new_batch() {
+  return std::make_unique<velocity_detail::HistoryBatch>(this);
 }
 
 namespace {
 
-std::array<const std::string*, kVelocityKeyCount> key_values(const store::VelocityEvent& e) {
-  std::array<const std::string*, kVelocityKeyCount> v{};
-  auto opt = [](const std::optional<std::string>& o) { return o ? &*o : nullptr; };
-  v[static_cast<std::size_t>(VelocityKey::kCard)] = e.card_fingerprint.empty() ? nullptr : &e.card_fingerprint;
-  v[static_cast<std::size_t>(VelocityKey::kCustomer)] = opt(e.customer_id);
-  v[static_cast<std::size_t>(VelocityKey::kEmail)] = opt(e.email);
-  v[static_cast<std::size_t>(VelocityKey::kIp)] = opt(e.ip);
-  v[static_cast<std::size_t>(VelocityKey::kDevice)] = opt(e.device_id);
-  v[static_cast<std::size_t>(VelocityKey::kMerchant)] = &e.merchant_id;
-  return v;
+Result<velocity_detail::HistoryBatch*> own_batch(const LocalVelocityCounters* self, VelocityHistory::Batch* batch) {
+  auto* b = dynamic_cast<velocity_detail::HistoryBatch*>(batch);
+  if (b == nullptr || b->owner != self) return make_error("internal", "velocity: a history batch of other counters");
+  if (b->failed) return make_error("internal", "velocity: the history batch is incomplete");
+  return b;
 }
 
 }  // namespace
 
-Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> events) {
+Status LocalVelocityCounters::replace_all(std::unique_ptr<Batch> batch, domain::TimePoint since) {
+  auto b = own_batch(this, batch.get());
+  if (!b.ok()) return Error(b.error());
+  std::lock_guard admin(admin_mu_);
   try {
-    return rebuild_unchecked(events);
-  } catch (const std::exception&) {  // std::bad_alloc while building: the state is unchanged
+    const std::int64_t newest = (*b)->newest;
+    const std::int64_t skip_through =
+        newest == kInt64Min ? kInt64Min : sat_sub(sat_sub(newest, retention_ms_.load()), prune_grace_.count());
+    for (std::size_t s = 0; s < kShardCount; ++s) {
+      SeriesMap old;  // freed after unlocking
+      std::lock_guard lock(shards_[s].mu);
+      shards_[s].map.swap(old);
+      shards_[s].sweep_cursor = 0;
+      ++shards_[s].generation;  // invalidates the shard's outstanding tickets
+    }
+    newest_ms_.store(newest);
+    complete_from_ = since.time_since_epoch().count();
+    merge_batch(**b, velocity_detail::kMaxTime + 1, skip_through);
+    return Ok{};
+  } catch (const std::exception&) {  // std::bad_alloc
     return make_error("internal", "velocity: out of memory while rebuilding");
   }
 }
 
-Status LocalVelocityCounters::rebuild_unchecked(std::span<const store::VelocityEvent> events) {
-  for (const auto& e : events) {
-    if (auto err = velocity_detail::check_event(e.amount, e.currency, e.at.time_since_epoch().count())) {
-      return std::move(*err);
-    }
+Status LocalVelocityCounters::merge_older(std::unique_ptr<Batch> batch, HistoryRange range) {
+  auto b = own_batch(this, batch.get());
+  if (!b.ok()) return Error(b.error());
+  std::lock_guard admin(admin_mu_);
+  const std::int64_t since = range.since.time_since_epoch().count();
+  const std::int64_t until = range.until.time_since_epoch().count();
+  try {
+    merge_batch(**b, until, std::max(sat_sub(since, 1), prune_cutoff()));
+  } catch (const std::exception&) {  // std::bad_alloc
+    return make_error("internal", "velocity: out of memory while merging history");
   }
-  // Oldest first is expected; sort (stably) if not, so that clamping cannot distort the rebuilt times.
-  std::vector<std::size_t> order(events.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  const auto by_time = [&](std::size_t a, std::size_t b) { return events[a].at < events[b].at; };
-  if (!std::is_sorted(order.begin(), order.end(), by_time)) std::stable_sort(order.begin(), order.end(), by_time);
-
-  std::int64_t newest = kInt64Min;
-  if (!events.empty()) newest = events[order.back()].at.time_since_epoch().count();
-  const std::int64_t cutoff =
-      newest == kInt64Min
-          ? kInt64Min
-          : sat_sub(sat_sub(newest, retention_ms_.load(std::memory_order_relaxed)), prune_grace_.count());
-
-  // Built without locks, swapped in under all of them; the old state is freed after unlocking.
-  auto fresh = std::make_unique<SeriesMap[]>(kShardCount);
-  velocity_detail::MapKey key;  // reused: a map node copies it only for a key value seen for the first time
-  for (std::size_t idx : order) {
-    const auto& e = events[idx];
-    const std::int64_t at = e.at.time_since_epoch().count();
-    if (at <= cutoff) continue;
-    const std::uint64_t currency = *velocity_detail::currency_code(e.currency);
-    const auto values = key_values(e);
-    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
-      if (values[k] == nullptr) continue;
-      velocity_detail::fill_key(key, k, *values[k]);
-      SeriesMap& m = fresh[velocity_detail::shard_of(key.hash)];
-      auto it = m.find(key);
-      if (it == m.end()) {
-        it = m.try_emplace(key).first;
-        it->second.incarnation = next_incarnation_.fetch_add(1, std::memory_order_relaxed);
-        it->second.first.code = currency;
-      }
-      (void)it->second.record(it->second.prepare(currency), at, static_cast<std::uint64_t>(e.amount));
-    }
-  }
-  // Shard by shard (a call running concurrently may see some key values rebuilt and others not: rebuild before
-  // serving). Each swap invalidates the shard's outstanding tickets through its generation.
-  newest_ms_.store(newest, std::memory_order_relaxed);
-  for (std::size_t s = 0; s < kShardCount; ++s) {
-    std::lock_guard lock(shards_[s].mu);
-    shards_[s].map.swap(fresh[s]);
-    shards_[s].sweep_cursor = 0;
-    ++shards_[s].generation;
-  }
+  complete_from_ = since;
   return Ok{};
+}
+
+void LocalVelocityCounters::merge_batch(velocity_detail::HistoryBatch& batch, std::int64_t until,
+                                        std::int64_t skip_through) {
+  using velocity_detail::FreshEvent;
+  using velocity_detail::FreshMap;
+  const bool older_only = until <= velocity_detail::kMaxTime;
+  std::vector<Series::Straddler> straddlers;
+  std::vector<velocity_detail::TimedAmount> run;
+  std::vector<velocity_detail::Entry> buf;
+  run.reserve(kMergeSlice);
+  buf.reserve(kMergeSlice);
+  const auto by_time = [](const FreshEvent& a, const FreshEvent& b) { return a.at < b.at; };
+  for (std::size_t s = 0; s < kShardCount; ++s) {
+    FreshMap& fresh = batch.shards[s];
+    velocity_detail::Shard& shard = shards_[s];
+    for (auto it = fresh.begin(); it != fresh.end();
+         it = fresh.erase(it)) {  // each key value's events freed once merged
+      const velocity_detail::MapKey& key = it->first;
+      std::vector<FreshEvent>& ev = it->second.events;
+      if (!it->second.sorted) std::stable_sort(ev.begin(), ev.end(), by_time);
+      auto first =
+          std::partition_point(ev.begin(), ev.end(), [&](const FreshEvent& e) { return e.at <= skip_through; });
+      auto last = std::partition_point(first, ev.end(), [&](const FreshEvent& e) { return e.at < until; });
+      if (first == last) continue;
+      std::uint64_t incarnation = 0;
+      straddlers.clear();
+      {
+        std::lock_guard lock(shard.mu);
+        auto [live_it, inserted] = shard.map.try_emplace(key);
+        Series& live = live_it->second;
+        if (inserted) {
+          live.incarnation = next_incarnation_.fetch_add(1, std::memory_order_relaxed);
+          live.first.code = first->currency;
+        } else if (older_only) {
+          // What it holds from before `until` is in the batch (stored) or was cancelled: drop it, then count the
+          // batch's copy. A clamped entry stamped before `until` but stored after it stays: skip its copy below.
+          live.prune(sat_sub(until, 1));
+          live.straddlers(until, straddlers);
+        }
+        live.newest = std::max(live.newest, (last - 1)->at);
+        incarnation = live.incarnation;
+      }
+      for (const auto& st : straddlers) {
+        for (auto e = std::lower_bound(first, last, FreshEvent{st.at, 0, 0}, by_time); e != last && e->at == st.at;
+             ++e) {
+          if (e->amount == st.amount && e->currency == st.currency) {
+            e->amount = velocity_detail::kRemoved;
+            break;
+          }
+        }
+      }
+      // Newest slice first, each in front of the previous one, each under its own lock hold.
+      while (first != last) {
+        const auto from = last - std::min<std::ptrdiff_t>(last - first, static_cast<std::ptrdiff_t>(kMergeSlice));
+        if ((last - 1)->at <= prune_cutoff()) break;  // the rest is past retention
+        std::lock_guard lock(shard.mu);
+        auto live_it = shard.map.find(key);
+        // Swept meanwhile (everything it held was past retention, so is the rest), or erased and re-created.
+        if (live_it == shard.map.end() || live_it->second.incarnation != incarnation) break;
+        velocity_detail::prepend_slice(live_it->second,
+                                       std::span<FreshEvent>(&*from, static_cast<std::size_t>(last - from)), run, buf);
+        last = from;
+      }
+    }
+    FreshMap().swap(fresh);
+  }
+}
+
+Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> events) {
+  auto batch = new_batch();
+  if (auto s = batch->add(events); !s.ok()) return s;
+  return replace_all(std::move(batch), domain::TimePoint(std::chrono::milliseconds(velocity_detail::kMinTime)));
 }
 
 void LocalVelocityCounters::prune() {
@@ -769,10 +1091,22 @@ void LocalVelocityCounters::prune() {
         it = m.erase(it);
       } else {
         it->second.prune(cutoff);
+        it->second.compact();
         ++it;
       }
     }
+    // Give back the bucket array of a map that shrank a lot (libstdc++ shrinks on rehash(0)).
+    if (m.bucket_count() > 64 && m.bucket_count() > 4 * m.size()) {
+      try {
+        m.rehash(0);
+      } catch (...) {
+      }
+    }
+    shards_[s].sweep_cursor = 0;
   }
+#ifdef __GLIBC__
+  malloc_trim(0);  // hand the freed pages back to the OS
+#endif
 }
 
 LocalVelocityStats LocalVelocityCounters::stats() const {
@@ -785,6 +1119,7 @@ LocalVelocityStats LocalVelocityCounters::stats() const {
     for (const auto& [key, series] : m) {
       series.for_each_currency([&](const velocity_detail::CurrencySeries& c) { st.entries += c.v.size(); });
       st.cancelled += series.cancelled_count();
+      st.clamped += series.clamped_count();
       st.approximate_bytes += velocity_detail::approximate_series_bytes(key, series);
     }
   }

@@ -19,7 +19,12 @@
 // or a clock step) is stored at that newest time instead. Its later inclusion
 // in windows is therefore blurred by at most that race (how far `at` lagged
 // the newest event of the key); the read for the event itself uses its own
-// `at`, and counts every event already recorded, stamped earlier or not.
+// `at`, and counts every event already recorded, stamped earlier or not. Such
+// a clamped event's real `at` is kept in a small per-key-value ledger (24
+// bytes per clamped event, only for clamped ones) so that a backfill can tell
+// it apart from the stored decisions older than its boundary: a clamped event
+// stamped before the boundary but stored after it is held, and its stored copy
+// is not merged again.
 //
 // Cancel (mark and adjust): the event's entry stays in place with its amount
 // removed from its own and every later cumulative value of that currency
@@ -41,13 +46,24 @@
 // and unlocks. Key strings, hashes, the result vector and the ticket are built
 // before locking; under the locks: hash lookups, binary searches, appends
 // (amortised growth) and, for a key value seen for the first time, one map
-// node. cancel() locks the same shards.
+// node. cancel() locks the same shards. The asynchronous members complete
+// without suspending (no lock is ever held across a co_await: they never
+// await anything).
+//
+// History (VelocityHistory): a Batch is built without any lock; replace_all()
+// and merge_older() then take one shard lock at a time, and within a shard at
+// most kMergeSlice entries per lock hold (older events are put in front of a
+// key value's entries newest slice first, without moving the live entries, so
+// outstanding tickets stay valid).
 //
 // Retention: events at or before `newest_at_seen - retention - prune_grace`
 // are dropped when their key value is touched; key values with nothing left
 // are erased by an incremental sweep (2 hash buckets of each locked shard per
 // call) or by prune(). The grace (default 1 min) keeps events a little longer
 // so that a window equal to the retention is not cut by clock races.
+// Shrinking the retention (set_retention) and prune() drop everything past it
+// at once, shrink the containers and hand free memory back to the OS
+// (malloc_trim), so deleting the rules with long windows gives the memory back.
 //
 // Memory (64-bit, libstdc++, measured): 16 bytes per event per present key
 // (up to 6 keys), plus about 235 bytes per distinct key value (hash node,
@@ -59,13 +75,13 @@
 // use (set_retention), and pass only the keys rules reference, to keep this in
 // bounds; a shared back-end (Redis) is the answer beyond that.
 //
-// Errors (no exceptions escape): read_and_record/rebuild answer Error
+// Errors (no exceptions escape): read_and_record and Batch::add answer Error
 // "internal" and change nothing for input outside these limits: amount >= 0;
 // currency at most 7 bytes; at within +/- 4400 years of 1970 (48-bit
 // milliseconds); window_ms > 0; key a valid VelocityKey. Out of memory: the
-// same Error, nothing recorded (a partial recording is undone) / state
-// unchanged; cancel() then leaves the event counted (cancelling the same
-// ticket again retries).
+// same Error, nothing recorded (a partial recording is undone); cancel() then
+// leaves the event counted (cancelling the same ticket again retries);
+// replace_all/merge_older may have merged part of the batch.
 //
 // Thread-safety: every member may be called concurrently. Tickets must not be
 // used after the object is destroyed.
@@ -76,14 +92,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 
 #include "cache/velocity_counters.h"
+#include "cache/velocity_history.h"
 
 namespace txv::cache {
 
 namespace velocity_detail {
-struct Shard;  // defined in the .cc
+struct Shard;        // defined in the .cc
+class HistoryBatch;  // defined in the .cc
 }  // namespace velocity_detail
 
 struct LocalVelocityCountersOptions {
@@ -97,10 +116,11 @@ struct LocalVelocityStats {
   std::size_t key_values = 0;  // distinct (key type, value) series held
   std::size_t entries = 0;     // live entries (events x keys), cancelled ones included
   std::size_t cancelled = 0;   // cancelled entries still held
+  std::size_t clamped = 0;     // ledger records of clamped entries still held
   std::size_t approximate_bytes = 0;
 };
 
-class LocalVelocityCounters final : public VelocityCounters {
+class LocalVelocityCounters final : public VelocityCounters, public VelocityHistory {
  public:
   LocalVelocityCounters();
   explicit LocalVelocityCounters(LocalVelocityCountersOptions options);
@@ -108,27 +128,47 @@ class LocalVelocityCounters final : public VelocityCounters {
   LocalVelocityCounters(const LocalVelocityCounters&) = delete;
   LocalVelocityCounters& operator=(const LocalVelocityCounters&) = delete;
 
-  Result<VelocityRead> read_and_record(const VelocityEventInput& input,
-                                       std::span<const VelocityQuery> queries) override;
-  void cancel(const VelocityTicket& ticket) override;
-  // Builds the new state without holding locks (old and new state coexist meanwhile; events past retention of the
-  // newest one are skipped; input that is not oldest-first is sorted), then swaps it in shard by shard: a call running
-  // concurrently may see some key values rebuilt and others not, so rebuild before serving.
-  Status rebuild(std::span<const store::VelocityEvent> events) override;
-  void set_retention(std::chrono::milliseconds retention) override;
+  // VelocityCounters: complete at once, without suspending.
+  Task<Result<VelocityRead>> read_and_record(const VelocityEventInput& input,
+                                             std::span<const VelocityQuery> queries) override;
+  Task<Status> cancel(const VelocityTicket& ticket) override;
 
-  // Drops everything past retention in every shard, one shard at a time (for a
-  // periodic maintenance task; calls do this incrementally anyway).
+  // The same, synchronously (they never wait on anything): for tests and benchmarks.
+  Result<VelocityRead> record_now(const VelocityEventInput& input, std::span<const VelocityQuery> queries);
+  // Ok, or Error "internal" when out of memory (the event still counts; cancelling again retries).
+  Status cancel_now(const VelocityTicket& ticket);
+
+  // VelocityHistory.
+  std::chrono::milliseconds retention() const override;
+  HistoryRange set_retention(std::chrono::milliseconds retention, domain::TimePoint now) override;
+  std::unique_ptr<Batch> new_batch() override;
+  Status replace_all(std::unique_ptr<Batch> batch, domain::TimePoint since) override;
+  Status merge_older(std::unique_ptr<Batch> batch, HistoryRange range) override;
+
+  // replace_all() from events in memory (tests, benchmarks): everything given is
+  // kept except what is past the retention of the newest. An invalid event
+  // answers Error "internal" and keeps the previous state.
+  Status rebuild(std::span<const store::VelocityEvent> events);
+
+  // Drops everything past retention in every shard, one shard at a time,
+  // shrinks the containers and gives free memory back to the OS (for a
+  // periodic maintenance task; calls drop incrementally anyway).
   void prune();
   LocalVelocityStats stats() const;
 
   static constexpr std::size_t kShardCount = 256;
+  // Most older entries put into one key value per shard lock hold by replace_all/merge_older.
+  static constexpr std::size_t kMergeSlice = 4096;
 
  private:
+  friend class velocity_detail::HistoryBatch;
   Result<VelocityRead> read_and_record_unchecked(const VelocityEventInput& input,
                                                  std::span<const VelocityQuery> queries, std::int64_t at,
                                                  std::uint64_t currency, std::uint64_t amount);
-  Status rebuild_unchecked(std::span<const store::VelocityEvent> events);
+  // Merges `batch` shard by shard: key values' entries before `until` are dropped first (merge_older), events at or
+  // before `skip_through` are skipped (past retention).
+  void merge_batch(velocity_detail::HistoryBatch& batch, std::int64_t until, std::int64_t skip_through);
+  void prune_and_release();
   std::int64_t prune_cutoff() const;
   void note_time(std::int64_t at_ms);
 
@@ -137,6 +177,10 @@ class LocalVelocityCounters final : public VelocityCounters {
   std::atomic<std::int64_t> newest_ms_;
   std::atomic<std::uint64_t> next_incarnation_{1};
   std::unique_ptr<velocity_detail::Shard[]> shards_;  // kShardCount
+  // Admin calls (retention, replace_all, merge_older) one at a time; never taken on the request path.
+  std::mutex admin_mu_;
+  // Every event with at >= complete_from_ that was loaded or recorded is held (unless past retention). Admin only.
+  std::int64_t complete_from_;
 };
 
 }  // namespace txv::cache

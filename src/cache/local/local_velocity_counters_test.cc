@@ -46,7 +46,7 @@ VelocityRead must(Result<VelocityRead> r) {
 
 VelocityTotals one(LocalVelocityCounters& c, const VelocityEventInput& in, VelocityKey key, std::int64_t window) {
   const VelocityQuery q{key, window};
-  auto r = must(c.read_and_record(in, std::span(&q, 1)));
+  auto r = must(c.record_now(in, std::span(&q, 1)));
   EXPECT_EQ(r.totals.size(), 1u);
   EXPECT_TRUE(!r.totals.empty() && r.totals[0].has_value());
   return r.totals.empty() || !r.totals[0] ? VelocityTotals{-1, -1} : *r.totals[0];
@@ -87,7 +87,7 @@ TEST(LocalVelocityCounters, SeveralWindowsInOneCall) {
                                          {VelocityKey::kCard, 5 * 60'000},
                                          {VelocityKey::kMerchant, kHour},
                                          {VelocityKey::kEmail, kHour}}};
-  auto r = must(c.read_and_record(ev(kT0 + 9 * 60'000 + 1, 0), qs));
+  auto r = must(c.record_now(ev(kT0 + 9 * 60'000 + 1, 0), qs));
   ASSERT_EQ(r.totals.size(), 4u);
   EXPECT_EQ(r.totals[0], (VelocityTotals{1, 10}));  // only the event 1 ms ago
   EXPECT_EQ(r.totals[1], (VelocityTotals{5, 50}));  // minutes 5..9 (minute 4 is 5 min + 1 ms old)
@@ -133,16 +133,16 @@ TEST(LocalVelocityCounters, AbsentKeysAnswerNulloptAndAreNotRecorded) {
   none.currency = "USD";
   none.at = at_ms(kT0);
   const std::array<VelocityQuery, 2> qs{{{VelocityKey::kCard, kHour}, {VelocityKey::kIp, kHour}}};
-  auto r = must(c.read_and_record(none, qs));
+  auto r = must(c.record_now(none, qs));
   ASSERT_EQ(r.totals.size(), 2u);
   EXPECT_FALSE(r.totals[0].has_value());
   EXPECT_FALSE(r.totals[1].has_value());
   EXPECT_EQ(r.ticket.id, 0u);
-  c.cancel(r.ticket);  // no-op
+  (void)c.cancel_now(r.ticket);  // no-op
 
   VelocityEventInput with_ip = none;
   with_ip.keys[idx(VelocityKey::kIp)] = "10.0.0.1";
-  auto r2 = must(c.read_and_record(with_ip, qs));
+  auto r2 = must(c.record_now(with_ip, qs));
   EXPECT_FALSE(r2.totals[0].has_value());
   EXPECT_EQ(r2.totals[1], (VelocityTotals{0, 0}));  // the key-less event was not recorded anywhere
   EXPECT_EQ(c.stats().key_values, 1u);
@@ -156,21 +156,21 @@ TEST(LocalVelocityCounters, AbsentKeysAnswerNulloptAndAreNotRecorded) {
 TEST(LocalVelocityCounters, CancelRemovesExactlyThatEventAndIsIdempotent) {
   LocalVelocityCounters c;
   const VelocityQuery q{VelocityKey::kCard, kHour};
-  auto a = must(c.read_and_record(ev(kT0, 100), std::span(&q, 1)));
-  auto b = must(c.read_and_record(ev(kT0 + 10, 200, "EUR"), std::span(&q, 1)));
-  auto d = must(c.read_and_record(ev(kT0 + 20, 300), std::span(&q, 1)));
-  auto e = must(c.read_and_record(ev(kT0 + 30, 400), std::span(&q, 1)));
+  auto a = must(c.record_now(ev(kT0, 100), std::span(&q, 1)));
+  auto b = must(c.record_now(ev(kT0 + 10, 200, "EUR"), std::span(&q, 1)));
+  auto d = must(c.record_now(ev(kT0 + 20, 300), std::span(&q, 1)));
+  auto e = must(c.record_now(ev(kT0 + 30, 400), std::span(&q, 1)));
   std::set<std::uint64_t> ids{a.ticket.id, b.ticket.id, d.ticket.id, e.ticket.id};
   EXPECT_EQ(ids.size(), 4u);
   EXPECT_EQ(ids.count(0), 0u);
 
-  c.cancel(d.ticket);  // a mid-series USD event: later cumulative values are adjusted
+  (void)c.cancel_now(d.ticket);  // a mid-series USD event: later cumulative values are adjusted
   EXPECT_EQ(probe(c, kT0 + 40, kHour), (VelocityTotals{3, 500}));
   VelocityTicket copy = d.ticket;
-  c.cancel(copy);  // idempotent, also through a copy
-  c.cancel(d.ticket);
+  (void)c.cancel_now(copy);  // idempotent, also through a copy
+  (void)c.cancel_now(d.ticket);
   EXPECT_EQ(probe(c, kT0 + 41, kHour), (VelocityTotals{4, 500}));  // + the previous probe (amount 0)
-  c.cancel(b.ticket);
+  (void)c.cancel_now(b.ticket);
   EXPECT_EQ(probe(c, kT0 + 42, kHour, "c1", "EUR"), (VelocityTotals{4, 0}));
   // The merchant key was cancelled too.
   EXPECT_EQ(one(c, ev(kT0 + 43, 0, "USD", "other"), VelocityKey::kMerchant, kHour), (VelocityTotals{5, 500}));
@@ -179,13 +179,13 @@ TEST(LocalVelocityCounters, CancelRemovesExactlyThatEventAndIsIdempotent) {
 TEST(LocalVelocityCounters, ACancelledEventLeavesWindowsConsistent) {
   LocalVelocityCounters c;
   const VelocityQuery q{VelocityKey::kCard, kHour};
-  auto a = must(c.read_and_record(ev(kT0, 100), std::span(&q, 1)));
-  (void)must(c.read_and_record(ev(kT0 + 1000, 200), std::span(&q, 1)));
-  c.cancel(a.ticket);
+  auto a = must(c.record_now(ev(kT0, 100), std::span(&q, 1)));
+  (void)must(c.record_now(ev(kT0 + 1000, 200), std::span(&q, 1)));
+  (void)c.cancel_now(a.ticket);
   // A window that still holds the cancelled event, one that holds only the later one, one that holds neither.
   const std::array<VelocityQuery, 3> qs{
       {{VelocityKey::kCard, kHour}, {VelocityKey::kCard, 1500}, {VelocityKey::kCard, 1}}};
-  auto r = must(c.read_and_record(ev(kT0 + 2000, 0), qs));
+  auto r = must(c.record_now(ev(kT0 + 2000, 0), qs));
   EXPECT_EQ(r.totals[0], (VelocityTotals{1, 200}));
   EXPECT_EQ(r.totals[1], (VelocityTotals{1, 200}));
   EXPECT_EQ(r.totals[2], (VelocityTotals{0, 0}));
@@ -197,23 +197,23 @@ TEST(LocalVelocityCounters, CancelOfForeignOrPrunedOrPreRebuildTicketsDoesNothin
   LocalVelocityCounters c;
   LocalVelocityCounters other;
   const VelocityQuery q{VelocityKey::kCard, kHour};
-  auto foreign = must(other.read_and_record(ev(kT0, 100), std::span(&q, 1)));
-  (void)must(c.read_and_record(ev(kT0, 100), std::span(&q, 1)));
-  c.cancel(foreign.ticket);
-  c.cancel(VelocityTicket{});
-  c.cancel(VelocityTicket{12345, nullptr});
+  auto foreign = must(other.record_now(ev(kT0, 100), std::span(&q, 1)));
+  (void)must(c.record_now(ev(kT0, 100), std::span(&q, 1)));
+  (void)c.cancel_now(foreign.ticket);
+  (void)c.cancel_now(VelocityTicket{});
+  (void)c.cancel_now(VelocityTicket{12345, nullptr});
   EXPECT_EQ(probe(c, kT0 + 1, kHour), (VelocityTotals{1, 100}));
 
-  auto old = must(c.read_and_record(ev(kT0 + 2, 50), std::span(&q, 1)));
+  auto old = must(c.record_now(ev(kT0 + 2, 50), std::span(&q, 1)));
   ASSERT_TRUE(c.rebuild({}).ok());
-  c.cancel(old.ticket);  // the rebuilt state does not hold it
-  (void)must(c.read_and_record(ev(kT0 + 3, 7), std::span(&q, 1)));
+  (void)c.cancel_now(old.ticket);  // the rebuilt state does not hold it
+  (void)must(c.record_now(ev(kT0 + 3, 7), std::span(&q, 1)));
   EXPECT_EQ(probe(c, kT0 + 4, kHour), (VelocityTotals{1, 7}));
 
-  c.set_retention(milliseconds(kHour));
-  auto early = must(c.read_and_record(ev(kT0 + 5, 9), std::span(&q, 1)));
+  (void)c.set_retention(milliseconds(kHour), at_ms(kT0));
+  auto early = must(c.record_now(ev(kT0 + 5, 9), std::span(&q, 1)));
   (void)probe(c, kT0 + 3 * kHour, kHour);  // prunes the early events
-  c.cancel(early.ticket);
+  (void)c.cancel_now(early.ticket);
   EXPECT_EQ(probe(c, kT0 + 3 * kHour + 1, kHour), (VelocityTotals{1, 0}));
 }
 
@@ -246,7 +246,7 @@ TEST(LocalVelocityCounters, RebuildReplacesStateAndMapsStoredFields) {
   VelocityEventInput in = to_velocity_input(events[0]);
   in.at = at_ms(kT0 + 5002);
   in.amount = 0;
-  auto r = must(c.read_and_record(in, qs));
+  auto r = must(c.record_now(in, qs));
   EXPECT_EQ(r.totals[0], (VelocityTotals{3, 400}));   // 0, 2 (USD) and 4 (EUR)
   EXPECT_EQ(r.totals[1], (VelocityTotals{5, 1000}));  // USD 100+200+300+400
   EXPECT_EQ(r.totals[2], (VelocityTotals{2, 400}));   // 3 and 4 within 2.5 s; 4 is EUR
@@ -318,7 +318,7 @@ TEST(LocalVelocityCounters, AmountsSaturateAndRecoverWhenHugeEventsLeaveTheWindo
   (void)one(c, ev(kT0 + 3, 5), VelocityKey::kCard, kHour);
   const std::array<VelocityQuery, 3> qs{
       {{VelocityKey::kCard, kHour}, {VelocityKey::kCard, 2}, {VelocityKey::kCard, 3}}};
-  auto r = must(c.read_and_record(ev(kT0 + 4, 0), qs));
+  auto r = must(c.record_now(ev(kT0 + 4, 0), qs));
   EXPECT_EQ(r.totals[0], (VelocityTotals{4, kMax}));
   EXPECT_EQ(r.totals[1], (VelocityTotals{1, 5}));
   EXPECT_EQ(r.totals[2], (VelocityTotals{2, kMax}));
@@ -346,13 +346,13 @@ TEST(LocalVelocityCounters, AmountsStayExactBeyondTheModularRange) {
 
   const std::int64_t t = kT0 + 200'000;
   const std::array<VelocityQuery, 2> qs{{{VelocityKey::kCard, kHour}, {VelocityKey::kCard, t - kT0}}};
-  auto r1 = must(c.read_and_record(ev(t, 0, "USD", "c1"), qs));
+  auto r1 = must(c.record_now(ev(t, 0, "USD", "c1"), qs));
   EXPECT_EQ(r1.totals[0], (VelocityTotals{(1 << 17) + 1, kMax}));
-  auto r2 = must(c.read_and_record(ev(t, 0, "USD", "c2"), qs));
+  auto r2 = must(c.record_now(ev(t, 0, "USD", "c2"), qs));
   EXPECT_EQ(r2.totals[0], (VelocityTotals{140'001, kMax}));
   EXPECT_EQ(r2.totals[1], (VelocityTotals{140'000, 140'000}));
   const VelocityQuery last{VelocityKey::kCard, t - (kT0 + (1 << 17)) + 1};
-  auto r3 = must(c.read_and_record(ev(t, 0, "USD", "c1"), std::span(&last, 1)));
+  auto r3 = must(c.record_now(ev(t, 0, "USD", "c1"), std::span(&last, 1)));
   EXPECT_EQ(r3.totals[0], (VelocityTotals{2, (1 << 17) + 5}));  // + the first c1 probe
 }
 
@@ -360,17 +360,17 @@ TEST(LocalVelocityCounters, InvalidInputIsAnErrorAndRecordsNothing) {
   LocalVelocityCounters c;
   const VelocityQuery q{VelocityKey::kCard, kHour};
   auto neg = ev(kT0, -1);
-  EXPECT_FALSE(c.read_and_record(neg, std::span(&q, 1)).ok());
-  EXPECT_FALSE(c.read_and_record(ev(kT0, 1, "TOOLONGCODE"), std::span(&q, 1)).ok());
+  EXPECT_FALSE(c.record_now(neg, std::span(&q, 1)).ok());
+  EXPECT_FALSE(c.record_now(ev(kT0, 1, "TOOLONGCODE"), std::span(&q, 1)).ok());
   const VelocityQuery zero{VelocityKey::kCard, 0};
-  EXPECT_FALSE(c.read_and_record(ev(kT0, 1), std::span(&zero, 1)).ok());
+  EXPECT_FALSE(c.record_now(ev(kT0, 1), std::span(&zero, 1)).ok());
   const VelocityQuery bad_key{static_cast<VelocityKey>(6), kHour};
-  EXPECT_FALSE(c.read_and_record(ev(kT0, 1), std::span(&bad_key, 1)).ok());
-  EXPECT_FALSE(c.read_and_record(ev(std::int64_t{1} << 50, 1), std::span(&q, 1)).ok());
+  EXPECT_FALSE(c.record_now(ev(kT0, 1), std::span(&bad_key, 1)).ok());
+  EXPECT_FALSE(c.record_now(ev(std::int64_t{1} << 50, 1), std::span(&q, 1)).ok());
   EXPECT_EQ(c.stats().key_values, 0u);
   // Extreme but valid: the earliest representable time and a huge window.
   const VelocityQuery huge{VelocityKey::kCard, kMax};
-  EXPECT_TRUE(c.read_and_record(ev(-(std::int64_t{1} << 47), 1), std::span(&huge, 1)).ok());
+  EXPECT_TRUE(c.record_now(ev(-(std::int64_t{1} << 47), 1), std::span(&huge, 1)).ok());
   EXPECT_EQ(one(c, ev(-(std::int64_t{1} << 47) + 1, 1), VelocityKey::kCard, kMax), (VelocityTotals{1, 1}));
 }
 
@@ -401,7 +401,7 @@ TEST(LocalVelocityCounters, RandomOperationsMatchANaiveModel) {
       const std::size_t back =
           rng() % 4 == 0 ? rng() % tickets.size() : rng() % std::min<std::size_t>(tickets.size(), 8);
       const std::size_t i = tickets.size() - 1 - back;
-      c.cancel(tickets[i]);
+      (void)c.cancel_now(tickets[i]);
       cancelled[i] = true;
       continue;
     }
@@ -418,7 +418,7 @@ TEST(LocalVelocityCounters, RandomOperationsMatchANaiveModel) {
                                                  VelocityKey::kEmail};  // e-mail: never present
       qs.push_back({kKeys[rng() % kKeys.size()], windows[rng() % windows.size()]});
     }
-    auto r = must(c.read_and_record(in, qs));
+    auto r = must(c.record_now(in, qs));
     const std::int64_t at = in.at.time_since_epoch().count();
     for (std::size_t q = 0; q < qs.size(); ++q) {
       const std::size_t k = idx(qs[q].key);
@@ -451,6 +451,167 @@ TEST(LocalVelocityCounters, RandomOperationsMatchANaiveModel) {
   EXPECT_LT(st.entries, 200u);  // the sparse phase pruned the dense one
 }
 
+// --- History (VelocityHistory): start-up rebuild, backfill, retention ---
+
+store::VelocityEvent stored(std::int64_t t, std::int64_t amount, const std::string& card,
+                            const std::string& currency = "USD") {
+  store::VelocityEvent e;
+  e.at = at_ms(t);
+  e.amount = amount;
+  e.currency = currency;
+  e.card_fingerprint = card;
+  e.merchant_id = "m1";
+  return e;
+}
+
+// What TransactionStore::scan_velocity_events would answer: since <= at < until, in chunks.
+std::unique_ptr<VelocityHistory::Batch> load(VelocityHistory& h, const std::vector<store::VelocityEvent>& all,
+                                             domain::TimePoint since, domain::TimePoint until) {
+  auto batch = h.new_batch();
+  std::vector<store::VelocityEvent> chunk;
+  for (const auto& e : all) {
+    if (e.at < since || e.at >= until) continue;
+    chunk.push_back(e);
+    if (chunk.size() == 1000) {
+      EXPECT_TRUE(batch->add(chunk).ok());
+      chunk.clear();
+    }
+  }
+  EXPECT_TRUE(batch->add(chunk).ok());
+  return batch;
+}
+
+TEST(LocalVelocityCountersHistory, TheOneKeyMappingKeysStoredAndLiveDecisionsAlike) {
+  store::VelocityEvent e = stored(kT0, 5, "fp");
+  e.email = "A.B@Example.COM";
+  e.customer_id = "";  // present but empty: a value
+  e.ip = "10.0.0.1";
+  const auto keys = velocity_key_values(velocity_key_fields(e));
+  EXPECT_EQ(keys[idx(VelocityKey::kCard)], "fp");
+  EXPECT_EQ(keys[idx(VelocityKey::kCustomer)], "");
+  EXPECT_EQ(keys[idx(VelocityKey::kEmail)], "a.b@example.com");
+  EXPECT_EQ(keys[idx(VelocityKey::kIp)], "10.0.0.1");
+  EXPECT_FALSE(keys[idx(VelocityKey::kDevice)].has_value());
+  EXPECT_EQ(keys[idx(VelocityKey::kMerchant)], "m1");
+  e.card_fingerprint.clear();  // no fingerprint: no card key
+  EXPECT_FALSE(velocity_key_values(velocity_key_fields(e))[idx(VelocityKey::kCard)].has_value());
+
+  // Rebuilt from the stored upper-case e-mail, read by a live decision with the lower-case one.
+  LocalVelocityCounters c;
+  ASSERT_TRUE(c.rebuild(std::vector<store::VelocityEvent>{e}).ok());
+  VelocityEventInput live;
+  live.keys[idx(VelocityKey::kEmail)] = "a.b@example.com";
+  live.currency = "USD";
+  live.at = at_ms(kT0 + 1);
+  EXPECT_EQ(one(c, live, VelocityKey::kEmail, kHour), (VelocityTotals{1, 5}));
+}
+
+TEST(LocalVelocityCountersHistory, BatchesRejectInvalidEventsAndForeignCounters) {
+  LocalVelocityCounters c, other;
+  auto batch = c.new_batch();
+  std::vector<store::VelocityEvent> events{stored(kT0, 1, "a"), stored(kT0, -1, "b")};
+  auto added = batch->add(events);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.error().code, "internal");
+  EXPECT_EQ(batch->size(), 0u);  // nothing of the failed call
+  ASSERT_TRUE(batch->add(std::span(events.data(), 1)).ok());
+  EXPECT_EQ(batch->size(), 1u);
+  EXPECT_FALSE(other.replace_all(std::move(batch), at_ms(kT0)).ok());
+  EXPECT_FALSE(other.merge_older(c.new_batch(), HistoryRange{at_ms(kT0), at_ms(kT0 + 1)}).ok());
+}
+
+// Start-up rebuild for 1 h, live decisions, then a rule needs 6 h: the backfill loads only what is older than what
+// the counters hold, and afterwards a 6 h window counts every stored decision exactly once; tickets issued before
+// the backfill still cancel their event. 10,000 events of one key value (merchant m1): several merge slices.
+TEST(LocalVelocityCountersHistory, BackfillMergesOnlyTheMissingHistoryAndCountsEachEventOnce) {
+  LocalVelocityCounters c({.retention = milliseconds(kHour), .prune_grace = milliseconds(0)});
+  const std::int64_t now = kT0 + 5 * kHour;
+  std::vector<store::VelocityEvent> history;
+  for (int i = 0; i < 10'000; ++i) history.push_back(stored(kT0 + i * 1800, 1, i % 2 == 0 ? "c1" : "c2"));  // 5 h
+  // Held after the rebuild but older than the backfill's boundary, and not pruned by then (c2 is not touched in
+  // between): the backfill must drop it before merging its stored copy.
+  history.push_back(stored(now - kHour + 1, 1, "c2"));
+  const auto rebuild_since = at_ms(now - kHour);
+  ASSERT_TRUE(c.replace_all(load(c, history, rebuild_since, at_ms(now)), rebuild_since).ok());
+  const std::size_t rebuilt = c.stats().entries;
+  EXPECT_EQ(rebuilt, 2u * 2001);  // the last hour: 2,001 events under a card and the merchant
+
+  std::vector<VelocityTicket> live;
+  for (int i = 0; i < 3; ++i) {
+    auto r = must(c.record_now(ev(now + i, 1, "USD", "c1"), {}));
+    live.push_back(r.ticket);
+    history.push_back(stored(now + i, 1, "c1"));  // stored
+  }
+  const HistoryRange range = c.set_retention(milliseconds(6 * kHour), at_ms(now));
+  ASSERT_FALSE(range.empty());
+  EXPECT_EQ(range.until, at_ms(now + 2 - kHour + 1));  // the old retention from the newest time seen
+  EXPECT_EQ(range.since, at_ms(now + 2 - 6 * kHour));
+  EXPECT_EQ(c.retention(), milliseconds(6 * kHour));
+  // Windows the old retention covered read the same while the backfill runs.
+  EXPECT_EQ(probe(c, now + 3, kHour, "c2"), (VelocityTotals{1000, 1000}));
+  ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), range).ok());
+
+  EXPECT_EQ(probe(c, now + 4, 6 * kHour, "c1"), (VelocityTotals{5000 + 3, 5000 + 3}));
+  EXPECT_EQ(probe(c, now + 5, 6 * kHour, "c2"), (VelocityTotals{5001 + 1, 5001}));  // + the c2 probe above
+  ASSERT_TRUE(c.cancel_now(live[1]).ok());                                          // issued before the backfill
+  EXPECT_EQ(probe(c, now + 6, 6 * kHour, "c1"), (VelocityTotals{5000 + 2 + 1, 5000 + 2}));
+  const VelocityQuery m{VelocityKey::kMerchant, 6 * kHour};
+  auto r = must(c.record_now(ev(now + 7, 0, "USD", "c3"), std::span(&m, 1)));
+  EXPECT_EQ(r.totals[0], (VelocityTotals{10'001 + 2 + 4, 10'001 + 2}));  // stored + live + probes, one cancelled
+
+  // Nothing more is missing: growing within what is held, or asking again, loads nothing new before `since`.
+  const HistoryRange again = c.set_retention(milliseconds(6 * kHour), at_ms(now));
+  EXPECT_TRUE(again.empty());
+}
+
+// A decision stamped before the backfill boundary but stored after it (its key value's newest time was later: a
+// race between threads) is held by the counters; its stored copy in the loaded history must not count again. A
+// cancelled clamped event has no stored copy: an unrelated stored event with the same time and amount (0, as a
+// verification has) still counts.
+TEST(LocalVelocityCountersHistory, AClampedEventStraddlingTheBoundaryCountsOnce) {
+  LocalVelocityCounters c({.retention = milliseconds(kHour), .prune_grace = milliseconds(0)});
+  ASSERT_TRUE(c.rebuild({}).ok());
+  const std::int64_t t = kT0;
+  std::vector<store::VelocityEvent> history;
+  auto live = [&](std::int64_t at, std::int64_t amount, bool store) {
+    auto r = must(c.record_now(ev(at, amount, "USD", "c1"), {}));
+    if (store) history.push_back(stored(at, amount, "c1"));
+    return r.ticket;
+  };
+  history.push_back(stored(t - 30 * 60'000, 100, "c1"));  // older than the counters remember
+  (void)live(t - 3, 0, true);                             // F
+  (void)live(t, 10, true);                                // A
+  (void)live(t - 5, 20, true);                            // B: stored at t, stamped t - 5
+  auto cancelled = live(t - 3, 0, false);                 // C: stored at t, stamped t - 3, then not stored
+  ASSERT_TRUE(c.cancel_now(cancelled).ok());
+  EXPECT_EQ(c.stats().clamped, 2u * 2);  // B and C, under the card and the merchant
+  (void)live(t + kHour - 3, 1, true);    // D: the newest time, so that the boundary falls between B's times
+  const HistoryRange range = c.set_retention(milliseconds(3 * kHour), at_ms(t));
+  ASSERT_EQ(range.until, at_ms(t - 2));
+  ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), range).ok());
+  // E, F, A, B, D once each; C not at all.
+  EXPECT_EQ(probe(c, t + kHour - 2, 3 * kHour, "c1"), (VelocityTotals{5, 131}));
+}
+
+TEST(LocalVelocityCountersHistory, ShrinkingTheRetentionDropsOldEventsAndGivesTheMemoryBack) {
+  LocalVelocityCounters c({.retention = milliseconds(30 * kDay), .prune_grace = milliseconds(0)});
+  constexpr int kCards = 20'000;
+  for (int i = 0; i < kCards; ++i)
+    (void)must(c.record_now(ev(kT0 + i * 40'000LL, 1, "USD", "card" + std::to_string(i)), {}));
+  const auto before = c.stats();
+  EXPECT_EQ(before.entries, 2u * kCards);  // each card and the merchant
+  EXPECT_EQ(before.key_values, kCards + 1u);
+  const HistoryRange r = c.set_retention(milliseconds(kHour), at_ms(kT0));
+  EXPECT_TRUE(r.empty());
+  const auto after = c.stats();
+  EXPECT_LE(after.entries, 2u * 91);  // the last hour: one event every 40 s
+  EXPECT_LE(after.key_values, 92u);
+  EXPECT_LT(after.approximate_bytes, before.approximate_bytes / 20);
+  // Growing it back does not bring the dropped events back by itself: it asks for them.
+  const HistoryRange back = c.set_retention(milliseconds(30 * kDay), at_ms(kT0));
+  EXPECT_FALSE(back.empty());
+}
+
 // The contract's example: N simultaneous requests for one card observe 0..N-1, so `count >= 3` approves exactly 3.
 TEST(LocalVelocityCountersConcurrency, FiftySimultaneousCallsForOneCardSeeZeroToFortyNine) {
   constexpr int kThreads = 50;
@@ -466,7 +627,7 @@ TEST(LocalVelocityCountersConcurrency, FiftySimultaneousCallsForOneCardSeeZeroTo
         in.keys[idx(VelocityKey::kEmail)] = "e" + std::to_string(t);
         const VelocityQuery q{VelocityKey::kCard, kHour};
         start.arrive_and_wait();
-        auto r = c.read_and_record(in, std::span(&q, 1));
+        auto r = c.record_now(in, std::span(&q, 1));
         if (r.ok() && r->totals[0]) counts[t] = r->totals[0]->count;
       });
     }
@@ -507,7 +668,7 @@ TEST(LocalVelocityCountersConcurrency, MixedKeysFromEightThreadsAddUpExactly) {
         in.amount = static_cast<std::int64_t>((x >> 32) % 10'000);
         in.currency = currencies[(x >> 48) % 3];
         in.at = at_ms(clock.fetch_add(1) - static_cast<std::int64_t>((x >> 40) % 5));  // races by a few ms
-        auto r = c.read_and_record(in, qs);
+        auto r = c.record_now(in, qs);
         ASSERT_TRUE(r.ok());
         local[*in.keys[idx(VelocityKey::kCard)]].push_back(r->totals[0]->count);
         local[*in.keys[idx(VelocityKey::kMerchant)]].push_back(r->totals[1]->count);
@@ -549,8 +710,8 @@ TEST(LocalVelocityCountersConcurrency, MixedKeysFromEightThreadsAddUpExactly) {
       in.currency = cur;
       in.at = at_ms(now);
       const VelocityQuery q{VelocityKey::kCard, 30 * kDay};
-      auto r = must(c.read_and_record(in, std::span(&q, 1)));
-      c.cancel(r.ticket);  // keep the probe itself out of the next currency's count
+      auto r = must(c.record_now(in, std::span(&q, 1)));
+      (void)c.cancel_now(r.ticket);  // keep the probe itself out of the next currency's count
       EXPECT_EQ(r.totals[0], (VelocityTotals{count, expect[{"card" + std::to_string(card), cur}].second}))
           << card << cur;
     }
@@ -571,7 +732,7 @@ TEST(LocalVelocityCountersConcurrency, ConcurrentCancelsLeaveExactTotals) {
       std::vector<VelocityTicket> pending;
       for (int i = 0; i < kPerThread; ++i) {
         VelocityEventInput in = ev(kT0 + i, i % 100, "USD", "card" + std::to_string((t * 31 + i) % 17));
-        auto r = c.read_and_record(in, std::span(&q, 1));
+        auto r = c.record_now(in, std::span(&q, 1));
         ASSERT_TRUE(r.ok());
         if (i % 3 == 0) {
           pending.push_back(r->ticket);  // cancelled a little later, out of order
@@ -580,11 +741,11 @@ TEST(LocalVelocityCountersConcurrency, ConcurrentCancelsLeaveExactTotals) {
         }
         if (pending.size() == 4) {
           std::reverse(pending.begin(), pending.end());
-          for (auto& p : pending) c.cancel(p);
+          for (auto& p : pending) (void)c.cancel_now(p);
           pending.clear();
         }
       }
-      for (auto& p : pending) c.cancel(p);
+      for (auto& p : pending) (void)c.cancel_now(p);
     });
   }
   for (auto& th : threads) th.join();

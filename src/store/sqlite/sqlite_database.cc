@@ -3,18 +3,27 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json.hpp>
+#include <cctype>
+#include <deque>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 
 #include "domain/time.h"
+#include "store/list_change.h"
 #include "store/record_json.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/read_pool.h"
@@ -200,60 +209,18 @@ Result<std::int64_t> read_counter(Connection& c, const char* key) {
 }
 
 Status append_audit(Connection& c, const std::string& actor, const char* action, const char* object_type,
-                    const std::string& object_id, const std::string& before_json, const std::string& after_json) {
+                    const std::string& object_id, const std::string& before_json, const std::string& after_json,
+                    std::optional<std::int64_t> at_ms = std::nullopt) {
   Query q(c,
           "INSERT INTO audit_log (at, actor, action, object_type, object_id, before_json, after_json) "
           "VALUES (?, ?, ?, ?, ?, ?, ?)");
-  q.bind(1, to_ms(domain::now_millis()))
+  q.bind(1, at_ms ? *at_ms : to_ms(domain::now_millis()))
       .bind(2, actor)
       .bind(3, action)
       .bind(4, object_type)
       .bind(5, object_id)
       .bind(6, before_json)
       .bind(7, after_json);
-  return q.run();
-}
-
-std::string list_diff_json(const std::vector<std::string_view>& added, const std::vector<std::string_view>& removed) {
-  auto to_array = [](const std::vector<std::string_view>& values) {
-    json::array a;
-    a.reserve(values.size());
-    for (auto v : values) a.emplace_back(json::string_view(v.data(), v.size()));
-    return a;
-  };
-  json::object o;
-  o["added"] = to_array(added);
-  o["removed"] = to_array(removed);
-  return json::serialize(o);
-}
-
-Result<std::optional<ListSummary>> find_list_on(Connection& c, const std::string& name) {
-  Query q(c, "SELECT name, entry_count, updated_at FROM lists WHERE name = ?");
-  q.bind(1, name);
-  auto row = q.step();
-  if (!row.ok()) return row.error();
-  if (!*row) return std::optional<ListSummary>{};
-  return std::optional<ListSummary>{ListSummary{q.get_text(0), q.get_int(1), from_ms(q.get_int(2))}};
-}
-
-Result<ListSummary> get_list_on(Connection& c, const std::string& name) {
-  auto list = find_list_on(c, name);
-  if (!list.ok()) return list.error();
-  if (!*list) return make_error("internal", "list vanished: " + name);
-  return std::move(**list);
-}
-
-Status ensure_list(Connection& c, const std::string& name, std::int64_t now) {
-  Query q(c,
-          "INSERT INTO lists (name, entry_count, created_at, updated_at) VALUES (?, 0, ?, ?) "
-          "ON CONFLICT (name) DO NOTHING");
-  q.bind(1, name).bind(2, now).bind(3, now);
-  return q.run();
-}
-
-Status update_list_count(Connection& c, const std::string& name, std::int64_t delta, std::int64_t now) {
-  Query q(c, "UPDATE lists SET entry_count = entry_count + ?, updated_at = ? WHERE name = ?");
-  q.bind(1, delta).bind(2, now).bind(3, name);
   return q.run();
 }
 
@@ -296,42 +263,482 @@ const char* synchronous_pragma(SqliteSynchronous s) {
   return "PRAGMA synchronous = FULL";
 }
 
+// ---------------------------------------------------------------- lists
+
+// One read-transaction snapshot of a list.
+struct ListSnapshot {
+  bool exists = false;
+  std::int64_t revision = 0;
+  ListSummary summary;
+  std::vector<std::int64_t> live;    // live generation ids, ascending
+  std::vector<std::string> content;  // sorted, distinct (when asked for)
+};
+
+Status read_list_snapshot(Connection& c, const std::string& name, bool with_content, ListSnapshot& out) {
+  ReadTransaction txn(c);
+  if (!txn.status().ok()) return txn.status();
+  {
+    Query q(c, "SELECT revision, entry_count, updated_at FROM lists WHERE name = ?");
+    q.bind(1, name);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return Ok{};
+    out.exists = true;
+    out.revision = q.get_int(0);
+    out.summary = ListSummary{name, q.get_int(1), from_ms(q.get_int(2))};
+  }
+  {
+    Query q(c, "SELECT id FROM list_generations WHERE list_name = ? AND state = 'live' ORDER BY id");
+    q.bind(1, name);
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.live.push_back(q.get_int(0));
+    }
+  }
+  if (!with_content) return Ok{};
+  out.content.reserve(static_cast<std::size_t>(std::max<std::int64_t>(out.summary.entry_count, 0)));
+  Query q(c, "SELECT value FROM list_values WHERE generation = ? ORDER BY value");
+  for (std::int64_t gen : out.live) {
+    q.reset();
+    q.bind(1, gen);
+    const auto middle = static_cast<std::ptrdiff_t>(out.content.size());
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.content.push_back(q.get_text(0));
+    }
+    // Each generation is sorted; generations of one list are disjoint.
+    std::inplace_merge(out.content.begin(), out.content.begin() + middle, out.content.end());
+  }
+  return Ok{};
+}
+
+// "conflict" unless the list is still as `snap` saw it.
+Status check_list_revision(Connection& c, const std::string& name, const ListSnapshot& snap) {
+  Query q(c, "SELECT revision FROM lists WHERE name = ?");
+  q.bind(1, name);
+  auto row = q.step();
+  if (!row.ok()) return row.error();
+  const bool exists = *row;
+  if (exists != snap.exists || (exists && q.get_int(0) != snap.revision)) {
+    return make_error("conflict", "list " + name + " was changed concurrently; retry");
+  }
+  return Ok{};
+}
+
+Result<std::int64_t> new_generation(Connection& c, const std::string& name, const char* state, std::int64_t now) {
+  Query q(c, "INSERT INTO list_generations (list_name, state, created_at) VALUES (?, ?, ?)");
+  q.bind(1, name).bind(2, state).bind(3, now);
+  if (auto st = q.run(); !st.ok()) return st.error();
+  return c.last_insert_rowid();
+}
+
+Status insert_values(Connection& c, std::int64_t gen, std::span<const std::string_view> values) {
+  Query q(c, "INSERT INTO list_values (generation, value) VALUES (?, ?)");
+  for (auto v : values) {
+    q.reset();
+    q.bind(1, gen).bind(2, v);
+    if (auto st = q.run(); !st.ok()) return st;
+  }
+  return Ok{};
+}
+
+// Retires this list's generations still staging other than `keep`: with the
+// per-list lock held, they are leftovers of a change that died part-way.
+Status retire_orphans(Connection& c, const std::string& name, std::int64_t keep) {
+  Query q(c, "UPDATE list_generations SET state = 'retired' WHERE list_name = ? AND state = 'staging' AND id <> ?");
+  q.bind(1, name).bind(2, keep);
+  return q.run();
+}
+
+// Writes the list's row after a change and records it: count, revision,
+// lists_version, audit entry.
+Result<ListSummary> finish_list_change(Connection& c, const std::string& name, const ListSnapshot& snap,
+                                       const ListChange& change, const char* action, const std::string& actor,
+                                       std::int64_t now) {
+  if (snap.exists) {
+    Query q(c, "UPDATE lists SET entry_count = ?, updated_at = ?, revision = revision + 1 WHERE name = ?");
+    q.bind(1, change.entry_count).bind(2, now).bind(3, name);
+    if (auto st = q.run(); !st.ok()) return st.error();
+  } else {
+    Query q(c, "INSERT INTO lists (name, entry_count, created_at, updated_at, revision) VALUES (?1, ?2, ?3, ?3, 1)");
+    q.bind(1, name).bind(2, change.entry_count).bind(3, now);
+    if (auto st = q.run(); !st.ok()) return st.error();
+  }
+  if (auto st = bump_counter(c, "lists_version"); !st.ok()) return st.error();
+  if (auto st = append_audit(c, actor, action, "list", name, list_audit_before_json(change),
+                             list_audit_after_json(change, ListStore::kAuditSampleEntries), now);
+      !st.ok()) {
+    return st.error();
+  }
+  return ListSummary{name, change.entry_count, from_ms(now)};
+}
+
+// Deletes up to `chunk` rows of the oldest retired generation, and the
+// generation itself once empty. Answers whether anything was retired.
+Result<bool> sweep_step(Connection& c, int chunk) {
+  std::int64_t gen = 0;
+  {
+    Query q(c, "SELECT id FROM list_generations WHERE state = 'retired' ORDER BY id LIMIT 1");
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return false;
+    gen = q.get_int(0);
+  }
+  std::optional<std::string> last;
+  {
+    Query q(c, "SELECT value FROM list_values WHERE generation = ? ORDER BY value LIMIT 1 OFFSET ?");
+    q.bind(1, gen).bind(2, static_cast<std::int64_t>(std::max(chunk, 1) - 1));
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (*row) last = q.get_text(0);
+  }
+  if (last) {
+    Query q(c, "DELETE FROM list_values WHERE generation = ? AND value <= ?");
+    q.bind(1, gen).bind(2, *last);
+    if (auto st = q.run(); !st.ok()) return st.error();
+    return true;
+  }
+  {
+    Query q(c, "DELETE FROM list_values WHERE generation = ?");
+    q.bind(1, gen);
+    if (auto st = q.run(); !st.ok()) return st.error();
+  }
+  Query q(c, "DELETE FROM list_generations WHERE id = ?");
+  q.bind(1, gen);
+  if (auto st = q.run(); !st.ok()) return st.error();
+  return true;
+}
+
+// ---------------------------------------------------------------- async per-key lock
+
+// Mutual exclusion per key for coroutines: a waiter suspends (no thread is
+// parked) and is resumed, on its own executor, when the holder releases. The
+// std::mutex only guards the table and is never held across a suspension.
+class KeyedAsyncMutex {
+ public:
+  class Guard {
+   public:
+    Guard(KeyedAsyncMutex* m, std::string key) : m_(m), key_(std::move(key)) {}
+    Guard(Guard&& o) noexcept : m_(std::exchange(o.m_, nullptr)), key_(std::move(o.key_)) {}
+    Guard& operator=(Guard&&) = delete;
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+    ~Guard() {
+      if (m_ != nullptr) m_->unlock(key_);
+    }
+
+   private:
+    KeyedAsyncMutex* m_;
+    std::string key_;
+  };
+
+  Task<Guard> lock(std::string key) {
+    {
+      std::lock_guard lk(mu_);
+      if (held_.try_emplace(key).second) co_return Guard(this, std::move(key));
+    }
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [this, &key](auto handler) {
+          using H = decltype(handler);
+          auto waiter = std::make_unique<PostingWaiter<H>>(std::move(handler));
+          std::unique_lock lk(mu_);
+          auto [it, free] = held_.try_emplace(key);
+          if (!free) {
+            it->second.push_back(std::move(waiter));
+            return;
+          }
+          lk.unlock();
+          waiter->resume();  // released meanwhile: ours now
+        },
+        asio::use_awaitable);
+    co_return Guard(this, std::move(key));
+  }
+
+ private:
+  struct Waiter {
+    virtual ~Waiter() = default;
+    virtual void resume() = 0;  // posts the continuation; never runs it inline
+  };
+  template <typename H>
+  struct PostingWaiter final : Waiter {
+    explicit PostingWaiter(H h)
+        : handler(std::move(h)),
+          guard(asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked)) {}
+    void resume() override {
+      auto ex = std::move(guard);
+      asio::post(ex, std::move(handler));
+    }
+    H handler;
+    std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<H>>(),
+                                       asio::execution::outstanding_work.tracked))>
+        guard;
+  };
+
+  void unlock(const std::string& key) {
+    std::unique_ptr<Waiter> next;
+    {
+      std::lock_guard lk(mu_);
+      auto it = held_.find(key);
+      if (it == held_.end()) return;
+      if (it->second.empty()) {
+        held_.erase(it);
+        return;
+      }
+      next = std::move(it->second.front());  // ownership passes to the next waiter
+      it->second.pop_front();
+    }
+    next->resume();
+  }
+
+  std::mutex mu_;
+  // Present = held; the deque holds the waiters in arrival order.
+  std::unordered_map<std::string, std::deque<std::unique_ptr<Waiter>>> held_;
+};
+
 }  // namespace
 
 // ==================================================================== Impl
 
 struct SqliteDatabase::Impl {
   SqliteOptions options;
+  std::size_t chunk = 2000;  // options.list_chunk_rows
   std::unique_ptr<sqlite::WriteQueue> writer;
   std::unique_ptr<sqlite::ReadPool> readers;
+  std::unique_ptr<sqlite::ReadPool> admin_reader;  // one connection, for the admin thread
+  std::unique_ptr<asio::thread_pool> read_threads;
+  std::unique_ptr<asio::thread_pool> admin_threads;
   std::mutex close_mu;
-  bool closed = false;
+  std::atomic<bool> closed{false};
+  KeyedAsyncMutex list_locks;
+  std::atomic<bool> sweeping{false};
+  std::atomic<bool> sweep_again{false};
+
+  static Error closed_error() { return make_error("unavailable", "database is closed"); }
 
   // Runs f(write connection) -> Result<T> as one item of the next group commit
-  // and returns its result once committed.
+  // and completes with its result once committed.
   template <typename T, typename F>
-  Result<T> write(F&& f) {
+  Task<Result<T>> write(F f) {
     std::optional<Result<T>> out;
-    sqlite::WriteQueue::Work work = [&](Connection& c) -> Status {
-      out.emplace(f(c));
-      if (!out->ok()) return out->error();
-      return Ok{};
-    };
-    Status st = writer->submit(work);
-    if (!st.ok()) return std::move(st).take_error();
-    return std::move(*out);
+    Status st = co_await writer->submit(
+        [&out, &f](Connection& c) -> Status {
+          out.emplace(f(c));
+          if (!out->ok()) return out->error();
+          return Ok{};
+        },
+        asio::use_awaitable);
+    if (!st.ok()) co_return std::move(st).take_error();
+    co_return std::move(*out);
   }
 
-  // Runs f(read connection) on a leased pooled connection.
-  template <typename F>
-  std::invoke_result_t<F, Connection&> read(F&& f) {
-    auto lease = readers->acquire(options.busy_timeout);
+  template <typename R, typename F>
+  static R with_lease(sqlite::ReadPool& pool, std::chrono::milliseconds timeout, F& f) {
+    auto lease = pool.acquire(timeout);
     if (!lease.ok()) return lease.error();
     try {
       return f(lease->conn());
     } catch (const std::exception& e) {
       return make_error("internal", std::string("storage read failed: ") + e.what());
     }
+  }
+
+  // Runs f(read connection) on a read thread; resumes the caller on its own
+  // executor.
+  template <typename F>
+  Task<std::invoke_result_t<F&, Connection&>> read(F f) {
+    using R = std::invoke_result_t<F&, Connection&>;
+    if (closed.load()) co_return R(closed_error());
+    co_return co_await run_on(read_threads->get_executor(),
+                              [this, &f]() -> R { return with_lease<R>(*readers, options.busy_timeout, f); });
+  }
+
+  // Runs f(admin connection) on the admin thread (bulk reads off the request
+  // path's connections).
+  template <typename F>
+  Task<std::invoke_result_t<F&, Connection&>> admin_read(F f) {
+    using R = std::invoke_result_t<F&, Connection&>;
+    if (closed.load()) co_return R(closed_error());
+    co_return co_await run_on(admin_threads->get_executor(),
+                              [this, &f]() -> R { return with_lease<R>(*admin_reader, options.busy_timeout, f); });
+  }
+
+  // Deletes retired list generations in the background, one bounded write
+  // item at a time, until none is left (or the database closes).
+  void start_sweep() {
+    if (closed.load()) return;
+    sweep_again.store(true);
+    if (sweeping.exchange(true)) return;  // the running sweeper will look again
+    asio::co_spawn(admin_threads->get_executor(), sweep_loop(), asio::detached);
+  }
+
+  Task<void> sweep_loop() {
+    for (;;) {
+      sweep_again.store(false);
+      for (;;) {
+        auto more = co_await write<bool>([this](Connection& c) { return sweep_step(c, static_cast<int>(chunk)); });
+        if (!more.ok() || !*more) break;
+      }
+      sweeping.store(false);
+      if (!sweep_again.load() || closed.load() || sweeping.exchange(true)) co_return;
+    }
+  }
+
+  // Marks a staged generation retired (after a failed change) and sweeps it.
+  Task<void> abandon(std::int64_t gen) {
+    if (gen == 0) co_return;
+    (void)co_await write<Ok>([gen](Connection& c) -> Status {
+      Query q(c, "UPDATE list_generations SET state = 'retired' WHERE id = ? AND state = 'staging'");
+      q.bind(1, gen);
+      return q.run();
+    });
+    start_sweep();
+  }
+
+  // Writes `values` (sorted) into a new staging generation of `name`, one
+  // write item per chunk, so other items commit in between. Answers the
+  // generation; on failure the staged rows are abandoned.
+  Task<Result<std::int64_t>> stage(const std::string& name, std::span<const std::string_view> values) {
+    std::int64_t gen = 0;
+    std::size_t offset = 0;
+    do {
+      const std::size_t n = std::min(chunk, values.size() - offset);
+      auto part = values.subspan(offset, n);
+      auto st = co_await write<std::int64_t>([&](Connection& c) -> Result<std::int64_t> {
+        std::int64_t g = gen;
+        if (g == 0) {
+          auto created = new_generation(c, name, "staging", to_ms(domain::now_millis()));
+          if (!created.ok()) return created.error();
+          g = *created;
+        }
+        if (auto ins = insert_values(c, g, part); !ins.ok()) return ins.error();
+        return g;
+      });
+      if (!st.ok()) {
+        co_await abandon(gen);
+        co_return st.error();
+      }
+      gen = *st;
+      offset += n;
+    } while (offset < values.size());
+    co_return gen;
+  }
+
+  enum class ListOp { kReplace, kAdd, kRemove };
+
+  Task<Result<ListSummary>> change_list(const std::string& name, ListOp op, const std::vector<std::string>* entries,
+                                        const std::string* value, const std::string& actor) {
+    if (closed.load()) co_return closed_error();
+    auto guard = co_await list_locks.lock(name);
+
+    // 1. The change, computed from one snapshot on the admin thread.
+    ListSnapshot snap;
+    std::vector<std::string_view> wanted;  // replace: the new content, sorted
+    ListChange change;
+    Status planned = co_await admin_read([&](Connection& c) -> Status {
+      if (auto st = read_list_snapshot(c, name, true, snap); !st.ok()) return st;
+      std::optional<std::span<const std::string>> current;
+      if (snap.exists) current = std::span<const std::string>(snap.content);
+      switch (op) {
+        case ListOp::kReplace:
+          wanted = sort_unique(*entries);
+          change = diff_replace(current, wanted);
+          return Ok{};
+        case ListOp::kAdd:
+          change = diff_add(current, *entries);
+          return Ok{};
+        case ListOp::kRemove: {
+          auto removed = diff_remove(current, *value);
+          if (!removed) {
+            return make_error("not_found",
+                              snap.exists ? "list " + name + " has no such entry" : "list " + name + " not found");
+          }
+          change = std::move(*removed);
+          return Ok{};
+        }
+      }
+      return make_error("internal", "unknown list operation");
+    });
+    if (!planned.ok()) co_return planned.error();
+    const char* action = op == ListOp::kReplace ? "replace" : op == ListOp::kAdd ? "add_entries" : "remove_entry";
+
+    // 2a. Small: in place, one write item.
+    if (change.added.size() + change.removed.size() <= chunk) {
+      bool orphans = false;
+      auto done = co_await write<ListSummary>([&](Connection& c) -> Result<ListSummary> {
+        if (auto st = check_list_revision(c, name, snap); !st.ok()) return st.error();
+        const std::int64_t now = to_ms(domain::now_millis());
+        std::int64_t target = snap.live.empty() ? 0 : snap.live.back();
+        if (target == 0) {
+          auto created = new_generation(c, name, "live", now);
+          if (!created.ok()) return created.error();
+          target = *created;
+        }
+        if (!change.removed.empty()) {
+          Query q(c, "DELETE FROM list_values WHERE generation = ? AND value = ?");
+          std::int64_t deleted = 0;
+          for (auto v : change.removed) {
+            for (std::int64_t gen : snap.live) {
+              q.reset();
+              q.bind(1, gen).bind(2, v);
+              if (auto st = q.run(); !st.ok()) return st.error();
+              deleted += c.changes();
+            }
+          }
+          if (deleted != static_cast<std::int64_t>(change.removed.size())) {
+            return make_error("internal", "list " + name + ": stored entries differ from the snapshot");
+          }
+        }
+        if (auto st = insert_values(c, target, change.added); !st.ok()) return st.error();
+        if (auto st = retire_orphans(c, name, 0); !st.ok()) return st.error();
+        orphans = c.changes() > 0;
+        return finish_list_change(c, name, snap, change, action, actor, now);
+      });
+      if (done.ok() && orphans) start_sweep();
+      co_return done;
+    }
+
+    // 2b. Large: stage, then publish with one small write item.
+    const bool whole = op == ListOp::kReplace || snap.live.size() >= SqliteDatabase::kMaxLiveListGenerations;
+    std::vector<std::string_view> staged;
+    if (op == ListOp::kReplace) {
+      staged = std::move(wanted);
+    } else if (whole) {
+      staged = content_after_add(snap.content, change);
+    } else {
+      staged.assign(change.added.begin(), change.added.end());
+      std::sort(staged.begin(), staged.end());
+    }
+    auto gen = co_await stage(name, staged);
+    if (!gen.ok()) co_return gen.error();
+    bool orphans = false;
+    auto done = co_await write<ListSummary>([&](Connection& c) -> Result<ListSummary> {
+      if (auto st = check_list_revision(c, name, snap); !st.ok()) return st.error();
+      const std::int64_t now = to_ms(domain::now_millis());
+      if (whole) {
+        Query q(c, "UPDATE list_generations SET state = 'retired' WHERE list_name = ? AND state = 'live'");
+        q.bind(1, name);
+        if (auto st = q.run(); !st.ok()) return st.error();
+      }
+      {
+        Query q(c, "UPDATE list_generations SET state = 'live' WHERE id = ? AND state = 'staging'");
+        q.bind(1, *gen);
+        if (auto st = q.run(); !st.ok()) return st.error();
+        if (c.changes() != 1) return make_error("conflict", "list " + name + ": staged content was discarded; retry");
+      }
+      if (auto st = retire_orphans(c, name, *gen); !st.ok()) return st.error();
+      orphans = c.changes() > 0;
+      return finish_list_change(c, name, snap, change, action, actor, now);
+    });
+    if (!done.ok()) {
+      co_await abandon(*gen);
+    } else if (whole || orphans) {
+      start_sweep();
+    }
+    co_return done;
   }
 };
 
@@ -369,9 +776,16 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const SqliteOptions
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  auto readers = sqlite::ReadPool::open(options.path, options.read_pool_size, options.busy_timeout);
+  impl->options.read_pool_size = std::max(options.read_pool_size, 1);
+  impl->chunk = static_cast<std::size_t>(std::max(options.list_chunk_rows, 1));
+  auto readers = sqlite::ReadPool::open(options.path, impl->options.read_pool_size, options.busy_timeout);
   if (!readers.ok()) return readers.error();
   impl->readers = std::move(*readers);
+  auto admin = sqlite::ReadPool::open(options.path, 1, options.busy_timeout);
+  if (!admin.ok()) return admin.error();
+  impl->admin_reader = std::move(*admin);
+  impl->read_threads = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(impl->options.read_pool_size));
+  impl->admin_threads = std::make_unique<asio::thread_pool>(1);
   impl->writer =
       std::make_unique<sqlite::WriteQueue>(std::move(*conn), static_cast<std::size_t>(std::max(options.max_batch, 1)));
   return std::unique_ptr<SqliteDatabase>(new SqliteDatabase(std::move(impl)));
@@ -379,25 +793,50 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const SqliteOptions
 
 SqliteDatabase::SqliteDatabase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-SqliteDatabase::~SqliteDatabase() { close(); }
+SqliteDatabase::~SqliteDatabase() {
+  close();
+  // Nothing may be in flight now; what remains on the store's threads (a
+  // read finishing, the sweeper's last step) ends quickly.
+  impl_->read_threads->join();
+  impl_->admin_threads->join();
+}
 
 void SqliteDatabase::close() {
   std::lock_guard lk(impl_->close_mu);
-  if (impl_->closed) return;
-  impl_->closed = true;
-  impl_->writer->stop();    // drains pending writes first
-  impl_->readers->close();  // waits for reads in flight
+  if (impl_->closed.exchange(true)) return;
+  impl_->writer->stop();         // drains pending writes first
+  impl_->readers->close();       // waits for reads in flight
+  impl_->admin_reader->close();  // and for a list diff in flight
+  // The thread pools keep running until the destructor: a call racing with
+  // close() still gets its "unavailable" delivered.
 }
 
 SqliteDatabase::WriterStats SqliteDatabase::writer_stats() const {
   auto s = impl_->writer->stats();
-  return WriterStats{s.batches, s.items, s.largest_batch};
+  return WriterStats{s.batches, s.items, s.largest_batch, s.longest_transaction};
+}
+
+Result<std::string> SqliteDatabase::writer_pragma(const std::string& name) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), [](char ch) { return std::islower(ch) || ch == '_'; })) {
+    return make_error("internal", "not a pragma name: " + name);
+  }
+  std::string value;
+  Status st = impl_->writer->submit_blocking([&](Connection& c) -> Status {
+    Query q(c, "PRAGMA " + name);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (*row) value = q.get_text(0);
+    return Ok{};
+  });
+  if (!st.ok()) return st.error();
+  return value;
 }
 
 // ==================================================================== migrate
 
 Status SqliteDatabase::migrate() {
-  return impl_->write<Ok>([&](Connection& c) -> Status {
+  bool retired = false;
+  Status st = impl_->writer->submit_blocking([&](Connection& c) -> Status {
     if (auto st = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
                          "version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
         !st.ok()) {
@@ -428,13 +867,27 @@ Status SqliteDatabase::migrate() {
       q.bind(1, m.version).bind(2, m.name).bind(3, to_ms(domain::now_millis()));
       if (auto st = q.run(); !st.ok()) return st;
     }
+    // A change that died while staging (crash, kill) left its generation in
+    // 'staging'; a live one of another process would be minutes old at most.
+    {
+      Query q(c, "UPDATE list_generations SET state = 'retired' WHERE state = 'staging' AND created_at < ?");
+      q.bind(1, to_ms(domain::now_millis() - std::chrono::hours(1)));
+      if (auto st = q.run(); !st.ok()) return st;
+    }
+    auto any = c.query_int("SELECT EXISTS (SELECT 1 FROM list_generations WHERE state = 'retired')");
+    if (!any.ok()) return any.error();
+    retired = any->value_or(0) != 0;
     return Ok{};
   });
+  if (st.ok() && retired) impl_->start_sweep();
+  return st;
 }
 
 // ==================================================================== api keys
 
 namespace {
+#define TXV_API_KEY_COLUMNS "id, name, role, merchant_id, secret_hash, created_at, last_used_at, revoked_at"
+
 Result<ApiKey> decode_api_key(const Query& q) {
   ApiKey k;
   k.id = q.get_text(0);
@@ -445,20 +898,42 @@ Result<ApiKey> decode_api_key(const Query& q) {
   k.merchant_id = q.get_opt_text(3);
   k.secret_hash = q.get_text(4);
   k.created_at = from_ms(q.get_int(5));
+  if (!q.is_null(6)) k.last_used_at = from_ms(q.get_int(6));
+  if (!q.is_null(7)) k.revoked_at = from_ms(q.get_int(7));
   return k;
 }
-#define TXV_API_KEY_COLUMNS "id, name, role, merchant_id, secret_hash, created_at"
+
+Result<std::optional<ApiKey>> find_api_key_on(Connection& c, const char* where, const std::string& arg) {
+  Query q(c, std::string("SELECT " TXV_API_KEY_COLUMNS " FROM api_keys WHERE ") + where + " = ?");
+  q.bind(1, arg);
+  auto row = q.step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<ApiKey>{};
+  auto key = decode_api_key(q);
+  if (!key.ok()) return key.error();
+  return std::optional<ApiKey>{std::move(*key)};
+}
 }  // namespace
 
-Status SqliteDatabase::create_api_key(const ApiKey& key) {
-  return impl_->write<Ok>([&](Connection& c) -> Status {
-    Query q(c, "INSERT INTO api_keys (" TXV_API_KEY_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?)");
+Task<Status> SqliteDatabase::create_api_key(const ApiKey& key) {
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
+    Query q(c, "INSERT INTO api_keys (" TXV_API_KEY_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, key.id)
         .bind(2, key.name)
         .bind(3, to_string(key.role))
         .bind(4, key.merchant_id)
         .bind(5, key.secret_hash)
         .bind(6, to_ms(key.created_at));
+    if (key.last_used_at) {
+      q.bind(7, to_ms(*key.last_used_at));
+    } else {
+      q.bind_null(7);
+    }
+    if (key.revoked_at) {
+      q.bind(8, to_ms(*key.revoked_at));
+    } else {
+      q.bind_null(8);
+    }
     auto st = q.run();
     if (!st.ok() && st.error().code == "conflict") {
       return make_error("conflict", "an API key with this id or secret already exists");
@@ -467,21 +942,12 @@ Status SqliteDatabase::create_api_key(const ApiKey& key) {
   });
 }
 
-Result<std::optional<ApiKey>> SqliteDatabase::find_api_key_by_hash(const std::string& secret_hash) {
-  return impl_->read([&](Connection& c) -> Result<std::optional<ApiKey>> {
-    Query q(c, "SELECT " TXV_API_KEY_COLUMNS " FROM api_keys WHERE secret_hash = ?");
-    q.bind(1, secret_hash);
-    auto row = q.step();
-    if (!row.ok()) return row.error();
-    if (!*row) return std::optional<ApiKey>{};
-    auto key = decode_api_key(q);
-    if (!key.ok()) return key.error();
-    return std::optional<ApiKey>{std::move(*key)};
-  });
+Task<Result<std::optional<ApiKey>>> SqliteDatabase::find_api_key_by_hash(const std::string& secret_hash) {
+  co_return co_await impl_->read([&](Connection& c) { return find_api_key_on(c, "secret_hash", secret_hash); });
 }
 
-Result<std::vector<ApiKey>> SqliteDatabase::list_api_keys() {
-  return impl_->read([&](Connection& c) -> Result<std::vector<ApiKey>> {
+Task<Result<std::vector<ApiKey>>> SqliteDatabase::list_api_keys() {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::vector<ApiKey>> {
     Query q(c, "SELECT " TXV_API_KEY_COLUMNS " FROM api_keys ORDER BY created_at, id");
     std::vector<ApiKey> out;
     for (;;) {
@@ -495,14 +961,36 @@ Result<std::vector<ApiKey>> SqliteDatabase::list_api_keys() {
   });
 }
 
+Task<Result<ApiKey>> SqliteDatabase::revoke_api_key(const std::string& id, TimePoint at) {
+  co_return co_await impl_->write<ApiKey>([&](Connection& c) -> Result<ApiKey> {
+    Query q(c, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+    q.bind(1, to_ms(at)).bind(2, id);
+    if (auto st = q.run(); !st.ok()) return st.error();
+    auto key = find_api_key_on(c, "id", id);
+    if (!key.ok()) return key.error();
+    if (!*key) return make_error("not_found", "API key " + id + " not found");
+    return std::move(**key);
+  });
+}
+
+Task<Status> SqliteDatabase::touch_api_key(const std::string& id, TimePoint at) {
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
+    Query q(c, "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?1), ?1) WHERE id = ?2");
+    q.bind(1, to_ms(at)).bind(2, id);
+    if (auto st = q.run(); !st.ok()) return st;
+    if (c.changes() == 0) return make_error("not_found", "API key " + id + " not found");
+    return Ok{};
+  });
+}
+
 // ==================================================================== transactions
 
-Result<InsertOutcome> SqliteDatabase::insert_decision(const domain::DecisionRecord& r) {
-  // Encode outside the writer thread: keeps the serialised section short.
+Task<Result<InsertOutcome>> SqliteDatabase::insert_decision(const domain::DecisionRecord& r) {
+  // Encode before queueing: keeps the serialised section short.
   std::string reasons = reasons_to_text(r.reasons);
   std::string shadow = shadow_matches_to_text(r.shadow_matches);
   std::string metadata = metadata_to_text(r.metadata);
-  return impl_->write<InsertOutcome>([&](Connection& c) -> Result<InsertOutcome> {
+  co_return co_await impl_->write<InsertOutcome>([&](Connection& c) -> Result<InsertOutcome> {
     {
       Query q(c, kInsertDecision);
       q.bind(1, r.merchant_id)
@@ -553,12 +1041,12 @@ Result<InsertOutcome> SqliteDatabase::insert_decision(const domain::DecisionReco
   });
 }
 
-Result<std::optional<domain::DecisionRecord>> SqliteDatabase::find_decision(const std::string& merchant_id,
-                                                                            const std::string& transaction_id) {
-  return impl_->read([&](Connection& c) { return find_decision_on(c, merchant_id, transaction_id); });
+Task<Result<std::optional<domain::DecisionRecord>>> SqliteDatabase::find_decision(const std::string& merchant_id,
+                                                                                  const std::string& transaction_id) {
+  co_return co_await impl_->read([&](Connection& c) { return find_decision_on(c, merchant_id, transaction_id); });
 }
 
-Result<TransactionPage> SqliteDatabase::list_decisions(const TransactionQuery& query) {
+Task<Result<TransactionPage>> SqliteDatabase::list_decisions(const TransactionQuery& query) {
   const int limit = clamp_limit(query.limit);
   std::string sql = "SELECT " TXV_DECISION_COLUMNS " FROM transactions WHERE 1 = 1";
   std::vector<Param> params;
@@ -590,7 +1078,7 @@ Result<TransactionPage> SqliteDatabase::list_decisions(const TransactionQuery& q
   sql += " ORDER BY seq DESC LIMIT ?";
   params.emplace_back(static_cast<std::int64_t>(limit) + 1);
 
-  return impl_->read([&](Connection& c) -> Result<TransactionPage> {
+  co_return co_await impl_->read([&](Connection& c) -> Result<TransactionPage> {
     Query q(c, sql);
     bind_params(q, params);
     TransactionPage page;
@@ -601,10 +1089,10 @@ Result<TransactionPage> SqliteDatabase::list_decisions(const TransactionQuery& q
   });
 }
 
-Result<domain::DecisionRecord> SqliteDatabase::resolve_review(const std::string& merchant_id,
-                                                              const std::string& transaction_id,
-                                                              const domain::Resolution& resolution) {
-  return impl_->write<domain::DecisionRecord>([&](Connection& c) -> Result<domain::DecisionRecord> {
+Task<Result<domain::DecisionRecord>> SqliteDatabase::resolve_review(const std::string& merchant_id,
+                                                                    const std::string& transaction_id,
+                                                                    const domain::Resolution& resolution) {
+  co_return co_await impl_->write<domain::DecisionRecord>([&](Connection& c) -> Result<domain::DecisionRecord> {
     const std::string object_id = merchant_id + "/" + transaction_id;
     auto found = find_decision_on(c, merchant_id, transaction_id);
     if (!found.ok()) return found.error();
@@ -639,36 +1127,58 @@ Result<domain::DecisionRecord> SqliteDatabase::resolve_review(const std::string&
   });
 }
 
-Result<std::vector<VelocityEvent>> SqliteDatabase::velocity_events_since(TimePoint since) {
-  return impl_->read([&](Connection& c) -> Result<std::vector<VelocityEvent>> {
-    Query q(c,
-            "SELECT decided_at, amount, currency, merchant_id, card_fingerprint, customer_id, customer_email, "
-            "customer_ip, customer_device_id FROM transactions WHERE decided_at >= ? ORDER BY decided_at, seq");
-    q.bind(1, to_ms(since));
-    std::vector<VelocityEvent> out;
+Status SqliteDatabase::scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk,
+                                            const VelocitySink& sink) {
+  if (impl_->closed.load()) return Impl::closed_error();
+  chunk = std::max<std::size_t>(chunk, 1);
+  // A connection of its own: a long scan occupies neither a request's read
+  // connection nor the admin thread.
+  auto conn = Connection::open(impl_->options.path, SQLITE_OPEN_READONLY, impl_->options.busy_timeout);
+  if (!conn.ok()) return conn.error();
+  Connection& c = **conn;
+  std::vector<VelocityEvent> events;
+  events.reserve(std::min<std::size_t>(chunk, 65536));
+  std::int64_t after_at = to_ms(since);
+  std::int64_t after_seq = std::numeric_limits<std::int64_t>::min();
+  Query q(c,
+          "SELECT decided_at, seq, amount, currency, merchant_id, card_fingerprint, customer_id, customer_email, "
+          "customer_ip, customer_device_id FROM transactions "
+          "WHERE (decided_at, seq) > (?1, ?2) AND decided_at < ?3 ORDER BY decided_at, seq LIMIT ?4");
+  for (;;) {
+    if (impl_->closed.load()) return Impl::closed_error();
+    events.clear();
+    q.reset();
+    // The first chunk starts at `since` inclusive: (since, min) < (since, any seq).
+    q.bind(1, after_at).bind(2, after_seq).bind(3, to_ms(until)).bind(4, static_cast<std::int64_t>(chunk));
     for (;;) {
       auto row = q.step();
       if (!row.ok()) return row.error();
-      if (!*row) return out;
+      if (!*row) break;
       VelocityEvent e;
-      e.at = from_ms(q.get_int(0));
-      e.amount = q.get_int(1);
-      e.currency = q.get_text(2);
-      e.merchant_id = q.get_text(3);
-      e.card_fingerprint = q.get_text(4);
-      e.customer_id = q.get_opt_text(5);
-      e.email = q.get_opt_text(6);
-      e.ip = q.get_opt_text(7);
-      e.device_id = q.get_opt_text(8);
-      out.push_back(std::move(e));
+      after_at = q.get_int(0);
+      after_seq = q.get_int(1);
+      e.at = from_ms(after_at);
+      e.amount = q.get_int(2);
+      e.currency = q.get_text(3);
+      e.merchant_id = q.get_text(4);
+      e.card_fingerprint = q.get_text(5);
+      e.customer_id = q.get_opt_text(6);
+      e.email = q.get_opt_text(7);
+      e.ip = q.get_opt_text(8);
+      e.device_id = q.get_opt_text(9);
+      events.push_back(std::move(e));
     }
-  });
+    q.reset();  // ends the chunk's implicit read transaction before the sink runs
+    if (events.empty()) return Ok{};
+    if (auto st = sink(std::span<const VelocityEvent>(events)); !st.ok()) return st;
+    if (events.size() < chunk) return Ok{};
+  }
 }
 
 // ==================================================================== rules
 
-Result<RuleRecord> SqliteDatabase::create_rule(const RuleRecord& rule, const std::string& actor) {
-  return impl_->write<RuleRecord>([&](Connection& c) -> Result<RuleRecord> {
+Task<Result<RuleRecord>> SqliteDatabase::create_rule(const RuleRecord& rule, const std::string& actor) {
+  co_return co_await impl_->write<RuleRecord>([&](Connection& c) -> Result<RuleRecord> {
     auto existing = find_rule_on(c, rule.id);
     if (!existing.ok()) return existing.error();
     if (*existing) return make_error("conflict", "rule " + rule.id + " already exists");
@@ -688,8 +1198,8 @@ Result<RuleRecord> SqliteDatabase::create_rule(const RuleRecord& rule, const std
   });
 }
 
-Result<RuleRecord> SqliteDatabase::replace_rule(const RuleRecord& rule, const std::string& actor) {
-  return impl_->write<RuleRecord>([&](Connection& c) -> Result<RuleRecord> {
+Task<Result<RuleRecord>> SqliteDatabase::replace_rule(const RuleRecord& rule, const std::string& actor) {
+  co_return co_await impl_->write<RuleRecord>([&](Connection& c) -> Result<RuleRecord> {
     auto existing = find_rule_on(c, rule.id);
     if (!existing.ok()) return existing.error();
     if (!*existing) return make_error("not_found", "rule " + rule.id + " not found");
@@ -714,8 +1224,8 @@ Result<RuleRecord> SqliteDatabase::replace_rule(const RuleRecord& rule, const st
   });
 }
 
-Status SqliteDatabase::delete_rule(const std::string& id, const std::string& actor) {
-  return impl_->write<Ok>([&](Connection& c) -> Status {
+Task<Status> SqliteDatabase::delete_rule(const std::string& id, const std::string& actor) {
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
     auto existing = find_rule_on(c, id);
     if (!existing.ok()) return existing.error();
     if (!*existing) return make_error("not_found", "rule " + id + " not found");
@@ -727,12 +1237,12 @@ Status SqliteDatabase::delete_rule(const std::string& id, const std::string& act
   });
 }
 
-Result<std::optional<RuleRecord>> SqliteDatabase::find_rule(const std::string& id) {
-  return impl_->read([&](Connection& c) { return find_rule_on(c, id); });
+Task<Result<std::optional<RuleRecord>>> SqliteDatabase::find_rule(const std::string& id) {
+  co_return co_await impl_->read([&](Connection& c) { return find_rule_on(c, id); });
 }
 
-Result<std::vector<RuleRecord>> SqliteDatabase::list_rules() {
-  return impl_->read([&](Connection& c) -> Result<std::vector<RuleRecord>> {
+Task<Result<std::vector<RuleRecord>>> SqliteDatabase::list_rules() {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::vector<RuleRecord>> {
     Query q(c, "SELECT " TXV_RULE_COLUMNS " FROM rules ORDER BY priority, id");
     std::vector<RuleRecord> out;
     for (;;) {
@@ -746,146 +1256,50 @@ Result<std::vector<RuleRecord>> SqliteDatabase::list_rules() {
   });
 }
 
-Result<std::int64_t> SqliteDatabase::rules_version() {
-  return impl_->read([&](Connection& c) { return read_counter(c, "rules_version"); });
+Task<Result<std::int64_t>> SqliteDatabase::rules_version() {
+  co_return co_await impl_->read([&](Connection& c) { return read_counter(c, "rules_version"); });
 }
 
 // ==================================================================== lists
 
-Result<ListSummary> SqliteDatabase::replace_list(const std::string& name, const std::vector<std::string>& entries,
-                                                 const std::string& actor) {
-  // Sort and dedupe on the caller's thread; views stay valid while we block.
-  std::vector<std::string_view> wanted(entries.begin(), entries.end());
-  std::sort(wanted.begin(), wanted.end());
-  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+Task<Result<ListSummary>> SqliteDatabase::replace_list(const std::string& name, const std::vector<std::string>& entries,
+                                                       const std::string& actor) {
+  co_return co_await impl_->change_list(name, Impl::ListOp::kReplace, &entries, nullptr, actor);
+}
 
-  return impl_->write<ListSummary>([&](Connection& c) -> Result<ListSummary> {
-    const std::int64_t now = to_ms(domain::now_millis());
-    std::vector<std::string> old;
-    {
-      Query q(c, "SELECT value FROM list_entries WHERE list_name = ? ORDER BY value");
-      q.bind(1, name);
-      for (;;) {
-        auto row = q.step();
-        if (!row.ok()) return row.error();
-        if (!*row) break;
-        old.push_back(q.get_text(0));
-      }
-    }
-    // BINARY collation is memcmp order, which is std::string's; sort anyway if
-    // a future collation change broke that.
-    if (!std::is_sorted(old.begin(), old.end())) std::sort(old.begin(), old.end());
-    std::vector<std::string_view> old_views(old.begin(), old.end());
-    std::vector<std::string_view> added;
-    std::vector<std::string_view> removed;
-    std::set_difference(wanted.begin(), wanted.end(), old_views.begin(), old_views.end(), std::back_inserter(added));
-    std::set_difference(old_views.begin(), old_views.end(), wanted.begin(), wanted.end(), std::back_inserter(removed));
-    {
-      Query q(c,
-              "INSERT INTO lists (name, entry_count, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) "
-              "ON CONFLICT (name) DO UPDATE SET entry_count = excluded.entry_count, updated_at = excluded.updated_at");
-      q.bind(1, name).bind(2, static_cast<std::int64_t>(wanted.size())).bind(3, now);
-      if (auto st = q.run(); !st.ok()) return st.error();
-    }
-    if (!removed.empty() && removed.size() == old_views.size()) {
-      Query q(c, "DELETE FROM list_entries WHERE list_name = ?");
-      q.bind(1, name);
-      if (auto st = q.run(); !st.ok()) return st.error();
-    } else if (!removed.empty()) {
-      Query q(c, "DELETE FROM list_entries WHERE list_name = ? AND value = ?");
-      for (auto v : removed) {
-        q.reset();
-        q.bind(1, name).bind(2, v);
-        if (auto st = q.run(); !st.ok()) return st.error();
-      }
-    }
-    if (!added.empty()) {
-      Query q(c, "INSERT INTO list_entries (list_name, value) VALUES (?, ?)");
-      for (auto v : added) {
-        q.reset();
-        q.bind(1, name).bind(2, v);
-        if (auto st = q.run(); !st.ok()) return st.error();
-      }
-    }
-    if (auto st = bump_counter(c, "lists_version"); !st.ok()) return st.error();
-    if (auto st = append_audit(c, actor, "replace", "list", name, "null", list_diff_json(added, removed)); !st.ok()) {
-      return st.error();
-    }
-    return ListSummary{name, static_cast<std::int64_t>(wanted.size()), from_ms(now)};
+Task<Result<ListSummary>> SqliteDatabase::add_list_entries(const std::string& name,
+                                                           const std::vector<std::string>& entries,
+                                                           const std::string& actor) {
+  co_return co_await impl_->change_list(name, Impl::ListOp::kAdd, &entries, nullptr, actor);
+}
+
+Task<Result<ListSummary>> SqliteDatabase::remove_list_entry(const std::string& name, const std::string& value,
+                                                            const std::string& actor) {
+  co_return co_await impl_->change_list(name, Impl::ListOp::kRemove, nullptr, &value, actor);
+}
+
+Task<Result<std::optional<std::vector<std::string>>>> SqliteDatabase::list_entries(const std::string& name) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<std::vector<std::string>>> {
+    ListSnapshot snap;
+    if (auto st = read_list_snapshot(c, name, true, snap); !st.ok()) return st.error();
+    if (!snap.exists) return std::optional<std::vector<std::string>>{};
+    return std::optional<std::vector<std::string>>{std::move(snap.content)};
   });
 }
 
-Result<ListSummary> SqliteDatabase::add_list_entries(const std::string& name, const std::vector<std::string>& entries,
-                                                     const std::string& actor) {
-  return impl_->write<ListSummary>([&](Connection& c) -> Result<ListSummary> {
-    const std::int64_t now = to_ms(domain::now_millis());
-    if (auto st = ensure_list(c, name, now); !st.ok()) return st.error();
-    std::vector<std::string_view> added;
-    {
-      Query q(c, "INSERT INTO list_entries (list_name, value) VALUES (?, ?) ON CONFLICT DO NOTHING");
-      for (const auto& v : entries) {
-        q.reset();
-        q.bind(1, name).bind(2, v);
-        if (auto st = q.run(); !st.ok()) return st.error();
-        if (c.changes() == 1) added.emplace_back(v);
-      }
-    }
-    if (auto st = update_list_count(c, name, static_cast<std::int64_t>(added.size()), now); !st.ok()) {
-      return st.error();
-    }
-    if (auto st = bump_counter(c, "lists_version"); !st.ok()) return st.error();
-    if (auto st = append_audit(c, actor, "add_entries", "list", name, "null", list_diff_json(added, {})); !st.ok()) {
-      return st.error();
-    }
-    return get_list_on(c, name);
-  });
-}
-
-Result<ListSummary> SqliteDatabase::remove_list_entry(const std::string& name, const std::string& value,
-                                                      const std::string& actor) {
-  return impl_->write<ListSummary>([&](Connection& c) -> Result<ListSummary> {
-    const std::int64_t now = to_ms(domain::now_millis());
-    auto list = find_list_on(c, name);
-    if (!list.ok()) return list.error();
-    if (!*list) return make_error("not_found", "list " + name + " not found");
-    {
-      Query q(c, "DELETE FROM list_entries WHERE list_name = ? AND value = ?");
-      q.bind(1, name).bind(2, value);
-      if (auto st = q.run(); !st.ok()) return st.error();
-      if (c.changes() == 0) return make_error("not_found", "list " + name + " has no such entry");
-    }
-    if (auto st = update_list_count(c, name, -1, now); !st.ok()) return st.error();
-    if (auto st = bump_counter(c, "lists_version"); !st.ok()) return st.error();
-    if (auto st = append_audit(c, actor, "remove_entry", "list", name, "null", list_diff_json({}, {value})); !st.ok()) {
-      return st.error();
-    }
-    return get_list_on(c, name);
-  });
-}
-
-Result<std::optional<std::vector<std::string>>> SqliteDatabase::list_entries(const std::string& name) {
-  return impl_->read([&](Connection& c) -> Result<std::optional<std::vector<std::string>>> {
-    ReadTransaction txn(c);
-    if (!txn.status().ok()) return txn.status().error();
-    auto list = find_list_on(c, name);
-    if (!list.ok()) return list.error();
-    if (!*list) return std::optional<std::vector<std::string>>{};
-    std::vector<std::string> out;
-    out.reserve(static_cast<std::size_t>(std::max<std::int64_t>((*list)->entry_count, 0)));
-    Query q(c, "SELECT value FROM list_entries WHERE list_name = ? ORDER BY value");
+Task<Result<std::optional<ListSummary>>> SqliteDatabase::find_list(const std::string& name) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<ListSummary>> {
+    Query q(c, "SELECT name, entry_count, updated_at FROM lists WHERE name = ?");
     q.bind(1, name);
-    for (;;) {
-      auto row = q.step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      out.push_back(q.get_text(0));
-    }
-    return std::optional<std::vector<std::string>>{std::move(out)};
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<ListSummary>{};
+    return std::optional<ListSummary>{ListSummary{q.get_text(0), q.get_int(1), from_ms(q.get_int(2))}};
   });
 }
 
-Result<std::vector<ListSummary>> SqliteDatabase::list_lists() {
-  return impl_->read([&](Connection& c) -> Result<std::vector<ListSummary>> {
+Task<Result<std::vector<ListSummary>>> SqliteDatabase::list_lists() {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::vector<ListSummary>> {
     Query q(c, "SELECT name, entry_count, updated_at FROM lists ORDER BY name");
     std::vector<ListSummary> out;
     for (;;) {
@@ -897,13 +1311,13 @@ Result<std::vector<ListSummary>> SqliteDatabase::list_lists() {
   });
 }
 
-Result<std::int64_t> SqliteDatabase::lists_version() {
-  return impl_->read([&](Connection& c) { return read_counter(c, "lists_version"); });
+Task<Result<std::int64_t>> SqliteDatabase::lists_version() {
+  co_return co_await impl_->read([&](Connection& c) { return read_counter(c, "lists_version"); });
 }
 
 // ==================================================================== audit
 
-Result<AuditPage> SqliteDatabase::list_audit(const AuditQuery& query) {
+Task<Result<AuditPage>> SqliteDatabase::list_audit(const AuditQuery& query) {
   const int limit = clamp_limit(query.limit);
   std::string sql =
       "SELECT id, at, actor, action, object_type, object_id, before_json, after_json FROM audit_log WHERE 1 = 1";
@@ -927,32 +1341,42 @@ Result<AuditPage> SqliteDatabase::list_audit(const AuditQuery& query) {
   sql += " ORDER BY id DESC LIMIT ?";
   params.emplace_back(static_cast<std::int64_t>(limit) + 1);
 
-  return impl_->read([&](Connection& c) -> Result<AuditPage> {
+  co_return co_await impl_->read([&](Connection& c) -> Result<AuditPage> {
     Query q(c, sql);
     bind_params(q, params);
     AuditPage page;
-    auto more = read_page(q, limit, page.items, [](Query& row) -> Result<AuditEntry> {
+    std::size_t bytes = 0;
+    bool more = false;
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      const std::size_t size = q.text_bytes(6) + q.text_bytes(7);
+      if (static_cast<int>(page.items.size()) == limit || (!page.items.empty() && bytes + size > query.max_bytes)) {
+        more = true;
+        break;
+      }
+      bytes += size;
       AuditEntry e;
-      e.id = row.get_int(0);
-      e.at = from_ms(row.get_int(1));
-      e.actor = row.get_text(2);
-      e.action = row.get_text(3);
-      e.object_type = row.get_text(4);
-      e.object_id = row.get_text(5);
-      e.before_json = row.get_text(6);
-      e.after_json = row.get_text(7);
-      return e;
-    });
-    if (!more.ok()) return more.error();
-    if (*more) page.next_before_id = page.items.back().id;
+      e.id = q.get_int(0);
+      e.at = from_ms(q.get_int(1));
+      e.actor = q.get_text(2);
+      e.action = q.get_text(3);
+      e.object_type = q.get_text(4);
+      e.object_id = q.get_text(5);
+      e.before_json = q.get_text(6);
+      e.after_json = q.get_text(7);
+      page.items.push_back(std::move(e));
+    }
+    if (more) page.next_before_id = page.items.back().id;
     return page;
   });
 }
 
 // ==================================================================== health
 
-Status SqliteDatabase::ping() {
-  return impl_->read([&](Connection& c) -> Status {
+Task<Status> SqliteDatabase::ping() {
+  co_return co_await impl_->read([&](Connection& c) -> Status {
     auto v = c.query_int("SELECT count(*) FROM sqlite_master");
     if (!v.ok()) return v.error();
     return Ok{};

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "domain/time.h"
+#include "store/async_test_runner.h"
 
 namespace txv::store {
 namespace {
@@ -25,6 +27,7 @@ class RawDb {
   explicit RawDb(const std::string& path) { sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr); }
   ~RawDb() { sqlite3_close_v2(db_); }
   int exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
+  std::int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
   std::string errmsg() const { return sqlite3_errmsg(db_); }
   std::string text(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
@@ -51,8 +54,18 @@ class SqliteDatabaseTest : public ::testing::Test {
   }
   void TearDown() override {
     if (db_) db_->close();
+    db_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+  }
+  template <class T>
+  T run(Task<T> task) {
+    return runner_.run(std::move(task));
+  }
+  // Polls a raw connection until `sql` answers `expected` (deletions run in the
+  // background).
+  bool eventually(RawDb& raw, const std::string& sql, const std::string& expected) {
+    return txv::testing::wait_until([&] { return raw.text(sql) == expected; }, std::chrono::seconds(60));
   }
   void open_migrated() {
     auto db = SqliteDatabase::open(options_);
@@ -71,6 +84,7 @@ class SqliteDatabaseTest : public ::testing::Test {
     return r;
   }
 
+  txv::testing::AsyncRunner runner_;
   std::string dir_;
   SqliteOptions options_;
   std::unique_ptr<SqliteDatabase> db_;
@@ -81,7 +95,8 @@ TEST_F(SqliteDatabaseTest, CreatesParentDirectoriesAndUsesWal) {
   EXPECT_TRUE(std::filesystem::exists(options_.path));
   RawDb raw(options_.path);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.text("SELECT group_concat(version || ':' || name) FROM schema_migrations"), "1:0001_init");
+  EXPECT_EQ(raw.text("SELECT group_concat(version || ':' || name) FROM schema_migrations"),
+            "1:0001_init,2:0002_key_revocation_list_generations");
 }
 
 TEST_F(SqliteDatabaseTest, RejectsNonFilePaths) {
@@ -125,7 +140,7 @@ TEST_F(SqliteDatabaseTest, MigrateRefusesANewerSchema) {
 
 TEST_F(SqliteDatabaseTest, AuditLogIsAppendOnly) {
   open_migrated();
-  ASSERT_TRUE(db_->replace_list("l", {"x"}, "alice").ok());
+  ASSERT_TRUE(run(db_->replace_list("l", {"x"}, "alice")).ok());
   RawDb raw(options_.path);
   EXPECT_NE(raw.exec("UPDATE audit_log SET actor = 'mallory'"), SQLITE_OK);
   EXPECT_NE(raw.errmsg().find("append-only"), std::string::npos);
@@ -138,25 +153,25 @@ TEST_F(SqliteDatabaseTest, WriteLockHeldElsewhereIsUnavailable) {
   open_migrated();
   RawDb raw(options_.path);
   ASSERT_EQ(raw.exec("BEGIN IMMEDIATE"), SQLITE_OK) << raw.errmsg();
-  auto out = db_->insert_decision(record("t-1"));
+  auto out = run(db_->insert_decision(record("t-1")));
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error().code, "unavailable");
   ASSERT_EQ(raw.exec("ROLLBACK"), SQLITE_OK);
   // Reads are not blocked by a writer (WAL), and writes work again.
-  EXPECT_TRUE(db_->find_decision("m-1", "t-1").ok());
-  auto again = db_->insert_decision(record("t-1"));
+  EXPECT_TRUE(run(db_->find_decision("m-1", "t-1")).ok());
+  auto again = run(db_->insert_decision(record("t-1")));
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_TRUE(again->inserted);
 }
 
 TEST_F(SqliteDatabaseTest, UndecodableRowIsInternal) {
   open_migrated();
-  ASSERT_TRUE(db_->insert_decision(record("t-1")).ok());
+  ASSERT_TRUE(run(db_->insert_decision(record("t-1"))).ok());
   {
     RawDb raw(options_.path);
     ASSERT_EQ(raw.exec("UPDATE transactions SET reasons = 'not json'"), SQLITE_OK) << raw.errmsg();
   }
-  auto found = db_->find_decision("m-1", "t-1");
+  auto found = run(db_->find_decision("m-1", "t-1"));
   ASSERT_FALSE(found.ok());
   EXPECT_EQ(found.error().code, "internal");
 }
@@ -165,13 +180,13 @@ TEST_F(SqliteDatabaseTest, CallsBeforeMigrateAreInternalNotCrashes) {
   auto db = SqliteDatabase::open(options_);
   ASSERT_TRUE(db.ok());
   db_ = std::move(*db);
-  auto found = db_->find_decision("m-1", "t-1");
+  auto found = run(db_->find_decision("m-1", "t-1"));
   ASSERT_FALSE(found.ok());
   EXPECT_EQ(found.error().code, "internal");
-  auto ins = db_->insert_decision(record("t-1"));
+  auto ins = run(db_->insert_decision(record("t-1")));
   ASSERT_FALSE(ins.ok());
   EXPECT_EQ(ins.error().code, "internal");
-  EXPECT_TRUE(db_->ping().ok());
+  EXPECT_TRUE(run(db_->ping()).ok());
 }
 
 TEST_F(SqliteDatabaseTest, ConcurrentWritersShareCommits) {
@@ -184,7 +199,7 @@ TEST_F(SqliteDatabaseTest, ConcurrentWritersShareCommits) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        if (db_->insert_decision(record(std::to_string(t) + "-" + std::to_string(i))).ok()) ++ok;
+        if (run(db_->insert_decision(record(std::to_string(t) + "-" + std::to_string(i)))).ok()) ++ok;
       }
     });
   }
@@ -195,6 +210,249 @@ TEST_F(SqliteDatabaseTest, ConcurrentWritersShareCommits) {
   EXPECT_LE(after.batches - before.batches, after.items - before.items);
   std::cout << "[ info ] " << (after.items - before.items) << " inserts in " << (after.batches - before.batches)
             << " commits, largest batch " << after.largest_batch << "\n";
+}
+
+TEST_F(SqliteDatabaseTest, WriterConnectionIsWalWithSynchronousFull) {
+  open_migrated();  // default options: the durable configuration
+  auto sync = db_->writer_pragma("synchronous");
+  ASSERT_TRUE(sync.ok()) << sync.error().message;
+  EXPECT_EQ(*sync, "2");  // FULL: every commit fsyncs the WAL
+  auto mode = db_->writer_pragma("journal_mode");
+  ASSERT_TRUE(mode.ok());
+  EXPECT_EQ(*mode, "wal");
+  EXPECT_FALSE(db_->writer_pragma("synchronous; DROP TABLE rules").ok());
+
+  // The pragma read is the writer's own setting, not a default.
+  db_->close();
+  db_.reset();
+  options_.synchronous = SqliteSynchronous::kNormal;
+  open_migrated();
+  EXPECT_EQ(*db_->writer_pragma("synchronous"), "1");
+}
+
+// A database created by migration 1 (lists in list_entries, keys without
+// revocation) migrates: its lists, keys and counters survive and work.
+TEST_F(SqliteDatabaseTest, MigratesAVersion1Database) {
+  {
+    auto db = SqliteDatabase::open(options_);  // creates the file, WAL; not migrated
+    ASSERT_TRUE(db.ok());
+  }
+  {
+    RawDb raw(options_.path);
+    std::string v1 = std::string(sqlite_migrations()[0].sql) +
+                     "CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
+                     "applied_at INTEGER NOT NULL);"
+                     "INSERT INTO schema_migrations VALUES (1, '0001_init', 0);"
+                     "INSERT INTO api_keys VALUES ('key_1', 'ops', 'admin', NULL, 'hash1', 1000);"
+                     "INSERT INTO lists VALUES ('ips', 3, 1000, 2000), ('empty', 0, 1000, 1000), ('cards', 1, 5, 6);"
+                     "INSERT INTO list_entries VALUES ('ips', 'c'), ('ips', 'a'), ('ips', 'b'), ('cards', 'x');"
+                     "UPDATE meta SET value = 7 WHERE key = 'lists_version';";
+    ASSERT_EQ(raw.exec(v1), SQLITE_OK) << raw.errmsg();
+  }
+  open_migrated();
+  EXPECT_EQ(**run(db_->list_entries("ips")), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(**run(db_->list_entries("cards")), (std::vector<std::string>{"x"}));
+  EXPECT_TRUE((*run(db_->list_entries("empty")))->empty());
+  auto ips = run(db_->find_list("ips"));
+  ASSERT_TRUE(ips.ok());
+  EXPECT_EQ(**ips, (ListSummary{"ips", 3, TimePoint(std::chrono::milliseconds(2000))}));
+  EXPECT_EQ(*run(db_->lists_version()), 7);
+  auto key = run(db_->find_api_key_by_hash("hash1"));
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(key->has_value());
+  EXPECT_EQ((*key)->name, "ops");
+  EXPECT_FALSE((*key)->revoked_at.has_value());
+  EXPECT_FALSE((*key)->last_used_at.has_value());
+  ASSERT_TRUE(run(db_->revoke_api_key("key_1", TimePoint(std::chrono::milliseconds(3000)))).ok());
+
+  // Changes work on migrated lists, and the old table is gone.
+  ASSERT_TRUE(run(db_->remove_list_entry("ips", "b", "alice")).ok());
+  ASSERT_TRUE(run(db_->add_list_entries("cards", {"y"}, "alice")).ok());
+  EXPECT_EQ(**run(db_->list_entries("ips")), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(**run(db_->list_entries("cards")), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(*run(db_->lists_version()), 9);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE name = 'list_entries'"), "0");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2");
+}
+
+std::vector<std::string> numbered(const std::string& prefix, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    std::string num = std::to_string(i);
+    out.push_back(prefix + std::string(7 - num.size(), '0') + num);
+  }
+  return out;
+}
+
+// A 200,000-entry replace is written in bounded transactions (10,000 rows
+// each here) and published by one more; decisions submitted while it is being
+// staged commit before it is published; the old generation is deleted
+// afterwards.
+TEST_F(SqliteDatabaseTest, LargeReplaceIsStagedInBoundedTransactions) {
+  options_.list_chunk_rows = 10'000;
+  open_migrated();
+  ASSERT_TRUE(run(db_->replace_list("big", numbered("old-", 30'000), "alice")).ok());
+  RawDb raw(options_.path);
+  ASSERT_TRUE(eventually(raw, "SELECT count(*) FROM list_generations", "1"));
+
+  const std::vector<std::string> entries = numbered("new-", 200'000);
+  const auto before = db_->writer_stats();
+  std::atomic<bool> replace_done{false};
+  const auto started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration replace_took{};
+  runner_.spawn([&]() -> Task<void> {
+    auto r = co_await db_->replace_list("big", entries, "bob");
+    EXPECT_TRUE(r.ok());
+    replace_took = std::chrono::steady_clock::now() - started;
+    replace_done = true;
+  });
+  // Staging is under way once a few of its transactions have committed.
+  ASSERT_TRUE(txv::testing::wait_until([&] { return db_->writer_stats().batches - before.batches >= 3; }));
+  ASSERT_FALSE(replace_done.load()) << "the replace finished before the decisions were submitted";
+  constexpr int kInserts = 50;
+  std::atomic<int> finished{0}, before_publish{0};
+  for (int i = 0; i < kInserts; ++i) {
+    runner_.spawn([&, i]() -> Task<void> {
+      auto out = co_await db_->insert_decision(record("during-" + std::to_string(i)));
+      if (out.ok() && !replace_done.load()) ++before_publish;
+      ++finished;
+    });
+  }
+  ASSERT_TRUE(txv::testing::wait_until([&] { return finished.load() == kInserts && replace_done.load(); }));
+  EXPECT_EQ(before_publish.load(), kInserts);
+
+  const auto after = db_->writer_stats();
+  // 20 chunks + the publish, at least (the decisions may have added some).
+  EXPECT_GE(after.batches - before.batches, 21u);
+  EXPECT_EQ(**run(db_->list_entries("big")), entries);
+  std::cout << "[ info ] 200,000-entry replace: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(replace_took).count() << " ms in "
+            << (after.batches - before.batches) << " transactions; longest write transaction so far "
+            << after.longest_transaction.count() / 1000.0 << " ms\n";
+
+  // The old generation's 30,000 rows go, in the background.
+  EXPECT_TRUE(eventually(raw, "SELECT count(*) FROM list_generations", "1"));
+  EXPECT_TRUE(eventually(raw, "SELECT count(*) FROM list_values", "200000"));
+}
+
+// A failure part-way (here: a trigger refusing one staged row) leaves the old
+// list, its version and its audit trail as they were, and deletes the rows
+// already staged.
+TEST_F(SqliteDatabaseTest, FailedStagingLeavesTheOldListAndRemovesStagedRows) {
+  options_.list_chunk_rows = 100;
+  open_migrated();
+  const std::vector<std::string> old_entries = numbered("a-", 50);
+  ASSERT_TRUE(run(db_->replace_list("l", old_entries, "alice")).ok());
+  const std::int64_t version = *run(db_->lists_version());
+  RawDb raw(options_.path);
+  ASSERT_EQ(raw.exec("CREATE TRIGGER refuse_boom BEFORE INSERT ON list_values WHEN NEW.value = 'b-0000600' "
+                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"),
+            SQLITE_OK)
+      << raw.errmsg();
+
+  auto failed = run(db_->replace_list("l", numbered("b-", 1000), "bob"));  // 10 chunks; the 7th fails
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("injected failure"), std::string::npos) << failed.error().message;
+  EXPECT_EQ(**run(db_->list_entries("l")), old_entries);
+  EXPECT_EQ((*run(db_->find_list("l")))->entry_count, 50);
+  EXPECT_EQ(*run(db_->lists_version()), version);
+  EXPECT_EQ(raw.text("SELECT count(*) FROM audit_log"), "1");
+  EXPECT_TRUE(eventually(raw, "SELECT count(*) FROM list_values", "50"));
+  EXPECT_TRUE(eventually(raw, "SELECT group_concat(state) FROM list_generations", "live"));
+
+  ASSERT_EQ(raw.exec("DROP TRIGGER refuse_boom"), SQLITE_OK);
+  ASSERT_TRUE(run(db_->replace_list("l", numbered("b-", 1000), "bob")).ok());
+  EXPECT_EQ(**run(db_->list_entries("l")), numbered("b-", 1000));
+}
+
+// Adds larger than a chunk are staged and published as one more live
+// generation each, atomically; past kMaxLiveListGenerations the content is
+// compacted into one. Removals and small adds work across generations.
+TEST_F(SqliteDatabaseTest, LargeAddsArePublishedAsGenerationsAndCompacted) {
+  options_.list_chunk_rows = 10;
+  open_migrated();
+  std::vector<std::string> expected = numbered("base-", 5);
+  ASSERT_TRUE(run(db_->replace_list("l", expected, "alice")).ok());
+  RawDb raw(options_.path);
+  const std::string live = "SELECT count(*) FROM list_generations WHERE state = 'live'";
+  std::int64_t most_live = 0;
+  bool compacted = false;
+  for (int round = 0; round < 12; ++round) {
+    std::vector<std::string> batch = numbered("r" + std::to_string(round) + "-", 25);
+    batch.push_back(expected.front());  // already present: not added again
+    auto added = run(db_->add_list_entries("l", batch, "alice"));
+    ASSERT_TRUE(added.ok()) << added.error().message;
+    expected.insert(expected.end(), batch.begin(), batch.end() - 1);
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(added->entry_count, static_cast<std::int64_t>(expected.size()));
+    EXPECT_EQ(**run(db_->list_entries("l")), expected) << "round " << round;
+    const std::int64_t n = raw.integer(live);
+    compacted = compacted || n < most_live;
+    most_live = std::max(most_live, n);
+    EXPECT_LE(n, static_cast<std::int64_t>(SqliteDatabase::kMaxLiveListGenerations));
+  }
+  EXPECT_TRUE(compacted);
+  EXPECT_GE(most_live, 2);
+
+  // Remove from whichever generation holds the entry; add a few in place.
+  for (const char* v : {"base-0000003", "r0-0000007", "r11-0000024"}) {
+    ASSERT_TRUE(run(db_->remove_list_entry("l", v, "bob")).ok()) << v;
+    expected.erase(std::find(expected.begin(), expected.end(), v));
+  }
+  ASSERT_TRUE(run(db_->add_list_entries("l", {"zz-1", "zz-2"}, "bob")).ok());
+  expected.push_back("zz-1");
+  expected.push_back("zz-2");
+  EXPECT_EQ(**run(db_->list_entries("l")), expected);
+  EXPECT_EQ((*run(db_->find_list("l")))->entry_count, static_cast<std::int64_t>(expected.size()));
+  EXPECT_TRUE(eventually(raw, "SELECT count(*) FROM list_values", std::to_string(expected.size())));
+}
+
+// A change that died while staging (a crash) leaves a 'staging' generation:
+// migrate() retires it once it is older than an hour and its rows are
+// deleted; a recent one (another process may be staging it) is left alone.
+TEST_F(SqliteDatabaseTest, MigrateCleansUpAbandonedStaging) {
+  open_migrated();
+  const std::int64_t now = domain::now_millis().time_since_epoch().count();
+  {
+    RawDb raw(options_.path);
+    ASSERT_EQ(raw.exec("INSERT INTO list_generations (id, list_name, state, created_at) VALUES "
+                       "(100, 'x', 'staging', " +
+                       std::to_string(now - 2 * 3600 * 1000) +
+                       "), "
+                       "(101, 'x', 'staging', " +
+                       std::to_string(now) +
+                       ");"
+                       "INSERT INTO list_values VALUES (100, 'a'), (100, 'b'), (101, 'c')"),
+              SQLITE_OK)
+        << raw.errmsg();
+  }
+  ASSERT_TRUE(db_->migrate().ok());
+  RawDb raw(options_.path);
+  EXPECT_TRUE(eventually(raw, "SELECT group_concat(id) FROM list_generations", "101"));
+  EXPECT_TRUE(eventually(raw, "SELECT group_concat(value) FROM list_values", "c"));
+}
+
+// Reads run on the store's threads and resume the caller on its own
+// executor; so do writes.
+TEST_F(SqliteDatabaseTest, CallersResumeOnTheirOwnExecutor) {
+  open_migrated();
+  std::atomic<int> on_own{0}, done{0};
+  for (int i = 0; i < 8; ++i) {
+    runner_.spawn([&, i]() -> Task<void> {
+      auto ex = runner_.io().get_executor();
+      auto out = co_await db_->insert_decision(record("own-" + std::to_string(i)));
+      if (out.ok() && ex.running_in_this_thread()) ++on_own;
+      auto found = co_await db_->find_decision("m-1", "own-" + std::to_string(i));
+      if (found.ok() && found->has_value() && ex.running_in_this_thread()) ++on_own;
+      auto lists = co_await db_->list_lists();
+      if (lists.ok() && ex.running_in_this_thread()) ++on_own;
+      ++done;
+    });
+  }
+  ASSERT_TRUE(txv::testing::wait_until([&] { return done.load() == 8; }));
+  EXPECT_EQ(on_own.load(), 24);
+  EXPECT_EQ(db_->pool_stats().in_use, 0);
 }
 
 }  // namespace

@@ -121,7 +121,8 @@ class WriteQueue {
     Status run(Connection& c) override { return work(c); }
     void complete() override {
       auto ex = std::move(guard);
-      boost::asio::post(ex, [h = std::move(handler), st = std::move(status)]() mutable { std::move(h)(std::move(st)); });
+      boost::asio::post(ex,
+                        [h = std::move(handler), st = std::move(status)]() mutable { std::move(h)(std::move(st)); });
     }
     W work;
     H handler;
@@ -134,8 +135,7 @@ class WriteQueue {
   void run();
   void process(std::vector<std::unique_ptr<Item>>& batch);
   Status run_item(Item& item);
-  void fail_committed(std::vector<std::unique_ptr<Item>>& batch, std::size_t first, std::size_t end,
-                      const Error& why);
+  void fail_committed(std::vector<std::unique_ptr<Item>>& batch, std::size_t first, std::size_t end, const Error& why);
 
   std::unique_ptr<Connection> conn_;
   const std::size_t max_batch_;

@@ -1,5 +1,6 @@
 // White-box tests of the group-commit writer: batching, per-item savepoints,
-// lost transactions, exceptions, stop().
+// lost transactions, exceptions, stop(), and asynchronous completion (posted to
+// the handler's executor, never awaited by the writer).
 #include "store/sqlite/write_queue.h"
 
 #include <gtest/gtest.h>
@@ -8,12 +9,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/async.h"
+#include "store/async_test_runner.h"
 
 namespace txv::store::sqlite {
 namespace {
@@ -45,7 +51,7 @@ class WriteQueueTest : public ::testing::Test {
 
   std::vector<std::int64_t> rows() {
     std::vector<std::int64_t> out;
-    Status st = queue_->submit([&](Connection& c) -> Status {
+    Status st = queue_->submit_blocking([&](Connection& c) -> Status {
       Query q(c, "SELECT x FROM t ORDER BY x");
       for (;;) {
         auto row = q.step();
@@ -67,7 +73,7 @@ class WriteQueueTest : public ::testing::Test {
     std::shared_future<void> released = release.get_future().share();
     std::atomic<bool> blocking{false};
     std::thread blocker([&] {
-      Status st = queue_->submit([&](Connection&) -> Status {
+      Status st = queue_->submit_blocking([&](Connection&) -> Status {
         blocking = true;
         released.wait();
         return Ok{};
@@ -81,7 +87,7 @@ class WriteQueueTest : public ::testing::Test {
     std::vector<Status> statuses(works.size(), Status(Ok{}));
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < works.size(); ++i) {
-      threads.emplace_back([&, i] { statuses[i] = queue_->submit(works[i]); });
+      threads.emplace_back([&, i] { statuses[i] = queue_->submit_blocking(works[i]); });
       while (queue_->pending() < i + 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     }
     EXPECT_EQ(queue_->pending(), works.size());
@@ -161,7 +167,7 @@ TEST_F(WriteQueueTest, StopDrainsThenRefuses) {
   std::atomic<int> ok{0}, unavailable{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      Status st = queue_->submit(insert(i));
+      Status st = queue_->submit_blocking(insert(i));
       if (st.ok()) ++ok;
       if (!st.ok() && st.error().code == "unavailable") ++unavailable;
     });
@@ -169,10 +175,97 @@ TEST_F(WriteQueueTest, StopDrainsThenRefuses) {
   queue_->stop();
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load() + unavailable.load(), 8);
-  Status after = queue_->submit(insert(99));
+  Status after = queue_->submit_blocking(insert(99));
   ASSERT_FALSE(after.ok());
   EXPECT_EQ(after.error().code, "unavailable");
   queue_->stop();  // idempotent
+}
+
+// The completion is posted to the handler's own executor: with that executor's
+// io_context not running, the item commits (and later items commit too: the
+// writer never waits for a completion to run), but the handler runs only once
+// the io_context runs, on the thread that runs it.
+TEST_F(WriteQueueTest, CompletionIsPostedToTheHandlersExecutorAndNeverAwaited) {
+  boost::asio::io_context io;  // not running yet
+  std::atomic<int> calls{0};
+  std::thread::id handler_thread;
+  Status got = make_error("internal", "not called");
+  auto before = queue_->stats();
+  queue_->submit(insert(1), boost::asio::bind_executor(io, [&](Status st) {
+                   got = std::move(st);
+                   handler_thread = std::this_thread::get_id();
+                   ++calls;
+                 }));
+  // The next item commits although the first one's completion has not run.
+  EXPECT_TRUE(queue_->submit_blocking(insert(2)).ok());
+  EXPECT_GE(queue_->stats().items - before.items, 2u);
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(rows(), (std::vector<std::int64_t>{1, 2}));
+
+  io.run();  // runs the posted completion here
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_TRUE(got.ok());
+  EXPECT_EQ(handler_thread, std::this_thread::get_id());
+}
+
+// Awaited from coroutines: many items in flight at once share commits, each
+// coroutine gets its own item's status, and a failing item fails alone.
+TEST_F(WriteQueueTest, CoroutinesAwaitTheirOwnItems) {
+  txv::testing::AsyncRunner runner;
+  constexpr int kItems = 200;
+  std::atomic<int> ok{0}, conflicts{0}, done{0};
+  auto before = queue_->stats();
+  for (int i = 0; i < kItems; ++i) {
+    runner.spawn([&, i]() -> Task<void> {
+      // Every tenth item inserts a key another item also inserts.
+      const std::int64_t x = i % 10 == 9 ? i - 1 : i;
+      Status st = co_await queue_->submit(insert(x), asio::use_awaitable);
+      if (st.ok()) ++ok;
+      if (!st.ok() && st.error().code == "conflict") ++conflicts;
+      ++done;
+    });
+  }
+  ASSERT_TRUE(txv::testing::wait_until([&] { return done.load() == kItems; }));
+  EXPECT_EQ(ok.load(), kItems - kItems / 10);
+  EXPECT_EQ(conflicts.load(), kItems / 10);
+  auto after = queue_->stats();
+  EXPECT_EQ(after.items - before.items, static_cast<std::uint64_t>(kItems - kItems / 10));
+  EXPECT_LT(after.batches - before.batches, static_cast<std::uint64_t>(kItems));  // commits were shared
+  EXPECT_EQ(rows().size(), static_cast<std::size_t>(kItems - kItems / 10));
+}
+
+TEST_F(WriteQueueTest, SubmitAfterStopIsPostedUnavailable) {
+  queue_->stop();
+  boost::asio::io_context io;
+  std::optional<Status> got;
+  queue_->submit(insert(1), boost::asio::bind_executor(io, [&](Status st) { got = std::move(st); }));
+  EXPECT_FALSE(got.has_value());  // never invoked inline
+  io.run();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->error().code, "unavailable");
+}
+
+TEST_F(WriteQueueTest, StatsRecordTheLongestTransaction) {
+  std::atomic<bool> entered{false};
+  std::atomic<bool> release{false};
+  std::thread holder([&] {
+    EXPECT_TRUE(queue_
+                    ->submit_blocking([&](Connection&) -> Status {
+                      entered = true;
+                      // Holds the transaction until the test has seen time pass.
+                      while (!release.load()) std::this_thread::yield();
+                      return Ok{};
+                    })
+                    .ok());
+  });
+  ASSERT_TRUE(txv::testing::wait_until([&] { return entered.load(); }));
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(txv::testing::wait_until(
+      [&] { return std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(20); }));
+  release = true;
+  holder.join();
+  EXPECT_GE(queue_->stats().longest_transaction, std::chrono::milliseconds(20));
 }
 
 }  // namespace
