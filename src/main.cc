@@ -169,7 +169,7 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::decide::RuleEngineOptions engine_options;
   engine_options.history = db.get();
   engine_options.admin = admin_pool.get_executor();
-  txv::decide::RuleEngine engine(std::move(engine_options), counters, counters);
+  txv::decide::RuleEngine engine(std::move(engine_options), counters, &counters);
   txv::decide::DecisionPipeline pipeline({}, *db, fingerprinter, engine);
   txv::api::Authenticator authenticator({}, *db);
   std::unique_ptr<txv::cache::RateLimiter> rate_limiter;
@@ -209,7 +209,7 @@ int run_serve(const txv::cli::Command& cmd) {
   server_options.threads = config.threads;
   server_options.tls_cert_file = config.tls_cert_file;
   server_options.tls_key_file = config.tls_key_file;
-  txv::http::Server server(server_options, dispatcher, metrics);
+  txv::http::Server server(server_options, dispatcher);
   if (auto s = server.start(); !s.ok()) return fail_config(s.error().message);
 
   lifecycle.started = true;

@@ -77,7 +77,10 @@ class RuleEngine final : public RulesStage {
  public:
   // `history`: the counters' in-process history (LocalVelocityCounters is
   // both); null for a back-end that keeps its own (Redis), in which case no
-  // rebuild, backfill or retention change happens here.
+  // rebuild, backfill or retention change happens here. The counters must
+  // outlive the decisions in flight (a reservation destroyed unsettled
+  // releases its event later, on the decision's executor): stop and join the
+  // I/O threads before destroying them.
   RuleEngine(RuleEngineOptions options, cache::VelocityCounters& counters, cache::VelocityHistory* history = nullptr);
 
   Task<Result<RulesVerdict>> evaluate(const DecisionInput& input) override;
