@@ -476,15 +476,18 @@ class Connection {
   // Reads until the header is complete and parses it; the bytes after it stay
   // in buffer_ (the body, or the next pipelined request).
   Task<HeaderRead> read_header(Parser& parser, std::string_view& problem) {
+    bool folded = false;
     for (;;) {
       if (buffer_.size() > 0) {
         beast::error_code ec;
+        // Beast consumes whole header lines even when it answers need_more:
+        // those bytes must leave the buffer, or the next put() misparses them.
         std::size_t used = parser.put(buffer_.data(), ec);
-        if (!ec) {
-          bool folded = has_folded_line(buffer_, used);
-          buffer_.consume(used);
-          co_return folded ? HeaderRead::kFolded : HeaderRead::kOk;
-        }
+        // Within the header only: on success the byte after `used` is the body's.
+        const bool more = ec == bhttp::error::need_more;
+        folded = folded || has_folded_line(buffer_, more ? std::min(used + 1, buffer_.size()) : used);
+        buffer_.consume(used);
+        if (!ec) co_return folded ? HeaderRead::kFolded : HeaderRead::kOk;
         if (ec != bhttp::error::need_more) {
           problem =
               ec == bhttp::error::header_limit ? std::string_view("the header exceeds 16 KiB") : std::string_view();
@@ -655,14 +658,6 @@ Task<void> Server::Impl::accept_loop() {
 
 Status Server::Impl::start() {
   fd_limit_ = raise_open_file_limit();
-  {
-    rlimit limit{};
-    getrlimit(RLIMIT_NOFILE, &limit);
-    auto shown = [](rlim_t v) {
-      return v == RLIM_INFINITY ? -1LL : static_cast<long long>(std::min<rlim_t>(v, 1ull << 62));
-    };
-    logging::info("file descriptor limit", {{"soft", shown(limit.rlim_cur)}, {"hard", shown(limit.rlim_max)}});
-  }
   if (options_.tls_cert_file && options_.tls_key_file) {
     try {
       tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
@@ -687,6 +682,15 @@ Status Server::Impl::start() {
   if (ec) {
     return make_error("invalid_configuration", "TXV_LISTEN: cannot listen on " + options_.host + ":" +
                                                    std::to_string(options_.port) + ": " + ec.message());
+  }
+  // Logged once the listener is up: a start-up that fails says one line only.
+  {
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    auto shown = [](rlim_t v) {
+      return v == RLIM_INFINITY ? -1LL : static_cast<long long>(std::min<rlim_t>(v, 1ull << 62));
+    };
+    logging::info("file descriptor limit", {{"soft", shown(limit.rlim_cur)}, {"hard", shown(limit.rlim_max)}});
   }
   port_ = acceptor_->local_endpoint().port();
   net::co_spawn(*contexts_[0], accept_loop(), [](std::exception_ptr e) {

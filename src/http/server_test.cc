@@ -407,6 +407,21 @@ TEST_F(ServerTest, HeaderOver16KiBIs400) {
   EXPECT_EQ(hello_calls_.load(), 0);
 }
 
+// A header longer than one socket read (and than Beast's first put) is read
+// whole: Beast consumes complete lines even while it asks for more.
+TEST_F(ServerTest, HeadersSpanningSeveralReadsAreParsed) {
+  for (std::size_t size : {4000u, 5000u, 9000u, 15000u}) {
+    Client client(port_);
+    std::string request = "GET /hello HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-Big: " + std::string(size, 'a') +
+                          "\r\nX-Folded-Lookalike: b\r\n\r\n";
+    client.send(request);
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << size;
+    EXPECT_EQ(r->status, 200) << size;
+  }
+  EXPECT_EQ(hello_calls_.load(), 4);
+}
+
 TEST_F(ServerTest, GarbageIs400) {
   Client client(port_);
   client.send("THIS IS NOT HTTP\r\n\r\n");
