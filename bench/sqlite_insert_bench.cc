@@ -132,7 +132,8 @@ void BM_ReplaceList1M(benchmark::State& state) {
       entries.push_back("10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) + "." +
                         std::to_string(i & 255));
     if (changed_pct < 100) {
-      if (!txv::block_on(g_db->replace_list(name, entries, "bench")).ok()) state.SkipWithError("initial replace failed");
+      if (!txv::block_on(g_db->replace_list(name, entries, "bench")).ok())
+        state.SkipWithError("initial replace failed");
       const int changed = kEntries / 100 * changed_pct;
       for (int i = 0; i < changed; ++i) entries[i] = "new-" + std::to_string(i);
     }

@@ -1,6 +1,6 @@
-// LocalVelocityCounters: read_and_record with 3 queries (card 1h, customer 24h, merchant 30d) over key values that
-// hold ~1k or ~100k events each, with 1 and 2 threads; a variant where every call brings a card never seen before;
-// and rebuild throughput.
+// LocalVelocityCounters: record_now (the synchronous core of read_and_record) with 3 queries (card 1h, customer 24h,
+// merchant 30d) over key values that hold ~1k or ~100k events each, with 1 and 2 threads; a variant where every call
+// brings a card never seen before; and rebuild throughput.
 //
 // Run: build/bench/velocity_bench --benchmark_min_time=1s
 #include <benchmark/benchmark.h>
@@ -67,7 +67,7 @@ void BM_ReadAndRecord(benchmark::State& state) {
   VelocityEventInput in = input("0123456789abcdef0123456789abcdef");
   for (auto _ : state) {
     in.at = txv::domain::TimePoint(std::chrono::milliseconds(g_clock.fetch_add(1, std::memory_order_relaxed)));
-    auto r = g_counters->read_and_record(in, kQueries);
+    auto r = g_counters->record_now(in, kQueries);
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());
@@ -83,7 +83,7 @@ void BM_ReadAndRecordNewCards(benchmark::State& state) {
   for (auto _ : state) {
     in.keys[idx(VelocityKey::kCard)] = "fp" + std::to_string(n++);
     in.at = txv::domain::TimePoint(std::chrono::milliseconds(g_clock.fetch_add(1, std::memory_order_relaxed)));
-    auto r = g_counters->read_and_record(in, kQueries);
+    auto r = g_counters->record_now(in, kQueries);
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());
@@ -97,8 +97,8 @@ void BM_ReadRecordCancel(benchmark::State& state) {
   VelocityEventInput in = input("0123456789abcdef0123456789abcdef");
   for (auto _ : state) {
     in.at = txv::domain::TimePoint(std::chrono::milliseconds(g_clock.fetch_add(1, std::memory_order_relaxed)));
-    auto r = g_counters->read_and_record(in, kQueries);
-    if (r.ok()) g_counters->cancel(r->ticket);
+    auto r = g_counters->record_now(in, kQueries);
+    if (r.ok()) (void)g_counters->cancel_now(r->ticket);
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) g_counters.reset();

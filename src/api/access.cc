@@ -28,8 +28,8 @@ Task<std::optional<http::Response>> AccessControl::admit(http::Request& request,
   }
   if ((route.access & (1u << static_cast<unsigned>(principal->role))) == 0) {
     co_return error_response(make_error(
-        "forbidden", std::string("this API key's role (") + store::to_string(principal->role) +
-                         ") may not use this endpoint"));
+        "forbidden",
+        std::string("this API key's role (") + store::to_string(principal->role) + ") may not use this endpoint"));
   }
   request.principal = std::move(principal).value();
   co_return std::nullopt;

@@ -58,8 +58,7 @@ bool in_merchant_scope(const Principal& p, std::string_view merchant_id) {
   return !p.merchant_id || *p.merchant_id == merchant_id;
 }
 
-Authenticator::Authenticator(AuthenticatorOptions options, store::ApiKeyStore& keys)
-    : options_(options), keys_(keys) {}
+Authenticator::Authenticator(AuthenticatorOptions options, store::ApiKeyStore& keys) : options_(options), keys_(keys) {}
 
 namespace {
 

@@ -27,13 +27,12 @@ std::set<std::string> registered_routes() {
   cache::LocalVelocityCounters counters;
   decide::RuleEngine engine({}, counters);
   decide::DecisionPipeline pipeline({}, **db, fingerprinter, engine);
-  Authenticator auth(**db);
-  AccessControl access(auth, nullptr, metrics);
   Lifecycle lifecycle;
-  HealthApi health(
-      lifecycle, metrics, [] { return std::string("ok"); }, [] { return std::string("ok"); });
-  TransactionsApi transactions(access, pipeline, **db, fingerprinter, metrics);
-  RulesApi rules(access, **db, **db, **db, engine);
+  auto ok = []() -> Task<std::string> { co_return std::string("ok"); };
+  HealthApi health(lifecycle, metrics, ok, ok);
+  TransactionsApi transactions(pipeline, **db, fingerprinter, metrics);
+  boost::asio::io_context admin;
+  RulesApi rules(**db, **db, **db, engine, admin.get_executor());
   http::Router router;
   health.register_routes(router);
   transactions.register_routes(router);

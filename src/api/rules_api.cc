@@ -3,9 +3,9 @@
 #include <openssl/rand.h>
 
 #include "api/responses.h"
+#include "api/transactions_api.h"
 #include "common/hex.h"
 #include "domain/card_text.h"
-#include "api/transactions_api.h"
 #include "domain/identifiers.h"
 #include "domain/time.h"
 #include "rules/expression.h"
@@ -198,8 +198,8 @@ Status check_list_name(const std::string& name) {
 
 }  // namespace
 
-RulesApi::RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit,
-                   decide::RuleEngine& engine, Executor admin)
+RulesApi::RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit, decide::RuleEngine& engine,
+                   Executor admin)
     : rules_(rules), lists_(lists), audit_(audit), engine_(engine), admin_(std::move(admin)) {}
 
 void RulesApi::register_routes(http::Router& router) {

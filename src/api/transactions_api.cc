@@ -264,6 +264,10 @@ Task<http::Response> TransactionsApi::resolve(http::Request& request) {
   if (!issues.empty()) {
     co_return error_response(make_error("validation_failed", "the resolution is not valid", std::move(issues)));
   }
+  // A key scoped to a merchant resolves only that merchant's reviews; others are absent to it.
+  if (!in_merchant_scope(principal, request.path_params["merchant_id"])) {
+    co_return error_response(make_error("not_found", "no such transaction"));
+  }
   resolution.by = principal.name;
   resolution.at = domain::now_millis();
   auto resolved = co_await store_.resolve_review(request.path_params["merchant_id"],

@@ -28,7 +28,7 @@ struct Command {
   store::Role role = store::Role::kValidator;
   std::optional<std::string> merchant_id;
   std::string key_name;
-  std::string key_id;  // for kApiKeyRevoke
+  std::string key_id;     // for kApiKeyRevoke
   std::string help_text;  // for kHelp: what to print on stdout
 };
 

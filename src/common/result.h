@@ -44,12 +44,26 @@ enum class ErrorCode {
   kUsage,                 // command line only (exit 2)
 };
 
-inline constexpr std::array<std::string_view, 20> kErrorCodeNames = {
-    "validation_failed", "malformed_json",         "malformed_request", "unauthorized",     "forbidden",
-    "not_found",         "method_not_allowed",     "idempotency_conflict", "not_reviewable", "conflict",
-    "version_mismatch",  "precondition_required",  "payload_too_large", "unsupported_media_type",
-    "invalid_expression", "rate_limited",          "unavailable",       "internal",         "invalid_configuration",
-    "usage"};
+inline constexpr std::array<std::string_view, 20> kErrorCodeNames = {"validation_failed",
+                                                                     "malformed_json",
+                                                                     "malformed_request",
+                                                                     "unauthorized",
+                                                                     "forbidden",
+                                                                     "not_found",
+                                                                     "method_not_allowed",
+                                                                     "idempotency_conflict",
+                                                                     "not_reviewable",
+                                                                     "conflict",
+                                                                     "version_mismatch",
+                                                                     "precondition_required",
+                                                                     "payload_too_large",
+                                                                     "unsupported_media_type",
+                                                                     "invalid_expression",
+                                                                     "rate_limited",
+                                                                     "unavailable",
+                                                                     "internal",
+                                                                     "invalid_configuration",
+                                                                     "usage"};
 
 constexpr std::string_view to_string(ErrorCode c) { return kErrorCodeNames[static_cast<std::size_t>(c)]; }
 inline std::ostream& operator<<(std::ostream& os, ErrorCode c) { return os << to_string(c); }
@@ -64,7 +78,7 @@ inline ErrorCode unknown_error_code() { return ErrorCode::kInternal; }
 class ErrorCodeName {
  public:
   consteval ErrorCodeName(const char* spelling) : code_(lookup(spelling)) {}  // NOLINT(google-explicit-constructor)
-  constexpr ErrorCodeName(ErrorCode code) : code_(code) {}                     // NOLINT(google-explicit-constructor)
+  constexpr ErrorCodeName(ErrorCode code) : code_(code) {}                    // NOLINT(google-explicit-constructor)
   constexpr ErrorCode code() const { return code_; }
 
  private:

@@ -22,7 +22,8 @@ TEST(RenderError, EmptyDetailsAreAnEmptyArray) {
 }
 
 TEST(RenderError, EscapesText) {
-  const std::string out = render_error(make_error("internal", "quote \" backslash \\ newline \n", {{"metadata.a\"b", "y"}}));
+  const std::string out =
+      render_error(make_error("internal", "quote \" backslash \\ newline \n", {{"metadata.a\"b", "y"}}));
   boost::system::error_code ec;
   const auto v = boost::json::parse(out, ec);
   ASSERT_FALSE(ec) << out;

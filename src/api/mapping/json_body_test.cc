@@ -16,8 +16,8 @@ TEST(ParseJsonStrict, ParsesNestedValues) {
 }
 
 TEST(ParseJsonStrict, RefusesARepeatedKeyAtAnyDepth) {
-  for (const char* text : {R"({"a":1,"a":2})", R"({"x":{"a":1,"b":2,"a":1}})", R"([{"k":1},{"k":1,"k":1}])",
-                           R"({"\u0061":1,"a":2})"}) {
+  for (const char* text :
+       {R"({"a":1,"a":2})", R"({"x":{"a":1,"b":2,"a":1}})", R"([{"k":1},{"k":1,"k":1}])", R"({"\u0061":1,"a":2})"}) {
     auto v = parse_json_strict(text);
     ASSERT_FALSE(v.ok()) << text;
     EXPECT_EQ(v.error().code, "malformed_json");

@@ -1,7 +1,5 @@
 #include "api/mapping/transaction_request.h"
 
-#include "domain/card_text.h"
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/card_text.h"
 #include "domain/country.h"
 #include "domain/currency.h"
 #include "domain/identifiers.h"

@@ -20,9 +20,9 @@ namespace json = boost::json;
 using Issues = std::set<std::pair<std::string, std::string>>;  // {field, issue}
 
 const std::set<std::string> kCatalogue = {
-    "required", "invalid_type", "invalid_format",   "invalid_value",   "out_of_range",  "too_short", "too_long",
-    "too_many", "invalid_key",  "unknown_currency", "unknown_country", "unknown_field", "conflict",
-    "looks_like_card_number"};
+    "required",        "invalid_type",  "invalid_format", "invalid_value",         "out_of_range",
+    "too_short",       "too_long",      "too_many",       "invalid_key",           "unknown_currency",
+    "unknown_country", "unknown_field", "conflict",       "looks_like_card_number"};
 
 constexpr const char* kPan = "4242424242424242";
 
@@ -381,9 +381,11 @@ std::vector<Case> cases() {
       {"metadata value holding a card number",
        edit(R"({"metadata":{"note":"card 4111 1111 1111 1111 please"}})"),
        {{"metadata.note", "looks_like_card_number"}}},
-      {"metadata value holding a dashed card number", edit(R"({"metadata":{"n":"5555-5555-5555-4444"}})"),
+      {"metadata value holding a dashed card number",
+       edit(R"({"metadata":{"n":"5555-5555-5555-4444"}})"),
        {{"metadata.n", "looks_like_card_number"}}},
-      {"metadata key holding a card number", edit(R"({"metadata":{"4111111111111111":"x"}})"),
+      {"metadata key holding a card number",
+       edit(R"({"metadata":{"4111111111111111":"x"}})"),
        {{"metadata", "looks_like_card_number"}}},
       {"metadata value object", edit(R"({"metadata":{"n":{"x":"y"}}})"), {{"metadata.n", "invalid_type"}}},
       {"metadata value boolean", edit(R"({"metadata":{"n":true}})"), {{"metadata.n", "invalid_type"}}},

@@ -24,7 +24,11 @@ namespace {
 // A raw second connection to inspect or interfere with the file.
 class RawDb {
  public:
-  explicit RawDb(const std::string& path) { sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr); }
+  // The store's background clean-up may hold the write lock a moment: wait for it as the store itself does.
+  explicit RawDb(const std::string& path) {
+    sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
+    sqlite3_busy_timeout(db_, 10000);
+  }
   ~RawDb() { sqlite3_close_v2(db_); }
   int exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
   std::int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
