@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.h"
 #include "domain/card_text.h"
 #include "domain/country.h"
 #include "domain/currency.h"
@@ -40,25 +41,8 @@ constexpr std::string_view kCustomerFields[] = {"id", "email", "ip", "country", 
 constexpr std::string_view kMerchantFields[] = {"mcc", "country"};
 
 // An object key as it may appear in a field path: runs of 12 or more ASCII
-// digits (a card number's shape) are replaced so no PAN is echoed back.
-std::string safe_key(std::string_view key) {
-  constexpr std::size_t kMinRedactedRun = 12;
-  std::string out;
-  out.reserve(key.size());
-  std::size_t i = 0;
-  while (i < key.size()) {
-    std::size_t j = i;
-    while (j < key.size() && key[j] >= '0' && key[j] <= '9') ++j;
-    if (j - i >= kMinRedactedRun) {
-      out += "[redacted]";
-    } else {
-      out.append(key.substr(i, j - i));
-    }
-    if (j < key.size()) out += key[j++];
-    i = j;
-  }
-  return out;
-}
+// digits (a card number's shape) are masked so no PAN is echoed back.
+std::string safe_key(std::string_view key) { return mask_long_digit_runs(key); }
 
 // Collects issues while walking the body. Paths are built from a base path
 // ("" at the top without prefix, "card", "transactions[3].card", ...).

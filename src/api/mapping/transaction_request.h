@@ -46,7 +46,7 @@ inline constexpr std::string_view kConflict = "conflict";  // fields that exclud
 // receive time). JSON null counts as absent for every named field.
 //
 // Neither the message nor any detail ever contains a field's value; object
-// keys echoed in paths have runs of 12 or more digits replaced by "[redacted]"
+// keys echoed in paths have runs of 12 or more digits masked with '*' (common/text.h)
 // so a card number sent as a key does not come back either. Never throws
 // (short of std::bad_alloc).
 Result<domain::TransactionRequest> parse_transaction_request(const boost::json::value& body,
