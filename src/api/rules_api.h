@@ -14,7 +14,7 @@
 #pragma once
 
 #include "api/access.h"
-#include "decide/async_key_lock.h"
+#include "common/async_key_lock.h"
 #include "decide/rule_engine.h"
 #include "http/router.h"
 #include "store/stores.h"
@@ -54,7 +54,7 @@ class RulesApi {
   store::AuditLog& audit_;
   decide::RuleEngine& engine_;
   Executor admin_;
-  decide::AsyncKeyLock changes_;  // one key: every change is serialised
+  AsyncKeyLock changes_;  // one key: every change is serialised
 };
 
 }  // namespace txv::api

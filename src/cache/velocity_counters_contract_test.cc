@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "cache/velocity_counters.h"
+#include "common/async_test_runner.h"
 #include "domain/time.h"
-#include "store/async_test_runner.h"
 
 namespace txv::cache::contract {
 namespace {

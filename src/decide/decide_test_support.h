@@ -17,8 +17,8 @@
 #include <string>
 
 #include "common/async.h"
+#include "common/async_test_runner.h"
 #include "domain/transaction.h"
-#include "store/async_test_runner.h"
 #include "store/sqlite/sqlite_database.h"
 #include "store/stores.h"
 
@@ -108,16 +108,7 @@ inline domain::TransactionRequest request(std::string id, const std::string& car
   return r;
 }
 
-// Suspends the calling coroutine until `done()` holds, polling on its own executor: a stand-in for a slow store
-// call. Never blocks the thread.
-template <class F>
-Task<void> suspend_until(F done) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (!done()) {
-    timer.expires_after(std::chrono::microseconds(200));
-    co_await timer.async_wait(asio::use_awaitable);
-  }
-}
+using txv::testing::suspend_until;
 
 // A stored decision as another process (or an earlier run) left it.
 inline domain::DecisionRecord stored_decision(const std::string& transaction_id, const std::string& fingerprint,

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "common/async.h"
+#include "common/async_key_lock.h"
 #include "common/result.h"
-#include "decide/async_key_lock.h"
 #include "decide/fingerprint.h"
 #include "decide/rules_stage.h"
 #include "domain/transaction.h"

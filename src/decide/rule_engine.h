@@ -43,7 +43,7 @@
 #include "cache/velocity_counters.h"
 #include "cache/velocity_history.h"
 #include "common/async.h"
-#include "decide/async_key_lock.h"
+#include "common/async_key_lock.h"
 #include "decide/rules_stage.h"
 #include "rules/rule_set.h"
 #include "store/records.h"

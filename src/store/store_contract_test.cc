@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/async_test_runner.h"
 #include "common/hex.h"
 #include "domain/time.h"
-#include "store/async_test_runner.h"
 #include "store/record_json.h"
 #include "store/stores.h"
 

@@ -22,6 +22,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/async_key_lock.h"
 #include "domain/time.h"
 #include "store/list_change.h"
 #include "store/record_json.h"
@@ -415,90 +416,6 @@ Result<bool> sweep_step(Connection& c, int chunk) {
 
 // ---------------------------------------------------------------- async per-key lock
 
-// Mutual exclusion per key for coroutines: a waiter suspends (no thread is
-// parked) and is resumed, on its own executor, when the holder releases. The
-// std::mutex only guards the table and is never held across a suspension.
-class KeyedAsyncMutex {
- public:
-  class Guard {
-   public:
-    Guard(KeyedAsyncMutex* m, std::string key) : m_(m), key_(std::move(key)) {}
-    Guard(Guard&& o) noexcept : m_(std::exchange(o.m_, nullptr)), key_(std::move(o.key_)) {}
-    Guard& operator=(Guard&&) = delete;
-    Guard(const Guard&) = delete;
-    Guard& operator=(const Guard&) = delete;
-    ~Guard() {
-      if (m_ != nullptr) m_->unlock(key_);
-    }
-
-   private:
-    KeyedAsyncMutex* m_;
-    std::string key_;
-  };
-
-  Task<Guard> lock(std::string key) {
-    {
-      std::lock_guard lk(mu_);
-      if (held_.try_emplace(key).second) co_return Guard(this, std::move(key));
-    }
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-        [this, &key](auto handler) {
-          using H = decltype(handler);
-          auto waiter = std::make_unique<PostingWaiter<H>>(std::move(handler));
-          std::unique_lock lk(mu_);
-          auto [it, free] = held_.try_emplace(key);
-          if (!free) {
-            it->second.push_back(std::move(waiter));
-            return;
-          }
-          lk.unlock();
-          waiter->resume();  // released meanwhile: ours now
-        },
-        asio::use_awaitable);
-    co_return Guard(this, std::move(key));
-  }
-
- private:
-  struct Waiter {
-    virtual ~Waiter() = default;
-    virtual void resume() = 0;  // posts the continuation; never runs it inline
-  };
-  template <typename H>
-  struct PostingWaiter final : Waiter {
-    explicit PostingWaiter(H h)
-        : handler(std::move(h)),
-          guard(asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked)) {}
-    void resume() override {
-      auto ex = std::move(guard);
-      asio::post(ex, std::move(handler));
-    }
-    H handler;
-    std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<H>>(),
-                                       asio::execution::outstanding_work.tracked))>
-        guard;
-  };
-
-  void unlock(const std::string& key) {
-    std::unique_ptr<Waiter> next;
-    {
-      std::lock_guard lk(mu_);
-      auto it = held_.find(key);
-      if (it == held_.end()) return;
-      if (it->second.empty()) {
-        held_.erase(it);
-        return;
-      }
-      next = std::move(it->second.front());  // ownership passes to the next waiter
-      it->second.pop_front();
-    }
-    next->resume();
-  }
-
-  std::mutex mu_;
-  // Present = held; the deque holds the waiters in arrival order.
-  std::unordered_map<std::string, std::deque<std::unique_ptr<Waiter>>> held_;
-};
-
 }  // namespace
 
 // ==================================================================== Impl
@@ -513,7 +430,7 @@ struct SqliteDatabase::Impl {
   std::unique_ptr<asio::thread_pool> admin_threads;
   std::mutex close_mu;
   std::atomic<bool> closed{false};
-  KeyedAsyncMutex list_locks;
+  AsyncKeyLock list_locks;  // one change per list at a time
   std::atomic<bool> sweeping{false};
   std::atomic<bool> sweep_again{false};
 

@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/async_test_runner.h"
 #include "domain/time.h"
-#include "store/async_test_runner.h"
 
 namespace txv::store {
 namespace {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "common/async.h"
-#include "store/async_test_runner.h"
+#include "common/async_test_runner.h"
 
 namespace txv::store::sqlite {
 namespace {

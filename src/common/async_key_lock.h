@@ -1,5 +1,6 @@
 // An asynchronous lock per key: the decision pipeline's per-(merchant_id,
-// transaction_id) idempotency lock.
+// transaction_id) idempotency lock, the store's one-change-per-list lock, the
+// serialised admin changes.
 //
 // lock(key) completes at once when nobody holds `key`. Otherwise the calling
 // coroutine is suspended (no thread waits) and queued behind the earlier
@@ -28,7 +29,7 @@
 
 #include "common/async.h"
 
-namespace txv::decide {
+namespace txv {
 
 class AsyncKeyLock {
   struct Shard;
@@ -95,4 +96,4 @@ class AsyncKeyLock {
   std::atomic<std::size_t> waiting_{0};
 };
 
-}  // namespace txv::decide
+}  // namespace txv

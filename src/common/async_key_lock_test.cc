@@ -1,4 +1,4 @@
-#include "decide/async_key_lock.h"
+#include "common/async_key_lock.h"
 
 #include <gtest/gtest.h>
 
@@ -11,16 +11,16 @@
 #include <thread>
 #include <vector>
 
-#include "decide/decide_test_support.h"
+#include "common/async_test_runner.h"
 
-namespace txv::decide {
+namespace txv {
 namespace {
 
 using testing::AsyncRunner;
 using testing::wait_until;
 
 Task<void> until_open(const std::atomic<bool>& open) {
-  co_await test::suspend_until([&open] { return open.load(); });
+  co_await testing::suspend_until([&open] { return open.load(); });
 }
 
 // One thread only: while the holder is suspended (awaiting), every waiter must be suspended too, not parked on the
@@ -192,4 +192,4 @@ TEST(AsyncKeyLock, ExclusiveUnderContentionOnSeveralThreads) {
 }
 
 }  // namespace
-}  // namespace txv::decide
+}  // namespace txv

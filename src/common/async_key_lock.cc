@@ -1,11 +1,11 @@
-#include "decide/async_key_lock.h"
+#include "common/async_key_lock.h"
 
 #include <cassert>
 #include <functional>
 #include <type_traits>
 #include <utility>
 
-namespace txv::decide {
+namespace txv {
 
 template <class Handler>
 struct AsyncKeyLock::WaiterFor final : AsyncKeyLock::Waiter {
@@ -116,4 +116,4 @@ void AsyncKeyLock::release(Shard& shard, const std::string* key) noexcept {
   }
 }
 
-}  // namespace txv::decide
+}  // namespace txv

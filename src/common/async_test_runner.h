@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <optional>
@@ -63,6 +64,17 @@ bool wait_until(F done, std::chrono::seconds limit = std::chrono::seconds(120)) 
     std::this_thread::yield();
   }
   return true;
+}
+
+// Suspends the calling coroutine until `done()` holds, polling on its own executor: a stand-in for a slow store
+// call. Never blocks the thread.
+template <class F>
+Task<void> suspend_until(F done) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!done()) {
+    timer.expires_after(std::chrono::microseconds(200));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
 }
 
 }  // namespace txv::testing
