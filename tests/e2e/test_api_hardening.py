@@ -191,3 +191,20 @@ def test_audit_pages_are_bounded_in_bytes(server):
     r = server.audit(limit=500)
     assert r.status == 200
     assert len(r.body) < 4 * 1024 * 1024
+
+
+def test_analyst_scoped_to_a_merchant_resolves_only_its_reviews(server):
+    own, other = unique_merchant(), unique_merchant()
+    secret = server.create_key(unique_id("an"), "analyst", merchant=own)
+    rule = server.create_rule({"name": unique_id("scoperev"), "expression": "amount == 4321", "action": "review",
+                               "code": "scope_review"})
+    assert rule.status == 201, rule
+    mine, theirs = sample_txn(merchant_id=own, amount=4321), sample_txn(merchant_id=other, amount=4321)
+    assert server.validate_ok(mine)["decision"] == "review"
+    assert server.validate_ok(theirs)["decision"] == "review"
+    r = server.resolve(other, theirs["transaction_id"], {"decision": "approve", "note": "ok"}, key=secret)
+    assert_error(r, 404, "not_found")
+    assert server.get_txn(other, theirs["transaction_id"]).json.get("resolution") is None
+    r = server.resolve(own, mine["transaction_id"], {"decision": "approve", "note": "ok"}, key=secret)
+    assert r.status == 200, r
+    assert server.request("DELETE", f"/v1/rules/{rule.json['id']}", key="admin").status == 204
