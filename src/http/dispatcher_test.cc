@@ -13,15 +13,8 @@
 namespace txv::http {
 namespace {
 
+using testing::render_error;
 using testing::run_task;
-
-Response render_error(int status, const Error& e) {
-  Response r;
-  r.status = status;
-  r.body = "{\"error\":{\"code\":\"" + std::string(to_string(e.code)) + "\",\"message\":\"" + e.message +
-           "\",\"details\":[]}}";
-  return r;
-}
 
 std::size_t count_lines_starting(const std::string& text, const std::string& prefix) {
   std::istringstream in(text);

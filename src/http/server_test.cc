@@ -30,6 +30,8 @@
 namespace txv::http {
 namespace {
 
+using testing::render_error;
+
 using testing::Client;
 using testing::RawResponse;
 
@@ -45,14 +47,6 @@ class QuietLogs : public ::testing::Environment {
   }
 };
 [[maybe_unused]] const auto* const kQuietLogs = ::testing::AddGlobalTestEnvironment(new QuietLogs);
-
-Response render_error(int status, const Error& e) {
-  Response r;
-  r.status = status;
-  r.body = "{\"error\":{\"code\":\"" + std::string(to_string(e.code)) + "\",\"message\":\"" + e.message +
-           "\",\"details\":[]}}";
-  return r;
-}
 
 Response text(std::string body) {
   Response r;

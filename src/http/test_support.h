@@ -21,6 +21,8 @@
 #include <string_view>
 
 #include "common/async.h"
+#include "common/result.h"
+#include "http/message.h"
 
 namespace txv::http::testing {
 
@@ -161,5 +163,15 @@ class Client {
   std::string buffer_;
   bool head_only_ = false;
 };
+
+// The contract's error shape, enough for a Dispatcher under test (the real
+// renderer lives in the api layer above http/).
+inline Response render_error(int status, const Error& e) {
+  Response r;
+  r.status = status;
+  r.body = "{\"error\":{\"code\":\"" + std::string(to_string(e.code)) + "\",\"message\":\"" + e.message +
+           "\",\"details\":[]}}";
+  return r;
+}
 
 }  // namespace txv::http::testing
