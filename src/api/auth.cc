@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <stdexcept>
 
 #include "common/hex.h"
@@ -76,8 +77,22 @@ std::optional<std::string_view> bearer_secret(const std::string* header) {
   std::string_view secret = h.substr(kScheme.size() + 1);
   while (!secret.empty() && secret.front() == ' ') secret.remove_prefix(1);
   while (!secret.empty() && secret.back() == ' ') secret.remove_suffix(1);
-  if (secret.empty() || secret.size() > 256) return std::nullopt;
+  if (secret.empty()) return std::nullopt;
   return secret;
+}
+
+// Whether `secret` has the shape generate_api_key() gives every key: "txv_"
+// and 43 base64url characters. Anything else cannot be a key, and is refused
+// without a store look-up, so invented keys cost an unauthenticated client's
+// target no database read.
+bool has_key_shape(std::string_view secret) {
+  constexpr std::string_view kPrefix = "txv_";
+  constexpr std::size_t kLength = kPrefix.size() + 43;
+  if (secret.size() != kLength || secret.substr(0, kPrefix.size()) != kPrefix) return false;
+  for (unsigned char c : secret.substr(kPrefix.size())) {
+    if (!std::isalnum(c) && c != '-' && c != '_') return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -85,6 +100,7 @@ std::optional<std::string_view> bearer_secret(const std::string* header) {
 Task<Result<Principal>> Authenticator::authenticate(const http::Request& request) {
   auto secret = bearer_secret(request.header("authorization"));
   if (!secret) co_return make_error("unauthorized", "missing or malformed Authorization: Bearer <api key>");
+  if (!has_key_shape(*secret)) co_return make_error("unauthorized", "unknown API key");
   std::string hash = sha256_hex(*secret);
   const auto now = std::chrono::steady_clock::now();
 
