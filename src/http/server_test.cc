@@ -462,6 +462,12 @@ TEST_F(ServerTest, DrainWaitsForTheRequestInFlightAndClosesItsConnection) {
 // Out of descriptors, accept(2) fails at once, again and again: the loop
 // backs off (10 ms doubling to 1 s) instead of spinning, counts the failures,
 // and accepts the waiting connection once a descriptor is free.
+// Not built under the sanitizers: at the descriptor limit UBSan's vptr check
+// cannot open the pipe it probes memory with and reports a false "invalid
+// vptr" inside Asio's scheduler. The sanitized binary meets the same limit in
+// tests/e2e/test_http_edge.py (test_accept_backs_off_at_the_descriptor_limit_and_recovers),
+// which the sanitize suite runs.
+#ifndef __SANITIZE_ADDRESS__
 TEST_F(ServerTest, AcceptBacksOffAtTheDescriptorLimitAndRecovers) {
   Client client(port_, /*connect_now=*/false);  // its descriptor exists before the limit drops
   rlimit saved{};
@@ -486,6 +492,7 @@ TEST_F(ServerTest, AcceptBacksOffAtTheDescriptorLimitAndRecovers) {
   EXPECT_GE(failures, 1);
   EXPECT_LT(failures, 50) << "a spinning accept loop fails thousands of times in 500 ms";
 }
+#endif  // __SANITIZE_ADDRESS__
 
 // A throw-away self-signed certificate (P-256) for the TLS test.
 void write_self_signed(const std::string& cert_path, const std::string& key_path) {
