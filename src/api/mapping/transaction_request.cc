@@ -40,10 +40,6 @@ constexpr std::string_view kCardFields[] = {"number", "expiry_month", "expiry_ye
 constexpr std::string_view kCustomerFields[] = {"id", "email", "ip", "country", "device_id"};
 constexpr std::string_view kMerchantFields[] = {"mcc", "country"};
 
-// An object key as it may appear in a field path: runs of 12 or more ASCII
-// digits (a card number's shape) are masked so no PAN is echoed back.
-std::string safe_key(std::string_view key) { return mask_long_digit_runs(key); }
-
 // Collects issues while walking the body. Paths are built from a base path
 // ("" at the top without prefix, "card", "transactions[3].card", ...).
 class Checker {
@@ -68,7 +64,7 @@ class Checker {
     for (const auto& kv : o) {
       const std::string_view key = kv.key();
       if (std::find(known.begin(), known.end(), key) == known.end()) {
-        report(join(base, safe_key(key)), issue::kUnknownField);
+        report(join(base, mask_long_digit_runs(key)), issue::kUnknownField);
       }
     }
   }
@@ -293,7 +289,7 @@ class Checker {
         report(std::string(base), issue::kLooksLikeCardNumber);
         continue;
       }
-      const std::string field = join(base, safe_key(key));
+      const std::string field = join(base, mask_long_digit_runs(key));
       if (!kv.value().is_string()) {
         report(field, issue::kInvalidType);
         continue;
