@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include "config/pan_key.h"
 #include "decide/fingerprint.h"
 #include "decide/pipeline.h"
+#include "decide/rule_catalog.h"
 #include "decide/rule_engine.h"
 #include "domain/time.h"
 #include "http/dispatcher.h"
@@ -170,7 +173,10 @@ int run_serve(const txv::cli::Command& cmd) {
   engine_options.history = db.get();
   engine_options.admin = admin_pool.get_executor();
   txv::decide::RuleEngine engine(std::move(engine_options), counters, &counters);
-  txv::decide::DecisionPipeline pipeline({}, *db, fingerprinter, engine);
+  txv::api::WriteHealth write_health;
+  txv::decide::DecisionPipelineOptions pipeline_options;
+  pipeline_options.on_store_write = [&write_health](const txv::Status& s) { write_health.record(s); };
+  txv::decide::DecisionPipeline pipeline(std::move(pipeline_options), *db, fingerprinter, engine);
   txv::api::Authenticator authenticator({}, *db);
   std::unique_ptr<txv::cache::RateLimiter> rate_limiter;
   if (config.rate_limit > 0) {
@@ -185,10 +191,17 @@ int run_serve(const txv::cli::Command& cmd) {
         auto s = co_await db->ping();
         co_return s.ok() ? std::string("ok") : s.error().message;
       },
-      []() -> txv::Task<std::string> { co_return std::string("ok"); });
+      []() -> txv::Task<std::string> { co_return std::string("ok"); }, &write_health,
+      [&db]() -> txv::Task<std::string> {
+        auto s = co_await db->probe_write();
+        co_return s.ok() ? std::string("ok") : s.error().message;
+      });
   txv::api::TransactionsApi transactions(pipeline, *db, fingerprinter, metrics);
-  txv::api::RulesApi rules_api(*db, *db, *db, engine, admin_pool.get_executor());
-  if (auto s = txv::block_on(rules_api.load_all()); !s.ok())
+  txv::decide::RuleCatalogOptions catalog_options;
+  catalog_options.admin = admin_pool.get_executor();
+  txv::decide::RuleCatalog catalog(std::move(catalog_options), *db, *db, engine);
+  txv::api::RulesApi rules_api(*db, *db, *db, engine, catalog, admin_pool.get_executor());
+  if (auto s = txv::block_on(catalog.load_all()); !s.ok())
     return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
   if (auto s = engine.rebuild_counters(); !s.ok()) {
     return fail_config("TXV_DATABASE_URL: cannot rebuild velocity counters: " + s.error().message);
@@ -212,6 +225,13 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::http::Server server(server_options, dispatcher);
   if (auto s = server.start(); !s.ok()) return fail_config(s.error().message);
 
+  // Background loops (the catalog's poll) run on their own thread, off the I/O threads.
+  boost::asio::io_context background;
+  auto background_work = boost::asio::make_work_guard(background);
+  std::thread background_thread([&background] { background.run(); });
+  catalog.start(background.get_executor());
+
+
   lifecycle.started = true;
   txv::logging::info("txv serving", {{"version", TXV_VERSION},
                                      {"listen", config.listen_host + ":" + std::to_string(server.bound_port())},
@@ -230,6 +250,9 @@ int run_serve(const txv::cli::Command& cmd) {
   std::this_thread::sleep_for(config.drain_delay);
   server.stop_accepting();
   bool idle = server.wait_idle(grace_deadline);
+  catalog.stop();
+  background_work.reset();
+  background_thread.join();
   db->close();  // commits what is pending
   server.stop();
   admin_pool.join();

@@ -6,8 +6,14 @@ namespace txv::api {
 
 namespace json = boost::json;
 
-HealthApi::HealthApi(Lifecycle& lifecycle, metrics::Metrics& metrics, ReadinessCheck database, ReadinessCheck cache)
-    : lifecycle_(lifecycle), metrics_(metrics), database_(std::move(database)), cache_(std::move(cache)) {}
+HealthApi::HealthApi(Lifecycle& lifecycle, metrics::Metrics& metrics, ReadinessCheck database, ReadinessCheck cache,
+                     WriteHealth* writes, ReadinessCheck probe_write)
+    : lifecycle_(lifecycle),
+      metrics_(metrics),
+      database_(std::move(database)),
+      cache_(std::move(cache)),
+      writes_(writes),
+      probe_write_(std::move(probe_write)) {}
 
 void HealthApi::register_routes(http::Router& router) {
   router.add("GET", "/livez", {}, [](http::Request&) -> Task<http::Response> {
@@ -20,9 +26,23 @@ void HealthApi::register_routes(http::Router& router) {
   router.add("GET", "/readyz", {}, [this](http::Request&) -> Task<http::Response> {
     std::string db = co_await database_();
     std::string cache = co_await cache_();
-    bool ready = lifecycle_.started.load() && !lifecycle_.draining.load() && db == "ok" && cache == "ok";
+    std::string writes = "ok";
+    if (writes_ != nullptr && writes_->failing()) {
+      writes = "failing";
+      if (probe_write_ && !probing_.exchange(true)) {
+        std::string probe = co_await probe_write_();
+        probing_.store(false);
+        if (probe == "ok") {
+          writes_->record(Ok{});
+          writes = "ok";
+        }
+      }
+    }
+    // A cache that is down degrades decisions (they go on from the database) but does not stop them.
+    bool ready = lifecycle_.started.load() && !lifecycle_.draining.load() && db == "ok" && writes == "ok" &&
+                 (cache == "ok" || cache == "degraded");
     json::object body{{"status", ready ? "ok" : "unavailable"},
-                      {"checks", json::object{{"database", db}, {"cache", cache}}}};
+                      {"checks", json::object{{"database", db}, {"cache", cache}, {"writes", writes}}}};
     if (lifecycle_.draining.load()) body["checks"].as_object()["shutdown"] = "draining";
     if (!lifecycle_.started.load()) body["checks"].as_object()["startup"] = "starting";
     co_return json_response(ready ? 200 : 503, body);

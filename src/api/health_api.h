@@ -16,13 +16,37 @@ struct Lifecycle {
   std::atomic<bool> draining{false};  // SIGTERM received
 };
 
+// Whether this replica can persist: readiness follows the last writes (503
+// while they fail, 200 once one succeeds), so a load balancer stops sending
+// decisions to a replica whose disk is full or whose database turned
+// read-only. Failures that say nothing about persisting (a conflict, a bad
+// request) are not recorded. Thread-safe.
+class WriteHealth {
+ public:
+  void record(const Status& outcome) {
+    if (outcome.ok()) {
+      failing_.store(false, std::memory_order_relaxed);
+    } else if (outcome.error().code == ErrorCode::kUnavailable || outcome.error().code == ErrorCode::kInternal) {
+      failing_.store(true, std::memory_order_relaxed);
+    }
+  }
+  bool failing() const { return failing_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> failing_{false};
+};
+
 // A dependency check for /readyz: "ok" or a short reason. Asynchronous: a
 // database ping is a round trip.
 using ReadinessCheck = std::function<Task<std::string>()>;
 
 class HealthApi {
  public:
-  HealthApi(Lifecycle& lifecycle, metrics::Metrics& metrics, ReadinessCheck database, ReadinessCheck cache);
+  // `writes` may be null (no write tracking). While it reports failing, each
+  // /readyz also tries `probe_write` (at most one at a time), so readiness
+  // comes back once the store can persist again even with no traffic.
+  HealthApi(Lifecycle& lifecycle, metrics::Metrics& metrics, ReadinessCheck database, ReadinessCheck cache,
+            WriteHealth* writes = nullptr, ReadinessCheck probe_write = {});
   void register_routes(http::Router& router);
 
  private:
@@ -30,6 +54,9 @@ class HealthApi {
   metrics::Metrics& metrics_;
   ReadinessCheck database_;
   ReadinessCheck cache_;
+  WriteHealth* writes_;
+  ReadinessCheck probe_write_;
+  std::atomic<bool> probing_{false};
 };
 
 }  // namespace txv::api

@@ -32,7 +32,10 @@ std::set<std::string> registered_routes() {
   HealthApi health(lifecycle, metrics, ok, ok);
   TransactionsApi transactions(pipeline, **db, fingerprinter, metrics);
   boost::asio::io_context admin;
-  RulesApi rules(**db, **db, **db, engine, admin.get_executor());
+  decide::RuleCatalogOptions catalog_options;
+  catalog_options.admin = admin.get_executor();
+  decide::RuleCatalog catalog(std::move(catalog_options), **db, **db, engine);
+  RulesApi rules(**db, **db, **db, engine, catalog, admin.get_executor());
   http::Router router;
   health.register_routes(router);
   transactions.register_routes(router);

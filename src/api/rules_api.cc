@@ -199,8 +199,8 @@ Status check_list_name(const std::string& name) {
 }  // namespace
 
 RulesApi::RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit, decide::RuleEngine& engine,
-                   Executor admin)
-    : rules_(rules), lists_(lists), audit_(audit), engine_(engine), admin_(std::move(admin)) {}
+                   decide::RuleCatalog& catalog, Executor admin)
+    : rules_(rules), lists_(lists), audit_(audit), engine_(engine), catalog_(catalog), admin_(std::move(admin)) {}
 
 void RulesApi::register_routes(http::Router& router) {
   const auto admins = allow({Role::kAdmin});
@@ -220,29 +220,6 @@ void RulesApi::register_routes(http::Router& router) {
   router.add("GET", "/v1/audit", {readers}, [this](http::Request& r) { return list_audit(r); });
 }
 
-Task<Status> RulesApi::reload_rules_locked() {
-  auto all = co_await rules_.list_rules();
-  if (!all.ok()) co_return Error(all.error());
-  auto version = co_await rules_.rules_version();
-  if (!version.ok()) co_return Error(version.error());
-  // Completes once the new set is live (after any velocity backfill, built off the request path).
-  (void)co_await engine_.replace_rules(*all, *version);
-  co_return Ok{};
-}
-
-Task<Status> RulesApi::load_all() {
-  auto guard = co_await changes_.lock("changes");
-  auto lists = co_await lists_.list_lists();
-  if (!lists.ok()) co_return Error(lists.error());
-  for (const auto& summary : *lists) {
-    auto entries = co_await lists_.list_entries(summary.name);
-    if (!entries.ok()) co_return Error(entries.error());
-    if (!entries->has_value()) continue;
-    engine_.set_list(summary.name, std::make_shared<const decide::ListEntries>((*entries)->begin(), (*entries)->end()));
-  }
-  co_return co_await reload_rules_locked();
-}
-
 Task<http::Response> RulesApi::create_rule(http::Request& request) {
   const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
@@ -252,10 +229,10 @@ Task<http::Response> RulesApi::create_rule(http::Request& request) {
   if (rule.id.empty()) rule.id = new_rule_id();
   rule.version = 1;
   rule.created_at = rule.updated_at = domain::now_millis();
-  auto guard = co_await changes_.lock("changes");
+  auto guard = co_await catalog_.lock_changes();
   auto created = co_await rules_.create_rule(rule, principal.name);
   if (!created.ok()) co_return error_response(created.error());
-  if (auto s = co_await reload_rules_locked(); !s.ok()) co_return error_response(s.error());
+  if (auto s = co_await catalog_.rules_changed_locked(); !s.ok()) co_return error_response(s.error());
   co_return json_response(201, store::rule_to_json(*created));
 }
 
@@ -267,20 +244,20 @@ Task<http::Response> RulesApi::replace_rule(http::Request& request) {
   rule.id = request.path_params["id"];
   if (auto s = parse_rule_body(*body, rule, false); !s.ok()) co_return error_response(s.error());
   rule.updated_at = domain::now_millis();
-  auto guard = co_await changes_.lock("changes");
+  auto guard = co_await catalog_.lock_changes();
   auto replaced = co_await rules_.replace_rule(rule, principal.name);
   if (!replaced.ok()) co_return error_response(replaced.error());
-  if (auto s = co_await reload_rules_locked(); !s.ok()) co_return error_response(s.error());
+  if (auto s = co_await catalog_.rules_changed_locked(); !s.ok()) co_return error_response(s.error());
   co_return json_response(200, store::rule_to_json(*replaced));
 }
 
 Task<http::Response> RulesApi::delete_rule(http::Request& request) {
   const Principal& principal = principal_of(request);
-  auto guard = co_await changes_.lock("changes");
+  auto guard = co_await catalog_.lock_changes();
   if (auto s = co_await rules_.delete_rule(request.path_params["id"], principal.name); !s.ok()) {
     co_return error_response(s.error());
   }
-  if (auto s = co_await reload_rules_locked(); !s.ok()) co_return error_response(s.error());
+  if (auto s = co_await catalog_.rules_changed_locked(); !s.ok()) co_return error_response(s.error());
   http::Response r;
   r.status = 204;
   co_return r;
@@ -333,10 +310,10 @@ Task<http::Response> RulesApi::replace_list(http::Request& request) {
   if (auto s = check_list_name(name); !s.ok()) co_return error_response(s.error());
   auto parsed = co_await run_on(admin_, [&request] { return parse_and_index(request.body); });
   if (!parsed.ok()) co_return error_response(parsed.error());
-  auto guard = co_await changes_.lock("changes");
+  auto guard = co_await catalog_.lock_changes();
   auto summary = co_await lists_.replace_list(name, parsed->entries, principal.name);
   if (!summary.ok()) co_return error_response(summary.error());
-  engine_.set_list(name, std::move(parsed->set));
+  co_await catalog_.list_changed_locked(*summary, std::move(parsed->set));
   co_return json_response(200, list_summary_json(*summary));
 }
 
@@ -346,7 +323,7 @@ Task<http::Response> RulesApi::add_list_entries(http::Request& request) {
   if (auto s = check_list_name(name); !s.ok()) co_return error_response(s.error());
   auto parsed = co_await run_on(admin_, [&request] { return parse_and_index(request.body); });
   if (!parsed.ok()) co_return error_response(parsed.error());
-  auto guard = co_await changes_.lock("changes");
+  auto guard = co_await catalog_.lock_changes();
   auto current = engine_.list(name);
   // The union is built off the I/O threads too: a copy of up to 1,000,000 entries.
   auto next = co_await run_on(admin_, [&]() -> Result<std::shared_ptr<const decide::ListEntries>> {
@@ -360,7 +337,7 @@ Task<http::Response> RulesApi::add_list_entries(http::Request& request) {
   if (!next.ok()) co_return error_response(next.error());
   auto summary = co_await lists_.add_list_entries(name, parsed->entries, principal.name);
   if (!summary.ok()) co_return error_response(summary.error());
-  engine_.set_list(name, std::move(next).value());
+  co_await catalog_.list_changed_locked(*summary, std::move(next).value());
   co_return json_response(200, list_summary_json(*summary));
 }
 
@@ -368,17 +345,16 @@ Task<http::Response> RulesApi::remove_list_entry(http::Request& request) {
   const Principal& principal = principal_of(request);
   const std::string& name = request.path_params["name"];
   const std::string& value = request.path_params["value"];
-  auto guard = co_await changes_.lock("changes");
+  auto guard = co_await catalog_.lock_changes();
   auto summary = co_await lists_.remove_list_entry(name, value, principal.name);
   if (!summary.ok()) co_return error_response(summary.error());
-  if (auto current = engine_.list(name)) {
-    auto next = co_await run_on(admin_, [&current, &value] {
-      auto copy = std::make_shared<decide::ListEntries>(*current);
-      copy->erase(value);
-      return std::shared_ptr<const decide::ListEntries>(std::move(copy));
-    });
-    engine_.set_list(name, std::move(next));
-  }
+  auto current = engine_.list(name);
+  auto next = co_await run_on(admin_, [&current, &value] {
+    auto copy = current ? std::make_shared<decide::ListEntries>(*current) : std::make_shared<decide::ListEntries>();
+    copy->erase(value);
+    return std::shared_ptr<const decide::ListEntries>(std::move(copy));
+  });
+  co_await catalog_.list_changed_locked(*summary, std::move(next));
   co_return json_response(200, list_summary_json(*summary));
 }
 

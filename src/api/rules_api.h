@@ -1,11 +1,12 @@
 // Handlers of contract sections 5, 6 and 6b: rules, named lists, audit log.
 //
 // Every change is written to the store (which appends the audit entry in the
-// same database transaction) and then applied to the RuleEngine before the
-// answer is sent, so in embedded mode a change is live in decisions at once.
-// Changes are serialised by one asynchronous lock (waiters suspend, no thread
-// parks): they are rare admin operations, and it keeps the engine's list
-// snapshots equal to the stored lists.
+// same database transaction) and then handed to the RuleCatalog before the
+// answer is sent, so it is live in this replica's decisions at once and
+// announced to the others. Changes are serialised with the catalog's
+// refreshes by its asynchronous lock (waiters suspend, no thread parks): they
+// are rare admin operations, and it keeps the engine's list snapshots equal to
+// the stored lists.
 //
 // Admin work never runs on an I/O thread: parsing a list upload (up to
 // 128 MiB), building its look-up set, rendering a big list and the velocity
@@ -15,6 +16,7 @@
 
 #include "api/access.h"
 #include "common/async_key_lock.h"
+#include "decide/rule_catalog.h"
 #include "decide/rule_engine.h"
 #include "http/router.h"
 #include "store/stores.h"
@@ -24,11 +26,8 @@ namespace txv::api {
 class RulesApi {
  public:
   RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit, decide::RuleEngine& engine,
-           Executor admin);
+           decide::RuleCatalog& catalog, Executor admin);
   void register_routes(http::Router& router);
-
-  // Loads every stored rule and list into the engine (start-up).
-  Task<Status> load_all();
 
   Task<http::Response> create_rule(http::Request& request);
   Task<http::Response> replace_rule(http::Request& request);
@@ -46,15 +45,12 @@ class RulesApi {
   static constexpr std::size_t kMaxListUploadBody = 128 * 1024 * 1024;
 
  private:
-  // Caller holds the change lock.
-  Task<Status> reload_rules_locked();
-
   store::RuleStore& rules_;
   store::ListStore& lists_;
   store::AuditLog& audit_;
-  decide::RuleEngine& engine_;
+  decide::RuleEngine& engine_;  // read only: the current list content a change starts from
+  decide::RuleCatalog& catalog_;
   Executor admin_;
-  AsyncKeyLock changes_;  // one key: every change is serialised
 };
 
 }  // namespace txv::api

@@ -120,6 +120,7 @@ Task<Result<Decided>> DecisionPipeline::decide_new(const domain::TransactionRequ
   record.decision = combine(record.reasons);
 
   auto inserted = co_await store_.insert_decision(record);
+  if (options_.on_store_write) options_.on_store_write(inserted.ok() ? Status(Ok{}) : Status(inserted.error()));
   std::unique_ptr<Reservation> reservation = std::move(verdict->reservation);
   if (!inserted.ok() || !inserted->inserted) {
     // Not stored by us: uncount it. (A release that fails leaves one extra event counted; the store's answer

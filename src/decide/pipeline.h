@@ -43,6 +43,10 @@ struct Decided {
 
 struct DecisionPipelineOptions {
   std::function<domain::TimePoint()> now;  // defaults to the system clock (ms)
+  // Told the outcome of every attempt to store a decision (readiness follows
+  // the last writes: ok, or the store's Error). Optional; called on the
+  // deciding thread, so it must be cheap and thread-safe.
+  std::function<void(const Status&)> on_store_write;
 };
 
 class DecisionPipeline {

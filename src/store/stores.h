@@ -156,6 +156,10 @@ class DatabaseHealth {
  public:
   virtual ~DatabaseHealth() = default;
   virtual Task<Status> ping() = 0;
+  // A small durable write that no reader depends on: can this replica still
+  // persist (disk full, database read-only after a failover)? Readiness uses
+  // it to notice that writes work again. Default: ping().
+  virtual Task<Status> probe_write() { return ping(); }
   struct PoolStats {
     int idle = 0;
     int in_use = 0;

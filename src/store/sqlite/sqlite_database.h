@@ -174,6 +174,7 @@ class SqliteDatabase final : public Database {
   // DatabaseHealth. pool_stats() reports the read pool (the write connection
   // and the admin connection are dedicated and not counted).
   Task<Status> ping() override;
+  Task<Status> probe_write() override;
   PoolStats pool_stats() override;
 
   // Blocking. Creates schema_migrations if needed and applies every embedded
