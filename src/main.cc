@@ -231,7 +231,6 @@ int run_serve(const txv::cli::Command& cmd) {
   std::thread background_thread([&background] { background.run(); });
   catalog.start(background.get_executor());
 
-
   lifecycle.started = true;
   txv::logging::info("txv serving", {{"version", TXV_VERSION},
                                      {"listen", config.listen_host + ":" + std::to_string(server.bound_port())},
