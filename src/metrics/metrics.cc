@@ -15,6 +15,12 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
   return kBuckets;
 }
 
+const prometheus::Histogram::BucketBoundaries& round_trip_buckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                                   0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+  return kBuckets;
+}
+
 constexpr std::array<std::string_view, 8> kMethodLabels = {"GET",    "HEAD",  "POST",    "PUT",
                                                            "DELETE", "PATCH", "OPTIONS", "other"};
 constexpr std::size_t kOtherMethod = kMethodLabels.size() - 1;
@@ -111,6 +117,21 @@ Metrics::Metrics(const MetricsOptions& options)
                         .Help("Errors talking to the cache back-end")
                         .Register(*registry_)
                         .Add({})),
+      cache_degraded_(prometheus::BuildGauge()
+                          .Name("txv_cache_degraded")
+                          .Help("1 while the shared cache (Redis) is unreachable and decisions go on without it")
+                          .Register(*registry_)
+                          .Add({})),
+      redis_round_trip_(prometheus::BuildHistogram()
+                            .Name("txv_redis_round_trip_seconds")
+                            .Help("Round trips to Redis (a pipelined batch counts once)")
+                            .Register(*registry_)
+                            .Add({}, round_trip_buckets())),
+      db_round_trip_(prometheus::BuildHistogram()
+                         .Name("txv_db_round_trip_seconds")
+                         .Help("Round trips to PostgreSQL (a pipelined batch counts once)")
+                         .Register(*registry_)
+                         .Add({}, round_trip_buckets())),
       unhandled_exceptions_(prometheus::BuildCounter()
                                 .Name("txv_unhandled_exceptions_total")
                                 .Help("Requests answered 500 by the last-resort handler")
@@ -185,6 +206,9 @@ void Metrics::count_rule_match(const std::string& rule_id, const std::string& mo
 }
 
 void Metrics::count_cache_error() { cache_errors_.Increment(); }
+void Metrics::set_cache_degraded(bool degraded) { cache_degraded_.Set(degraded ? 1 : 0); }
+void Metrics::observe_redis_round_trip(double seconds) { redis_round_trip_.Observe(seconds); }
+void Metrics::observe_db_round_trip(double seconds) { db_round_trip_.Observe(seconds); }
 void Metrics::count_unhandled_exception() { unhandled_exceptions_.Increment(); }
 
 void Metrics::set_db_pool(int idle, int in_use) {

@@ -59,6 +59,11 @@ class Metrics {
   void count_cache_error();
   void count_unhandled_exception();
   void set_db_pool(int idle, int in_use);
+  // Replica mode: 1 while the shared cache (Redis) is unreachable and decisions go on without it.
+  void set_cache_degraded(bool degraded);
+  // One round trip to Redis / PostgreSQL (a pipelined batch counts once), in seconds. Thread-safe.
+  void observe_redis_round_trip(double seconds);
+  void observe_db_round_trip(double seconds);
 
   // Called at the start of render() so gauges that are read on demand (pool
   // state) are fresh.
@@ -77,6 +82,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& db_pool_;
   prometheus::Family<prometheus::Counter>& accept_errors_;
   prometheus::Counter& cache_errors_;
+  prometheus::Gauge& cache_degraded_;
+  prometheus::Histogram& redis_round_trip_;
+  prometheus::Histogram& db_round_trip_;
   prometheus::Counter& unhandled_exceptions_;
   prometheus::Counter* decision_counters_[3];
   std::array<prometheus::Counter*, 5> accept_error_counters_{};

@@ -10,6 +10,9 @@ namespace {
 
 TEST(Metrics, RendersEveryContractMetric) {
   Metrics m({"1.2.3"});
+  m.set_cache_degraded(true);
+  m.observe_redis_round_trip(0.0003);
+  m.observe_db_round_trip(0.002);
   m.count_decision("decline");
   m.observe_http_request("/v1/transactions/validate", "POST", 200, 0.002);
   m.count_rule_match("r1", "enforce");
@@ -29,6 +32,10 @@ TEST(Metrics, RendersEveryContractMetric) {
   EXPECT_NE(text.find("txv_db_pool_connections{state=\"in_use\"} 1"), std::string::npos);
   EXPECT_NE(text.find("txv_cache_errors_total 1"), std::string::npos);
   EXPECT_NE(text.find("txv_build_info{version=\"1.2.3\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("txv_cache_degraded 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("txv_redis_round_trip_seconds_bucket{le=\"0.0005\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("txv_redis_round_trip_seconds_bucket{le=\"0.00025\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("txv_db_round_trip_seconds_count 1"), std::string::npos) << text;
   EXPECT_NE(text.find("# TYPE txv_bugs_total counter\ntxv_bugs_total 0\n"), std::string::npos);
 }
 

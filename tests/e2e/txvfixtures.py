@@ -6,7 +6,7 @@ import pytest
 
 import txvtest
 
-__all__ = ["txv_bin", "server", "make_server"]
+__all__ = ["txv_bin", "server", "make_server", "make_cluster"]
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +46,45 @@ def make_server(txv_bin, tmp_path_factory):
         if start:
             srv.start()
         return srv
+
+    yield factory
+    errors = []
+    for srv in made:
+        if srv.running():
+            try:
+                srv.stop(expect_exit=0)
+            except AssertionError as e:
+                errors.append(str(e))
+        else:
+            srv.close_connections()
+    assert not errors, "\n".join(errors)
+
+
+@pytest.fixture
+def make_cluster(txv_bin, tmp_path_factory):
+    """Factory for N replicas of one service: ``make_cluster(n=3, env={...})``.
+
+    Replica mode only (TXV_E2E_BACKEND=replica): the replicas share one fresh
+    PostgreSQL database, one Redis database and one PAN key; keys are created
+    once (labels as for ``server``) and shared. Stopped with SIGTERM at the end.
+    """
+    if not txvtest.REPLICA:
+        pytest.skip("replica-mode test (TXV_E2E_BACKEND=replica)")
+    made: list[txvtest.TxvServer] = []
+
+    def factory(n=3, env=None, extra_args=None, **kw) -> list[txvtest.TxvServer]:
+        backend = txvtest.ReplicaBackend()
+        replicas = []
+        for i in range(n):
+            srv = txvtest.TxvServer(tmp_path_factory.mktemp(f"replica{i}"), extra_args=extra_args, env=env,
+                                    create_keys=(i == 0), replica=backend, **kw)
+            if i > 0:
+                srv.share_keys_with(replicas[0])
+            replicas.append(srv)
+            made.append(srv)
+        for srv in replicas:
+            srv.start()
+        return replicas
 
     yield factory
     errors = []

@@ -47,6 +47,13 @@ RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
+# Which back-end a TxvServer runs on: "sqlite" (embedded, the default) or
+# "replica" (PostgreSQL + Redis from scripts/test-servers.sh: TXV_TEST_DATABASE_URL,
+# TXV_TEST_REDIS_URL). `make test` runs the suite once per back-end.
+BACKEND = os.environ.get("TXV_E2E_BACKEND", "sqlite")
+REPLICA = BACKEND == "replica"
+
+
 def scaled(normal: int, sanitized: int) -> int:
     """A count for a heavy loop: smaller under ASan/UBSan."""
     return sanitized if SANITIZED else normal
@@ -115,6 +122,101 @@ def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float =
     """Runs ``txv ARGS`` and returns the completed process (text mode)."""
     return subprocess.run([txv_bin(), *args], env=clean_env(env), capture_output=True, text=True,
                           timeout=timeout, cwd=cwd)
+
+
+# --------------------------------------------------------------------------
+# Replica mode: PostgreSQL + Redis
+# --------------------------------------------------------------------------
+
+
+def _test_server_url(name: str) -> str:
+    url = os.environ.get(name)
+    if not url:
+        raise RuntimeError(f"TXV_E2E_BACKEND=replica needs {name} (scripts/test-servers.sh start DIR; . DIR/env)")
+    return url
+
+
+def psql(url: str, sql: str) -> str:
+    """Runs SQL with psql (Debian's postgresql-client) and returns its unaligned output."""
+    cp = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, f"psql failed: {cp.stderr}"
+    return cp.stdout
+
+
+def redis_command(url: str, *args: str) -> Any:
+    """One command over RESP (AUTH and SELECT from the URL); returns the decoded reply."""
+    from urllib.parse import unquote, urlparse
+    u = urlparse(url)
+    with socket.create_connection((u.hostname, u.port or 6379), timeout=10) as sock:
+        f = sock.makefile("rb")
+
+        def send(*words: str) -> Any:
+            out = f"*{len(words)}\r\n".encode()
+            for w in words:
+                b = w.encode()
+                out += f"${len(b)}\r\n".encode() + b + b"\r\n"
+            sock.sendall(out)
+            return _read_resp(f)
+
+        if u.password:
+            send(*(["AUTH", unquote(u.username), unquote(u.password)] if u.username else
+                   ["AUTH", unquote(u.password)]))
+        db = (u.path or "/0").lstrip("/") or "0"
+        send("SELECT", db)
+        return send(*args)
+
+
+def _read_resp(f) -> Any:
+    line = f.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode(errors="replace")
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_read_resp(f) for _ in range(n)]
+    raise RuntimeError(f"unexpected RESP: {line!r}")
+
+
+_redis_dbs = itertools.cycle(range(1, 16))
+_redis_dbs_lock = threading.Lock()
+
+
+class ReplicaBackend:
+    """A fresh PostgreSQL database and an emptied Redis database, shared by the
+    replicas (TxvServers) given it, with one PAN key for all of them."""
+
+    def __init__(self) -> None:
+        base = _test_server_url("TXV_TEST_DATABASE_URL")
+        name = "txv_e2e_" + uuid.uuid4().hex[:16]
+        psql(base, f"CREATE DATABASE {name}")
+        from urllib.parse import urlparse, urlunparse
+        u = urlparse(base)
+        self.database_url = urlunparse(u._replace(path="/" + name))
+        redis = _test_server_url("TXV_TEST_REDIS_URL")
+        with _redis_dbs_lock:
+            db = next(_redis_dbs)
+        r = urlparse(redis)
+        self.redis_url = urlunparse(r._replace(path=f"/{db}"))
+        redis_command(self.redis_url, "FLUSHDB")
+        self.pan_key = os.urandom(32).hex()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"TXV_REDIS_URL": self.redis_url, "TXV_PAN_KEY": self.pan_key}
+
+    def sql(self, statement: str) -> str:
+        return psql(self.database_url, statement)
 
 
 # --------------------------------------------------------------------------
@@ -298,7 +400,8 @@ class TxvServer:
 
     def __init__(self, base_dir: str | os.PathLike | None = None, extra_args: list[str] | None = None,
                  env: dict[str, str] | None = None, create_keys: bool = True, record_bodies: bool = False,
-                 drain_delay: str = "0s", grace_period: str = "20s", threads: int | None = None):
+                 drain_delay: str = "0s", grace_period: str = "20s", threads: int | None = None,
+                 replica: ReplicaBackend | None = None):
         if base_dir is None:
             base_dir = tempfile.mkdtemp(prefix="txv-e2e-")
         self.base = Path(base_dir)
@@ -306,8 +409,12 @@ class TxvServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.data_dir / "txv.db"
         self.database_url = f"sqlite:{self.db_path}"
+        self.replica: ReplicaBackend | None = replica or (ReplicaBackend() if REPLICA else None)
         self.extra_args = list(extra_args or [])
         self.env = dict(env or {})
+        if self.replica is not None:
+            self.database_url = self.replica.database_url
+            self.env = {**self.replica.env, **self.env}
         self.drain_delay = drain_delay
         self.grace_period = grace_period
         self.threads = threads
@@ -334,7 +441,7 @@ class TxvServer:
             args += ["--merchant", merchant]
         name = name or f"{label}-key"
         args += ["--name", name]
-        cp = run_cli(args)
+        cp = run_cli(args, env=self.cli_env())
         assert cp.returncode == 0, f"txv {' '.join(args)} -> {cp.returncode}: {cp.stderr}"
         lines = cp.stdout.splitlines()
         assert len(lines) == 1 and lines[0].strip(), f"apikey create stdout: {cp.stdout!r}"
@@ -349,9 +456,16 @@ class TxvServer:
         refuses to make one."""
         import hashlib
         subprocess.run([txv_bin(), "migrate", "--database-url", self.database_url], check=True,
-                       capture_output=True, env=clean_env())
+                       capture_output=True, env=clean_env(self.cli_env()))
         secret = "txv_" + uuid.uuid4().hex + uuid.uuid4().hex[:11]
         name = f"{label}-key"
+        if self.replica is not None:
+            self.replica.sql("INSERT INTO api_keys (id, name, role, merchant_id, secret_hash, created_at)"
+                             f" VALUES ('key_{uuid.uuid4().hex[:12]}', '{name}', 'validator', NULL,"
+                             f" '{hashlib.sha256(secret.encode()).hexdigest()}', {int(time.time() * 1000)})")
+            self.keys[label] = secret
+            self.key_names[label] = name
+            return secret
         with sqlite3.connect(self.db_path) as db:
             db.execute("INSERT INTO api_keys (id, name, role, merchant_id, secret_hash, created_at)"
                        " VALUES (?, ?, 'validator', NULL, ?, ?)",
@@ -360,6 +474,15 @@ class TxvServer:
         self.keys[label] = secret
         self.key_names[label] = name
         return secret
+
+    def cli_env(self) -> dict[str, str]:
+        """What a CLI call against this server's database needs (the PAN key in replica mode)."""
+        return dict(self.replica.env) if self.replica is not None else {}
+
+    def share_keys_with(self, other: "TxvServer") -> None:
+        """Uses the keys `other` created (replicas of one service share a database)."""
+        self.keys = dict(other.keys)
+        self.key_names = dict(other.key_names)
 
     def create_standard_keys(self) -> None:
         self.create_key("admin", "admin")
@@ -660,7 +783,11 @@ class TxvServer:
     # ---- database -----------------------------------------------------
 
     def db(self) -> sqlite3.Connection:
-        """A connection to the server's SQLite file (for inspection; use while stopped to write)."""
+        """A connection to the server's SQLite file (for inspection; use while stopped to write).
+        Embedded mode only: a test that inspects the file is skipped in replica mode."""
+        if self.replica is not None:
+            import pytest
+            pytest.skip("inspects the embedded SQLite file")
         return sqlite3.connect(str(self.db_path), timeout=30)
 
     def db_files(self) -> list[Path]:
