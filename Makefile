@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 export CTEST_OUTPUT_ON_FAILURE := 1
 
-.PHONY: run test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench bench-soak format format-check clean
+.PHONY: run run-cluster test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench bench-soak format format-check clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -19,6 +19,11 @@ build-asan: deps
 
 run: build
 	@bash scripts/run-embedded.sh
+
+# txv in replica mode on loopback: throw-away PostgreSQL and Redis, 3 replicas of txv serve,
+# nginx in front on 127.0.0.1:8080 (TXV_CLUSTER_PORT, TXV_BIN); Ctrl-C stops all of it.
+run-cluster: build
+	@bash scripts/run-cluster.sh
 
 # Every suite: unit, end-to-end (the real binary over HTTP), the same under
 # ASan+UBSan, the rules fuzzer, and the offline deployment checks.

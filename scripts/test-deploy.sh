@@ -3,8 +3,9 @@
 # on a debootstrapped Debian base), the Helm chart (lint, render for Kubernetes 1.28, schema and
 # unknown-field checks, policy), the Prometheus rules (promtool check + unit tests), Terraform
 # (parsed and checked structurally; fmt/validate/mocked plan when a terraform binary and the AWS
-# provider are on the machine), the GitHub Actions workflows (actionlint) and every shell script
-# (shellcheck). Entry point of `make test-deploy`; see deploy/README.md for what each step proves.
+# provider are on the machine), the Grafana dashboard (its metrics against the ones txv exports),
+# the GitHub Actions workflows (actionlint) and every shell script (shellcheck). Entry point of
+# `make test-deploy`; see deploy/README.md for what each step proves.
 #
 # Needs root on Debian bookworm, and nothing from the network but Debian's mirror and the npm
 # registry. Installs what it lacks (apt: podman buildah debootstrap shellcheck nodejs npm;
@@ -280,6 +281,7 @@ step "npm ci (deploy/package-lock.json)" npm_ci || true
 if [ -d "$DEPLOY/node_modules" ]; then
   step "Helm: lint --strict, template (k8s 1.28), schemas + unknown fields, policy" node_test tests/helm.test.mjs
   step "Prometheus: promtool check rules + unit tests for every alert" node_test tests/prometheus.test.mjs
+  step "Grafana dashboard: metrics the binary exports, PromQL, \${datasource}, Helm ConfigMap" node_test tests/grafana.test.mjs
   step "Terraform: hcl2json parse, references, architecture, Helm wiring" node_test tests/terraform.test.mjs
   step "Workflows and scripts: actionlint, shellcheck" node_test tests/workflows.test.mjs
   step "Dockerfile: static checks" node_test tests/dockerfile.test.mjs

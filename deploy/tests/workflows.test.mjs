@@ -153,6 +153,7 @@ test('actionlint catches a broken workflow (it is really linting)', async () => 
 describe('shell scripts', () => {
   const scripts = [
     path.join(REPO_DIR, 'scripts', 'test-deploy.sh'),
+    path.join(REPO_DIR, 'scripts', 'run-cluster.sh'),
     ...listFiles(DEPLOY_DIR, (p) => p.endsWith('.sh')),
   ];
   for (const s of scripts) {
