@@ -4,7 +4,7 @@
 
 export const REQUIRED_ALERTS = [
   'TxvHigh5xxRatio', 'TxvHighP99Latency', 'TxvDeclineRatioAnomaly',
-  'TxvCacheErrors', 'TxvDbPoolSaturation', 'TxvPodsNotReady',
+  'TxvCacheErrors', 'TxvCacheDegraded', 'TxvDbPoolSaturation', 'TxvPodsNotReady',
 ];
 // TLS 1.2+ ALB policies (no TLS 1.0/1.1). https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
 export const TLS12_POLICIES = [
