@@ -3,11 +3,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -17,8 +21,13 @@
 #include "api/responses.h"
 #include "api/rules_api.h"
 #include "api/transactions_api.h"
+#include "cache/degrading_velocity_counters.h"
 #include "cache/local/local_rate_limiter.h"
 #include "cache/local/local_velocity_counters.h"
+#include "cache/redis/redis_client.h"
+#include "cache/redis/redis_rate_limiter.h"
+#include "cache/redis/redis_velocity_counters.h"
+#include "cache/store_velocity_counters.h"
 #include "cli/command_line.h"
 #include "config/pan_key.h"
 #include "decide/fingerprint.h"
@@ -31,6 +40,7 @@
 #include "http/server.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
+#include "store/postgres/postgres_database.h"
 #include "store/sqlite/sqlite_database.h"
 
 #ifndef TXV_VERSION
@@ -40,17 +50,29 @@
 namespace {
 
 constexpr int kExitConfig = 2;
+// Redis pub/sub channel on which a replica announces a rule or list change.
+constexpr const char* kChangesChannel = "txv:changes";
 
 int fail_config(const std::string& message) {
   std::fprintf(stderr, "txv: %s\n", message.c_str());
   return kExitConfig;
 }
 
-// Opens the configured database, retrying a failing open for a short budget.
-txv::Result<std::unique_ptr<txv::store::Database>> open_database(const txv::config::ServerConfig& config) {
-  if (config.database_kind != txv::config::DatabaseKind::kSqlite) {
-    return txv::make_error("invalid_configuration",
-                           "TXV_DATABASE_URL: postgres is not supported by this build yet (use sqlite:PATH)");
+// Opens the configured database: SQLite (embedded) or PostgreSQL (replica
+// mode, retrying an unreachable server for a short budget). `on_round_trip`
+// (PostgreSQL) feeds txv_db_round_trip_seconds; empty for the CLI.
+txv::Result<std::unique_ptr<txv::store::Database>> open_database(const txv::config::ServerConfig& config,
+                                                                 std::function<void(double)> on_round_trip = {}) {
+  if (config.database_kind == txv::config::DatabaseKind::kPostgres) {
+    txv::store::PostgresOptions options;
+    options.url = config.database_url;
+    options.read_url = config.database_read_url;
+    // Enough connections for the batching writers, reads and admin work of this replica's threads.
+    options.pool_size = std::clamp(4 * config.threads, 8, 32);
+    options.on_round_trip = std::move(on_round_trip);
+    auto db = txv::store::open_postgres_database(options);
+    if (!db.ok()) return txv::make_error("invalid_configuration", "TXV_DATABASE_URL: " + db.error().message);
+    return db;
   }
   txv::store::SqliteOptions options;
   options.path = config.sqlite_path;
@@ -150,7 +172,8 @@ int run_serve(const txv::cli::Command& cmd) {
   signal(SIGPIPE, SIG_IGN);
 
   txv::logging::init(config.log_level);
-  auto db_result = open_database(config);
+  txv::metrics::Metrics metrics({TXV_VERSION});
+  auto db_result = open_database(config, [&metrics](double seconds) { metrics.observe_db_round_trip(seconds); });
   if (!db_result.ok()) return fail_config(db_result.error().message);
   std::unique_ptr<txv::store::Database> db = std::move(db_result).value();
   if (!cmd.no_migrate) {
@@ -159,7 +182,6 @@ int run_serve(const txv::cli::Command& cmd) {
   auto pan_key = txv::config::load_or_create_pan_key(config);
   if (!pan_key.ok()) return fail_config(pan_key.error().message);
 
-  txv::metrics::Metrics metrics({TXV_VERSION});
   metrics.set_before_render([&db](txv::metrics::Metrics& m) {
     auto s = db->pool_stats();
     m.set_db_pool(s.idle, s.in_use);
@@ -168,18 +190,76 @@ int run_serve(const txv::cli::Command& cmd) {
   constexpr std::size_t kAdminThreads = 1;
   boost::asio::thread_pool admin_pool(kAdminThreads);
   lower_priority_of_pool(admin_pool, kAdminThreads);
-  txv::cache::LocalVelocityCounters counters;
+  // Background loops (the catalog's poll, the counters' recovery) run on their own thread, off the I/O threads;
+  // it starts once the server is up.
+  boost::asio::io_context background;
+  auto background_work = boost::asio::make_work_guard(background);
+
+  // Counters and rate limits: in-process (embedded), or shared by every replica in Redis, falling back to counts
+  // from the database while Redis is unreachable.
+  std::unique_ptr<txv::cache::RedisClient> redis;
+  std::unique_ptr<txv::cache::LocalVelocityCounters> local_counters;
+  std::unique_ptr<txv::cache::RedisVelocityCounters> redis_counters;
+  std::unique_ptr<txv::cache::StoreVelocityCounters> store_counters;
+  std::unique_ptr<txv::cache::DegradingVelocityCounters> shared_counters;
+  txv::cache::VelocityCounters* counters = nullptr;
+  txv::cache::VelocityHistory* history = nullptr;
+  if (config.redis_url) {
+    txv::cache::RedisClientOptions redis_options;
+    redis_options.url = *config.redis_url;
+    redis_options.on_round_trip = [&metrics](double seconds) { metrics.observe_redis_round_trip(seconds); };
+    redis_options.on_error = [&metrics] { metrics.count_cache_error(); };
+    redis_options.on_log = [](std::string_view what) {
+      if (what.find("established") != std::string_view::npos) {
+        txv::logging::info("redis", {{"state", what}});
+      } else {
+        txv::logging::warn("redis", {{"state", what}});
+      }
+    };
+    auto client = txv::cache::RedisClient::create(std::move(redis_options));
+    if (!client.ok()) return fail_config("TXV_REDIS_URL: " + client.error().message);
+    redis = std::move(client).value();
+    redis_counters = std::make_unique<txv::cache::RedisVelocityCounters>(*redis);
+    store_counters = std::make_unique<txv::cache::StoreVelocityCounters>(*db);
+    txv::cache::DegradingVelocityCountersOptions degrading;
+    degrading.executor = background.get_executor();
+    degrading.on_state = [&metrics](bool degraded) {
+      metrics.set_cache_degraded(degraded);
+      if (degraded) {
+        txv::logging::warn("cache degraded: Redis unreachable, velocity from the database", {});
+      } else {
+        txv::logging::info("cache recovered: Redis counters made whole", {});
+      }
+    };
+    degrading.on_error = [&metrics] { metrics.count_cache_error(); };
+    shared_counters =
+        std::make_unique<txv::cache::DegradingVelocityCounters>(*redis_counters, *store_counters, std::move(degrading));
+    counters = shared_counters.get();
+  } else {
+    if (config.database_kind == txv::config::DatabaseKind::kPostgres) {
+      txv::logging::warn(
+          "TXV_REDIS_URL is not set: velocity counters and rate limits are per process; run one "
+          "replica, or set TXV_REDIS_URL to share them",
+          {});
+    }
+    local_counters = std::make_unique<txv::cache::LocalVelocityCounters>();
+    counters = local_counters.get();
+    history = local_counters.get();
+  }
   txv::decide::RuleEngineOptions engine_options;
-  engine_options.history = db.get();
+  engine_options.history = history != nullptr ? db.get() : nullptr;
   engine_options.admin = admin_pool.get_executor();
-  txv::decide::RuleEngine engine(std::move(engine_options), counters, &counters);
+  txv::decide::RuleEngine engine(std::move(engine_options), *counters, history);
   txv::api::WriteHealth write_health;
   txv::decide::DecisionPipelineOptions pipeline_options;
   pipeline_options.on_store_write = [&write_health](const txv::Status& s) { write_health.record(s); };
   txv::decide::DecisionPipeline pipeline(std::move(pipeline_options), *db, fingerprinter, engine);
   txv::api::Authenticator authenticator({}, *db);
   std::unique_ptr<txv::cache::RateLimiter> rate_limiter;
-  if (config.rate_limit > 0) {
+  if (config.rate_limit > 0 && redis) {
+    rate_limiter = std::make_unique<txv::cache::RedisRateLimiter>(
+        *redis, txv::cache::RedisRateLimiterOptions{config.rate_limit, "txv:rl:"});
+  } else if (config.rate_limit > 0) {
     rate_limiter =
         std::make_unique<txv::cache::LocalRateLimiter>(txv::cache::LocalRateLimiterOptions{config.rate_limit, {}});
   }
@@ -191,7 +271,13 @@ int run_serve(const txv::cli::Command& cmd) {
         auto s = co_await db->ping();
         co_return s.ok() ? std::string("ok") : s.error().message;
       },
-      []() -> txv::Task<std::string> { co_return std::string("ok"); }, &write_health,
+      [&redis]() -> txv::Task<std::string> {
+        if (!redis) co_return std::string("ok");
+        // Decisions go on without Redis (velocity from the database): degraded, still ready.
+        auto s = co_await redis->ping();
+        co_return s.ok() ? std::string("ok") : std::string("degraded");
+      },
+      &write_health,
       [&db]() -> txv::Task<std::string> {
         auto s = co_await db->probe_write();
         co_return s.ok() ? std::string("ok") : s.error().message;
@@ -199,6 +285,14 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::api::TransactionsApi transactions(pipeline, *db, fingerprinter, metrics);
   txv::decide::RuleCatalogOptions catalog_options;
   catalog_options.admin = admin_pool.get_executor();
+  if (redis) {
+    // Other replicas hear of a change at once; the version poll is the fallback when a message is lost.
+    catalog_options.announce = [&redis] {
+      boost::asio::co_spawn(
+          redis->executor(), [&redis]() -> txv::Task<void> { (void)co_await redis->publish(kChangesChannel, "1"); },
+          boost::asio::detached);
+    };
+  }
   txv::decide::RuleCatalog catalog(std::move(catalog_options), *db, *db, engine);
   txv::api::RulesApi rules_api(*db, *db, *db, engine, catalog, admin_pool.get_executor());
   if (auto s = txv::block_on(catalog.load_all()); !s.ok())
@@ -225,11 +319,18 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::http::Server server(server_options, dispatcher);
   if (auto s = server.start(); !s.ok()) return fail_config(s.error().message);
 
-  // Background loops (the catalog's poll) run on their own thread, off the I/O threads.
-  boost::asio::io_context background;
-  auto background_work = boost::asio::make_work_guard(background);
   std::thread background_thread([&background] { background.run(); });
   catalog.start(background.get_executor());
+  if (redis) {
+    boost::asio::co_spawn(
+        redis->executor(),
+        [&redis, &catalog]() -> txv::Task<void> {
+          (void)co_await redis->subscribe(
+              kChangesChannel, [&catalog](std::string_view, std::string_view) { catalog.notify(); },
+              [&catalog] { catalog.notify(); });
+        },
+        boost::asio::detached);
+  }
 
   lifecycle.started = true;
   txv::logging::info("txv serving", {{"version", TXV_VERSION},
@@ -237,6 +338,7 @@ int run_serve(const txv::cli::Command& cmd) {
                                      {"database", config.database_kind == txv::config::DatabaseKind::kSqlite
                                                       ? std::string_view("sqlite")
                                                       : std::string_view("postgres")},
+                                     {"cache", redis ? std::string_view("redis") : std::string_view("local")},
                                      {"tls", config.tls_cert_file.has_value()}});
 
   int received = 0;
@@ -250,10 +352,12 @@ int run_serve(const txv::cli::Command& cmd) {
   server.stop_accepting();
   bool idle = server.wait_idle(grace_deadline);
   catalog.stop();
+  if (shared_counters) shared_counters->stop();
   background_work.reset();
   background_thread.join();
   db->close();  // commits what is pending
   server.stop();
+  redis.reset();  // ends the subscription (its handler points at the catalog) and the client's thread
   admin_pool.join();
   txv::logging::info("shutdown: done", {{"in_flight_finished", idle}});
   return idle ? 0 : 1;

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include "store/postgres/postgres_database.h"
+#include "store/postgres/test_schema.h"
 #include "store/sqlite/sqlite_database.h"
 #include "store/store_contract_test.h"
 
@@ -34,11 +36,45 @@ class SqliteBackend : public Backend {
   std::string dir_;
 };
 
+// A fresh schema per test on the server of TXV_TEST_DATABASE_URL, dropped
+// with the back-end.
+class PostgresBackend : public Backend {
+ public:
+  explicit PostgresBackend(std::unique_ptr<pg::testing::TestSchema> schema) : schema_(std::move(schema)) {}
+  Result<std::unique_ptr<Database>> open() override { return open_postgres_database(schema_->options()); }
+
+ private:
+  std::unique_ptr<pg::testing::TestSchema> schema_;
+};
+
+// Stands for a back-end that must run here but cannot: every test fails
+// (opening answers `why`) instead of being skipped.
+class MissingBackend : public Backend {
+ public:
+  explicit MissingBackend(std::string why) : why_(std::move(why)) {}
+  Result<std::unique_ptr<Database>> open() override { return make_error("unavailable", why_); }
+
+ private:
+  std::string why_;
+};
+
+std::unique_ptr<Backend> make_postgres_backend() {
+  auto url = pg::testing::test_database_url();
+  if (!url) {
+    if (!pg::testing::integration_required()) return nullptr;  // skipped
+    return std::make_unique<MissingBackend>("TXV_REQUIRE_INTEGRATION=1 but TXV_TEST_DATABASE_URL is not set");
+  }
+  auto schema = pg::testing::TestSchema::create(*url);
+  if (!schema.ok()) return std::make_unique<MissingBackend>(schema.error().message);
+  return std::make_unique<PostgresBackend>(std::move(*schema));
+}
+
 }  // namespace
 
 std::vector<BackendFactory> contract_backends() {
   return {
       BackendFactory{"sqlite", [] { return std::make_unique<SqliteBackend>(); }},
+      BackendFactory{"postgres", [] { return make_postgres_backend(); }},
   };
 }
 

@@ -63,6 +63,20 @@ struct TransactionPage {
   std::optional<std::int64_t> next_before_seq;  // set when more items may follow
 };
 
+// Counting stored decisions by a velocity key (cache/velocity_keys.h: the same
+// order and meaning), for velocity while the shared counters are unreachable.
+enum class DecisionField { kCardFingerprint, kCustomerId, kEmailLowerCase, kIp, kDeviceId, kMerchantId };
+struct DecisionCountQuery {
+  DecisionField field = DecisionField::kCardFingerprint;
+  std::string value;     // kEmailLowerCase: compared with the stored e-mail lower-cased (ASCII)
+  TimePoint after{};     // decided_at > after
+  std::string currency;  // `amount` sums the decisions in this currency only
+};
+struct DecisionCount {
+  std::int64_t count = 0;
+  std::int64_t amount = 0;  // saturates at INT64_MAX
+};
+
 class TransactionStore {
  public:
   virtual ~TransactionStore() = default;
@@ -85,6 +99,12 @@ class TransactionStore {
   using VelocitySink = std::function<Status(std::span<const VelocityEvent>)>;
   virtual Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk,
                                       const VelocitySink& sink) = 0;
+  // One count per query, in order, over the stored decisions (an indexed query per
+  // field). Default: "unavailable" (a back-end that cannot count).
+  virtual Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) {
+    (void)queries;
+    co_return make_error("unavailable", "this store cannot count decisions");
+  }
 };
 
 // Every change bumps rules_version and appends an audit entry in the same

@@ -138,7 +138,7 @@ def test_validator_key_needs_a_merchant_and_admin_key_refuses_one(server):
 
 
 def test_apikey_list_shows_keys_never_secrets(server):
-    cp = run_cli(["apikey", "list", "--database-url", server.database_url])
+    cp = run_cli(["apikey", "list", "--database-url", server.database_url], env=server.cli_env())
     assert cp.returncode == 0, cp
     for label, secret in server.keys.items():
         assert secret not in cp.stdout
@@ -151,15 +151,15 @@ def test_revoked_key_is_refused_at_once(server):
     merchant = unique_merchant()
     secret = server.create_key(unique_id("rv"), "validator", merchant=merchant)
     assert server.validate(sample_txn(merchant_id=merchant), key=secret).status == 200
-    listed = run_cli(["apikey", "list", "--database-url", server.database_url]).stdout
+    listed = run_cli(["apikey", "list", "--database-url", server.database_url], env=server.cli_env()).stdout
     key_id = next(line.split()[0] for line in listed.splitlines() if merchant in line)
-    cp = run_cli(["apikey", "revoke", key_id, "--database-url", server.database_url])
+    cp = run_cli(["apikey", "revoke", key_id, "--database-url", server.database_url], env=server.cli_env())
     assert cp.returncode == 0, cp
     # Effective within the documented second on every replica: poll with a deadline.
     poll(lambda: server.validate(sample_txn(merchant_id=merchant), key=secret).status == 401, REQUEST_TIMEOUT,
          what="revoked key refused")
     assert_error(server.validate(sample_txn(merchant_id=merchant), key=secret), 401, "unauthorized")
-    cp = run_cli(["apikey", "revoke", "key_doesnotexist", "--database-url", server.database_url])
+    cp = run_cli(["apikey", "revoke", "key_doesnotexist", "--database-url", server.database_url], env=server.cli_env())
     assert cp.returncode == 1
 
 

@@ -89,7 +89,7 @@ def test_migrate_via_env(tmp_path):
 
 def test_serve_no_migrate_on_migrated_db(make_server):
     srv = make_server(start=False, extra_args=["--no-migrate"])
-    cp = run_cli(["migrate", "--database-url", srv.database_url])
+    cp = run_cli(["migrate", "--database-url", srv.database_url], env=srv.cli_env())
     assert cp.returncode == 0
     srv.start()
     assert srv.validate(__import__("txvtest").sample_txn()).status == 200

@@ -218,6 +218,37 @@ class ReplicaBackend:
     def sql(self, statement: str) -> str:
         return psql(self.database_url, statement)
 
+    def dump(self, prefix: Path) -> list[Path]:
+        """Writes everything stored (PostgreSQL and Redis) to files and returns them."""
+        pg = Path(f"{prefix}.sql")
+        cp = subprocess.run(["pg_dump", "--no-owner", "-d", self.database_url, "-f", str(pg)],
+                            capture_output=True, text=True, timeout=120)
+        assert cp.returncode == 0, f"pg_dump failed: {cp.stderr}"
+        lines = []
+        cursor = "0"
+        while True:
+            cursor, keys = redis_command(self.redis_url, "SCAN", cursor, "COUNT", "1000")
+            for key in keys:
+                kind = redis_command(self.redis_url, "TYPE", key)
+                if kind == "string":
+                    value = redis_command(self.redis_url, "GET", key)
+                elif kind == "hash":
+                    value = redis_command(self.redis_url, "HGETALL", key)
+                elif kind == "zset":
+                    value = redis_command(self.redis_url, "ZRANGE", key, "0", "-1", "WITHSCORES")
+                elif kind == "set":
+                    value = redis_command(self.redis_url, "SMEMBERS", key)
+                elif kind == "list":
+                    value = redis_command(self.redis_url, "LRANGE", key, "0", "-1")
+                else:
+                    value = None
+                lines.append(json.dumps([key, kind, value]))
+            if cursor == "0":
+                break
+        rd = Path(f"{prefix}.redis.jsonl")
+        rd.write_text("\n".join(lines) + "\n")
+        return [pg, rd]
+
 
 # --------------------------------------------------------------------------
 # Cards and transactions
@@ -791,6 +822,10 @@ class TxvServer:
         return sqlite3.connect(str(self.db_path), timeout=30)
 
     def db_files(self) -> list[Path]:
+        """The files holding this server's stored data. Replica mode: a fresh dump of its
+        PostgreSQL database (pg_dump) and of its Redis database (every key and value)."""
+        if self.replica is not None:
+            return self.replica.dump(self.base / "storage-dump")
         return [p for p in (self.db_path, Path(f"{self.db_path}-wal"), Path(f"{self.db_path}-shm"),
                             Path(f"{self.db_path}-journal")) if p.exists()]
 
