@@ -1302,7 +1302,8 @@ Task<Status> SqliteDatabase::ping() {
 
 Task<Status> SqliteDatabase::probe_write() {
   co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
-    Query q(c, "INSERT INTO meta (key, value) VALUES ('write_probe', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1");
+    Query q(
+        c, "INSERT INTO meta (key, value) VALUES ('write_probe', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1");
     return q.run();
   });
 }
