@@ -343,6 +343,50 @@ TEST_P(StoreContractTest, InsertAndFindRoundTripEveryField) {
   EXPECT_FALSE(missing->has_value());
 }
 
+TEST_P(StoreContractTest, CountDecisionsByEachVelocityKeyInAWindowAndCurrency) {
+  auto rec = [](const std::string& tx, std::int64_t amount, const std::string& currency, int minute,
+                const std::string& email) {
+    DecisionRecord r = make_record("m-c", tx, Decision::kApprove, kT0 + minutes(minute));
+    r.amount = amount;
+    r.currency = currency;
+    r.has_customer = true;
+    r.customer = domain::Customer{"cust-1", email, "192.0.2.1", "US", "dev-1"};
+    return r;
+  };
+  insert(rec("a", 100, "USD", 0, "Ann@Example.com"));
+  insert(rec("b", 200, "USD", 5, "ann@example.com"));
+  insert(rec("c", 400, "EUR", 10, "ANN@EXAMPLE.COM"));
+  insert(rec("d", 800, "USD", 15, "other@example.com"));
+  DecisionRecord big = rec("e", std::numeric_limits<std::int64_t>::max(), "USD", 16, "big@example.com");
+  big.card.fingerprint = "big";
+  DecisionRecord big2 = big;
+  big2.transaction_id = "f";
+  insert(big);
+  insert(big2);
+
+  auto q = [](DecisionField f, std::string v, int after_minute, std::string currency = "USD") {
+    return DecisionCountQuery{f, std::move(v), kT0 + minutes(after_minute), std::move(currency)};
+  };
+  std::vector<DecisionCountQuery> queries{
+      q(DecisionField::kCardFingerprint, "0123456789abcdef0123456789abcdef", -1),  // a b c d
+      q(DecisionField::kCustomerId, "cust-1", 0),                                  // after a (exclusive): b c d e f
+      q(DecisionField::kEmailLowerCase, "ann@example.com", -1),                    // a b c (ASCII lower-case)
+      q(DecisionField::kEmailLowerCase, "ann@example.com", -1, "EUR"),             // a b c, EUR only
+      q(DecisionField::kIp, "192.0.2.1", 10),                                      // d e f
+      q(DecisionField::kDeviceId, "nobody", -100),
+      q(DecisionField::kMerchantId, "m-c", 14),       // d e f
+      q(DecisionField::kCardFingerprint, "big", -1),  // saturates
+  };
+  auto counts = run(db_->count_decisions(queries));
+  ASSERT_TRUE(counts.ok()) << counts.error().message;
+  ASSERT_EQ(counts->size(), queries.size());
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  std::vector<std::pair<std::int64_t, std::int64_t>> got;
+  for (const auto& c : *counts) got.emplace_back(c.count, c.amount);
+  EXPECT_EQ(got, (std::vector<std::pair<std::int64_t, std::int64_t>>{
+                     {4, 1100}, {5, max}, {3, 300}, {3, 400}, {3, max}, {0, 0}, {3, max}, {2, max}}));
+}
+
 TEST_P(StoreContractTest, DuplicateKeyReturnsTheStoredRecord) {
   InsertOutcome first = insert(make_full_record("m-1", "t-1"));
   ASSERT_TRUE(first.inserted);

@@ -196,3 +196,161 @@ def test_start_with_an_unreachable_database_exits_2_with_one_line(txv_bin, tmp_p
     lines = [line for line in cp.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, cp.stderr
     assert "TXV_DATABASE_URL" in lines[0]
+
+
+# ---------------------------------------------------------------- faults
+
+
+def redis_pid() -> int:
+    import os
+    with open(os.environ["TXV_TEST_REDIS_PID_FILE"]) as f:
+        return int(f.read().strip())
+
+
+def restart_redis() -> None:
+    import os
+    conf = os.environ["TXV_TEST_REDIS_CONF"]
+    cmd = ["redis-server", conf]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    subprocess.run(cmd, check=True, timeout=30)
+    poll(lambda: txvtest.redis_command(os.environ["TXV_TEST_REDIS_URL"], "PING") == "PONG", 30,
+         what="redis to answer again")
+
+
+def cache_state(srv) -> tuple[str, float]:
+    ready = srv.request("GET", "/readyz", key=None)
+    return ready.json["checks"]["cache"], srv.metric("txv_cache_degraded")
+
+
+def shadow_codes(decided: dict) -> set[str]:
+    return {m["code"] for m in decided["shadow_matches"]}
+
+
+class Load:
+    """Background validates over the replicas, recording every status."""
+
+    def __init__(self, replicas, threads=3):
+        self.replicas = replicas
+        self.statuses: list[int] = []
+        self.acknowledged: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(k,)) for k in range(threads)]
+
+    def run(self, k):
+        n = 0
+        while not self.stop_flag.is_set():
+            srv = self.replicas[(k + n) % len(self.replicas)]
+            n += 1
+            body = sample_txn(transaction_id=unique_id(), card=card(make_pan()))
+            r = srv.validate(body)
+            with self.lock:
+                self.statuses.append(r.status)
+                if r.status == 200:
+                    self.acknowledged.append((body["merchant_id"], body["transaction_id"]))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(timeout=60)
+
+
+def test_redis_outage_keeps_deciding_and_counts_are_made_whole(make_cluster):
+    replicas = make_cluster(3)
+    for threshold in (10, 11, 3, 4):
+        rule = {"name": f"card count {threshold}", "expression": f"velocity('card', '1h').count >= {threshold}",
+                "action": "review", "code": f"card_count_{threshold}", "priority": threshold, "mode": "shadow"}
+        assert replicas[0].create_rule(rule).status == 201
+    version = replicas[0].request("GET", "/v1/rules", key="admin").json["rules_version"]
+    for srv in replicas:
+        poll(lambda srv=srv: srv.request("GET", "/v1/rules", key="admin").json["rules_version"] == version, 10)
+
+    pan_x = make_pan()
+    for i in range(5):
+        assert replicas[i % 3].validate(sample_txn(card=card(pan_x))).status == 200
+
+    pid = redis_pid()
+    import os
+    import signal as sig
+    try:
+        with Load(replicas) as load:
+            # 1. Redis hangs (SIGSTOP): every call meets its deadline; decisions go on from PostgreSQL.
+            os.kill(pid, sig.SIGSTOP)
+            for i in range(5):
+                r = replicas[i % 3].validate(sample_txn(card=card(pan_x)))
+                assert r.status == 200, r
+            poll(lambda: all(cache_state(srv) == ("degraded", 1.0) for srv in replicas), 30,
+                 what="every replica to report the cache degraded")
+            # Idempotency stays exact without Redis: one decision, two replays.
+            body = sample_txn(transaction_id=unique_id(), card=card(make_pan()))
+            results = fire_together([lambda srv=srv: srv.validate(body) for srv in replicas])
+            assert [r.status for r in results] == [200, 200, 200], results
+            assert sorted(r.json["replayed"] for r in results) == [False, True, True]
+            os.kill(pid, sig.SIGCONT)
+            poll(lambda: all(cache_state(srv) == ("ok", 0.0) for srv in replicas), 60,
+                 what="every replica to leave degraded mode (queued events replayed)")
+        # The five decisions made before and the five during the outage are all in Redis now, once each.
+        decided = replicas[1].validate_ok(sample_txn(card=card(pan_x)))
+        assert shadow_codes(decided) >= {"card_count_10", "card_count_3", "card_count_4"}, decided
+        assert "card_count_11" not in shadow_codes(decided), decided
+        assert set(load.statuses) == {200}, sorted(set(load.statuses))
+
+        # 2. Redis killed and restarted empty: decisions go on; the ones made meanwhile are replayed into it.
+        pan_y = make_pan()
+        with Load(replicas) as load2:
+            os.kill(pid, sig.SIGKILL)
+            for i in range(3):
+                assert replicas[i % 3].validate(sample_txn(card=card(pan_y))).status == 200
+            restart_redis()
+            pid = redis_pid()
+            poll(lambda: all(cache_state(srv) == ("ok", 0.0) for srv in replicas), 60,
+                 what="every replica to recover after the restart")
+        decided = replicas[2].validate_ok(sample_txn(card=card(pan_y)))
+        assert "card_count_3" in shadow_codes(decided) and "card_count_4" not in shadow_codes(decided), decided
+        assert set(load2.statuses) == {200}, sorted(set(load2.statuses))
+    finally:
+        try:
+            os.kill(pid, sig.SIGCONT)
+        except OSError:
+            pass
+        try:
+            txvtest.redis_command(os.environ["TXV_TEST_REDIS_URL"], "PING")
+        except OSError:
+            restart_redis()
+
+    # No acknowledged decision was lost.
+    for merchant, tid in load.acknowledged + load2.acknowledged:
+        assert replicas[0].get_txn(merchant, tid).status == 200, tid
+    for srv in replicas:
+        assert srv.metric("txv_cache_errors_total") > 0
+
+
+def test_postgres_outage_answers_503_and_recovers(make_cluster):
+    import os
+    replicas = make_cluster(2)
+    pg_bin, pg_data = os.environ["TXV_TEST_PG_BIN"], os.environ["TXV_TEST_PG_DATA"]
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(as_pg + [f"{pg_bin}/pg_ctl", "-D", pg_data, "-m", "fast", "-w", "stop"], check=True,
+                   capture_output=True, timeout=60)
+    try:
+        for srv in replicas:
+            r = srv.validate(sample_txn(card=card(make_pan())))
+            assert_error(r, 503, "unavailable")
+            ready = srv.request("GET", "/readyz", key=None)
+            assert ready.status == 503, ready
+            assert ready.json["checks"]["database"] != "ok"
+    finally:
+        subprocess.run(as_pg + [f"{pg_bin}/pg_ctl", "-D", pg_data, "-l", f"{pg_data}/../pg.log", "-w", "start"],
+                       check=True, capture_output=True, timeout=60)
+    for srv in replicas:
+        poll(lambda srv=srv: srv.request("GET", "/readyz", key=None).status == 200, 60,
+             what="readiness once PostgreSQL is back")
+        body = sample_txn(transaction_id=unique_id(), card=card(make_pan()))
+        assert srv.validate(body).status == 200
+        assert srv.get_txn(body["merchant_id"], body["transaction_id"]).status == 200

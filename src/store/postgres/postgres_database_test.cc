@@ -2,7 +2,7 @@
 // decision batching (conflicts inside one batch, a failing item alone), the
 // pool's bound, connection loss and outages (a TCP proxy between the store and
 // the server), deadlines, read_url routing, open's retry budget and
-// count_decisions. What every back-end shares is in ../store_contract_test.cc.
+// What every back-end shares is in ../store_contract_test.cc.
 //
 // Needs TXV_TEST_DATABASE_URL (scripts/test-servers.sh); skipped without it,
 // failed without it when TXV_REQUIRE_INTEGRATION=1.
@@ -837,53 +837,6 @@ TEST_F(PostgresStoreTest, AnUnparseableUrlIsAConfigurationError) {
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.error().code, "invalid_configuration");
   EXPECT_EQ(db.error().message.find("pw"), std::string::npos);
-}
-
-// ------------------------------------------------------------------ count_decisions
-
-TEST_F(PostgresStoreTest, CountDecisionsByEachFieldInAWindowAndCurrency) {
-  auto db = open(options());
-  ASSERT_NE(db, nullptr);
-  auto rec = [](const std::string& tx, std::int64_t amount, const std::string& currency, int minute,
-                const std::string& email) {
-    DecisionRecord r = make_record("m-c", tx, amount, kT0 + minutes(minute));
-    r.currency = currency;
-    r.has_customer = true;
-    r.customer = domain::Customer{"cust-1", email, "192.0.2.1", "US", "dev-1"};
-    return r;
-  };
-  ASSERT_TRUE(run(db->insert_decision(rec("a", 100, "USD", 0, "Ann@Example.com"))).ok());
-  ASSERT_TRUE(run(db->insert_decision(rec("b", 200, "USD", 5, "ann@example.com"))).ok());
-  ASSERT_TRUE(run(db->insert_decision(rec("c", 400, "EUR", 10, "ANN@EXAMPLE.COM"))).ok());
-  ASSERT_TRUE(run(db->insert_decision(rec("d", 800, "USD", 15, "other@example.com"))).ok());
-  DecisionRecord big = rec("e", std::numeric_limits<std::int64_t>::max(), "USD", 16, "big@example.com");
-  big.card.fingerprint = "big";
-  DecisionRecord big2 = big;
-  big2.transaction_id = "f";
-  ASSERT_TRUE(run(db->insert_decision(big)).ok());
-  ASSERT_TRUE(run(db->insert_decision(big2)).ok());
-
-  auto q = [](DecisionField f, std::string v, int after_minute, std::string currency = "USD") {
-    return DecisionCountQuery{f, std::move(v), kT0 + minutes(after_minute), std::move(currency)};
-  };
-  std::vector<DecisionCountQuery> queries{
-      q(DecisionField::kCardFingerprint, "0123456789abcdef0123456789abcdef", -1),  // a b c d
-      q(DecisionField::kCustomerId, "cust-1", 0),                                  // after a: b c d e f
-      q(DecisionField::kEmailLowerCase, "ann@example.com", -1),                    // a b c (ASCII lower-case)
-      q(DecisionField::kEmailLowerCase, "ann@example.com", -1, "EUR"),             // a b c, EUR only
-      q(DecisionField::kIp, "192.0.2.1", 10),                                      // d e f
-      q(DecisionField::kDeviceId, "nobody", -100),
-      q(DecisionField::kMerchantId, "m-c", 14),       // d e f
-      q(DecisionField::kCardFingerprint, "big", -1),  // saturates
-  };
-  auto counts = run(db->count_decisions(queries));
-  ASSERT_TRUE(counts.ok()) << counts.error().message;
-  ASSERT_EQ(counts->size(), queries.size());
-  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
-  std::vector<std::pair<std::int64_t, std::int64_t>> got;
-  for (const auto& c : *counts) got.emplace_back(c.count, c.amount);
-  EXPECT_EQ(got, (std::vector<std::pair<std::int64_t, std::int64_t>>{
-                     {4, 1100}, {5, max}, {3, 300}, {3, 400}, {3, max}, {0, 0}, {3, max}, {2, max}}));
 }
 
 }  // namespace

@@ -1290,6 +1290,55 @@ Task<Result<AuditPage>> SqliteDatabase::list_audit(const AuditQuery& query) {
   });
 }
 
+namespace {
+const char* count_column(DecisionField field) {
+  switch (field) {
+    case DecisionField::kCardFingerprint:
+      return "card_fingerprint = ?1";
+    case DecisionField::kCustomerId:
+      return "customer_id = ?1";
+    case DecisionField::kEmailLowerCase:
+      return "lower(customer_email) = ?1";  // SQLite's lower() folds ASCII only, as the counters do
+    case DecisionField::kIp:
+      return "customer_ip = ?1";
+    case DecisionField::kDeviceId:
+      return "customer_device_id = ?1";
+    case DecisionField::kMerchantId:
+      return "merchant_id = ?1";
+  }
+  return nullptr;
+}
+}  // namespace
+
+Task<Result<std::vector<DecisionCount>>> SqliteDatabase::count_decisions(std::span<const DecisionCountQuery> queries) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::vector<DecisionCount>> {
+    std::vector<DecisionCount> out;
+    out.reserve(queries.size());
+    for (const auto& q : queries) {
+      const char* where = count_column(q.field);
+      if (where == nullptr) return make_error("internal", "unknown decision field");
+      // Summed here, saturating: SQLite's sum() fails on int64 overflow.
+      Query rows(c,
+                 std::string("SELECT amount, currency = ?3 FROM transactions WHERE ") + where + " AND decided_at > ?2");
+      rows.bind(1, q.value).bind(2, to_ms(q.after)).bind(3, q.currency);
+      DecisionCount count;
+      for (;;) {
+        auto row = rows.step();
+        if (!row.ok()) return row.error();
+        if (!*row) break;
+        ++count.count;
+        if (rows.get_int(1) == 0) continue;
+        const std::int64_t amount = rows.get_int(0);
+        count.amount = amount > std::numeric_limits<std::int64_t>::max() - count.amount
+                           ? std::numeric_limits<std::int64_t>::max()
+                           : count.amount + amount;
+      }
+      out.push_back(count);
+    }
+    return out;
+  });
+}
+
 // ==================================================================== health
 
 Task<Status> SqliteDatabase::ping() {

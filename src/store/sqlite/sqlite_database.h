@@ -146,6 +146,8 @@ class SqliteDatabase final : public Database {
   // across chunks, so the WAL can be checkpointed meanwhile); a row inserted
   // during the scan behind the cursor is not seen. at = decided_at.
   Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocitySink& sink) override;
+  // Not indexed by key (embedded mode counts in process; this serves the contract and tools): a scan per query.
+  Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) override;
 
   // RuleStore. create_rule stores version 1 and the caller's times.
   Task<Result<RuleRecord>> create_rule(const RuleRecord& rule, const std::string& actor) override;
