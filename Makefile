@@ -39,6 +39,7 @@ test-e2e: build
 test-sanitize: build-asan
 	ctest --preset asan-ubsan -L unit -j $(JOBS)
 	TXV_BIN=$(CURDIR)/build-asan/txv TXV_SANITIZED=1 $(PY) -m pytest -q tests/e2e
+	TXV_BIN=$(CURDIR)/build-asan/txv TXV_SANITIZED=1 TXV_E2E_BACKEND=replica $(PY) -m pytest -q tests/replica
 
 test-fuzz: deps
 	bash scripts/fuzz-rules.sh
