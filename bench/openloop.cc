@@ -6,8 +6,13 @@
 // waits for an idle keep-alive connection if none is free, and its latency is measured from
 // its SCHEDULED send time to the last byte of its response (as wrk2 does).
 //
-//   openloop --port P --rate R --duration S [--host 127.0.0.1] [--connections 64] [--threads 1]
+//   openloop --port P[,P2,...] --rate R --duration S [--host 127.0.0.1] [--connections 64] [--threads 1]
 //            [--warmup 1] [--drain 5] [--key API_KEY --prefix ID_PREFIX | --get PATH]
+//
+// Several ports (replicas of one service, no load balancer in between): a worker's connections
+// are spread over them in turn (connection i to port i mod N), and each request goes to the
+// next port in round-robin order that has an idle connection (as nginx's default balancing),
+// waiting for one only when every port's connections are busy.
 //
 // With --key: POST /v1/transactions/validate bodies shaped like bench/validate.lua's (unique
 // transaction ids, a pool of valid Luhn card numbers, customers, e-mails and IPs varied).
@@ -48,7 +53,7 @@ using Ns = std::chrono::nanoseconds;
 
 struct Options {
   std::string host = "127.0.0.1";
-  unsigned short port = 0;
+  std::vector<unsigned short> ports;
   double rate = 0;
   double duration = 10;
   double warmup = 1;
@@ -62,7 +67,7 @@ struct Options {
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
-               "openloop: %s\nusage: openloop --port P --rate R --duration S [--host H] [--connections N] "
+               "openloop: %s\nusage: openloop --port P[,P2,...] --rate R --duration S [--host H] [--connections N] "
                "[--threads T] [--warmup S] [--drain S] [--key API_KEY [--prefix ID_PREFIX] | --get PATH]\n",
                msg);
   std::exit(2);
@@ -79,7 +84,15 @@ Options parse(int argc, char** argv) {
     if (a == "--host") {
       o.host = value();
     } else if (a == "--port") {
-      o.port = static_cast<unsigned short>(std::atoi(value().c_str()));
+      const std::string list = value();
+      for (std::size_t pos = 0; pos <= list.size();) {
+        auto comma = list.find(',', pos);
+        if (comma == std::string::npos) comma = list.size();
+        const int port = std::atoi(list.substr(pos, comma - pos).c_str());
+        if (port <= 0 || port > 65535) usage("--port takes port numbers separated by commas");
+        o.ports.push_back(static_cast<unsigned short>(port));
+        pos = comma + 1;
+      }
     } else if (a == "--rate") {
       o.rate = std::atof(value().c_str());
     } else if (a == "--duration") {
@@ -102,10 +115,12 @@ Options parse(int argc, char** argv) {
       usage(("unknown argument " + std::string(a)).c_str());
     }
   }
-  if (o.port == 0) usage("--port is required");
+  if (o.ports.empty()) usage("--port is required");
   if (!(o.rate > 0)) usage("--rate must be > 0");
   if (!(o.duration > 0) || o.warmup < 0 || o.drain < 0) usage("bad --duration/--warmup/--drain");
   if (o.threads < 1 || o.connections < o.threads) usage("need --threads >= 1 and --connections >= --threads");
+  if (o.connections < o.threads * static_cast<int>(o.ports.size()))
+    usage("need at least one connection per port on every thread (--connections >= --threads x ports)");
   if (o.key.empty() == o.get_path.empty()) usage("give exactly one of --key (validate) or --get PATH");
   return o;
 }
@@ -143,7 +158,12 @@ class Worker {
     total_ = static_cast<std::uint64_t>(
         std::max(0.0, std::ceil((total_global - static_cast<double>(index)) / static_cast<double>(o.threads))));
     const int n = o.connections / o.threads + (index < o.connections % o.threads ? 1 : 0);
-    for (int i = 0; i < n; ++i) conns_.push_back(std::make_unique<Conn>(io_));
+    for (int i = 0; i < n; ++i) {
+      conns_.push_back(std::make_unique<Conn>(io_));
+      conns_.back()->port_index = i % o.ports.size();
+    }
+    idle_.resize(o.ports.size());
+    endpoints_.resize(o.ports.size());
     if (o.get_path.empty()) {
       for (int i = 0; i < 4096; ++i) {
         char buf[32];
@@ -156,18 +176,20 @@ class Worker {
   bool connect_all() {
     tcp::resolver resolver(io_);
     boost::system::error_code ec;
-    auto endpoints = resolver.resolve(o_.host, std::to_string(o_.port), ec);
-    if (ec) return false;
+    for (std::size_t p = 0; p < o_.ports.size(); ++p) {
+      endpoints_[p] = resolver.resolve(o_.host, std::to_string(o_.ports[p]), ec);
+      if (ec) return false;
+    }
     for (auto& c : conns_) {
-      asio::connect(c->sock, endpoints, ec);
+      asio::connect(c->sock, endpoints_[c->port_index], ec);
       if (ec) {
-        std::fprintf(stderr, "openloop: connect %s:%u: %s\n", o_.host.c_str(), o_.port, ec.message().c_str());
+        std::fprintf(stderr, "openloop: connect %s:%u: %s\n", o_.host.c_str(), o_.ports[c->port_index],
+                     ec.message().c_str());
         return false;
       }
       c->sock.set_option(tcp::no_delay(true));
-      idle_.push_back(c.get());
+      idle_[c->port_index].push_back(c.get());
     }
-    endpoints_ = endpoints;
     return true;
   }
 
@@ -198,6 +220,7 @@ class Worker {
     std::size_t in_len = 0;
     Clock::time_point sched{};
     bool busy = false;
+    std::size_t port_index = 0;
   };
 
   Clock::time_point sched_time(std::uint64_t j) const {
@@ -223,10 +246,24 @@ class Worker {
     }
   }
 
+  // The next port in round-robin order with an idle connection (its most recently used one), or
+  // nullptr when all are busy.
+  Conn* take_idle() {
+    for (std::size_t tries = 0; tries < idle_.size(); ++tries) {
+      auto& list = idle_[next_port_];
+      next_port_ = (next_port_ + 1) % idle_.size();
+      if (list.empty()) continue;
+      Conn* c = list.back();
+      list.pop_back();
+      return c;
+    }
+    return nullptr;
+  }
+
   void dispatch() {
-    while (!pending_.empty() && !idle_.empty()) {
-      Conn* c = idle_.back();
-      idle_.pop_back();
+    while (!pending_.empty()) {
+      Conn* c = take_idle();
+      if (c == nullptr) break;
       const auto sched = pending_.front();
       pending_.pop_front();
       send(c, sched);
@@ -328,7 +365,7 @@ class Worker {
     }
     c->busy = false;
     if (reuse) {
-      idle_.push_back(c);
+      idle_[c->port_index].push_back(c);
       dispatch();
     } else {
       reconnect(c);
@@ -345,16 +382,17 @@ class Worker {
   }
 
   void reconnect(Conn* c) {
-    std::erase(idle_, c);
+    std::erase(idle_[c->port_index], c);
     boost::system::error_code ignored;
     c->sock.close(ignored);
     c->sock = tcp::socket(io_);
-    asio::async_connect(c->sock, endpoints_, [this, c](boost::system::error_code ec, const tcp::endpoint&) {
-      if (ec) return;  // stays out of the pool
-      c->sock.set_option(tcp::no_delay(true));
-      idle_.push_back(c);
-      dispatch();
-    });
+    asio::async_connect(c->sock, endpoints_[c->port_index],
+                        [this, c](boost::system::error_code ec, const tcp::endpoint&) {
+                          if (ec) return;  // stays out of the pool
+                          c->sock.set_option(tcp::no_delay(true));
+                          idle_[c->port_index].push_back(c);
+                          dispatch();
+                        });
   }
 
   void maybe_finish() {
@@ -401,9 +439,10 @@ class Worker {
   Clock::time_point start_{}, measure_from_{}, end_{};
   asio::io_context io_;
   asio::steady_timer timer_, deadline_;
-  tcp::resolver::results_type endpoints_;
+  std::vector<tcp::resolver::results_type> endpoints_;  // per port
   std::vector<std::unique_ptr<Conn>> conns_;
-  std::vector<Conn*> idle_;
+  std::vector<std::vector<Conn*>> idle_;  // per port
+  std::size_t next_port_ = 0;
   std::deque<Clock::time_point> pending_;
   std::vector<std::string> pans_;
   std::uint64_t total_ = 0, next_ = 0, counter_ = 0;
@@ -456,8 +495,8 @@ int main(int argc, char** argv) {
                p999 = percentile_ms(all.latency_us, 99.9), pmax = percentile_ms(all.latency_us, 100);
   const double sd99 = percentile_ms(all.send_delay_us, 99);
   const double lag99 = percentile_ms(all.timer_lag_us, 99);
-  std::printf("open-loop: target %.0f req/s for %.0f s (+%.0f s warm-up), %d connections, %d thread(s)\n", o.rate,
-              o.duration, o.warmup, o.connections, o.threads);
+  std::printf("open-loop: target %.0f req/s for %.0f s (+%.0f s warm-up), %d connections, %d thread(s), %zu port(s)\n",
+              o.rate, o.duration, o.warmup, o.connections, o.threads, o.ports.size());
   std::printf("  achieved %.0f req/s; %llu sent, %llu responses, %llu non-2xx, %llu errors, %llu timeouts\n", achieved,
               static_cast<unsigned long long>(all.sent), static_cast<unsigned long long>(all.responses),
               static_cast<unsigned long long>(all.non2xx), static_cast<unsigned long long>(all.errors),

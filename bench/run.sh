@@ -13,6 +13,14 @@
 #  5. RSS across 1,000 rule changes (bench/rule_churn.py) and during a BENCH_SOAK_SECONDS
 #     open-loop validate run (`make bench-soak`: 600 s).
 #  6. The Google Benchmark micro-benchmarks that were built.
+#  7. Replica mode (PostgreSQL + Redis from scripts/test-servers.sh, on BENCH_DIR's disk): pgbench
+#     one-row INSERTs at 64 clients (the durability ceiling), then the 20-rule set on embedded
+#     SQLite (part 3's figure when it ran), on 1 replica and on 3 replicas (ports
+#     BENCH_REPLICA_PORT..+2, no load balancer: wrk threads / openloop connections spread over the
+#     ports): decisions/s, p50/p99, CPU per decision of every txv, postgres and redis-server
+#     process, Redis and PostgreSQL round trips per decision (txv's /metrics), open-loop p99 at
+#     half the rate, and a perf profile of the 1-replica txv. A fresh database and an empty Redis
+#     db for each configuration.
 # Benchmarks report; nothing here asserts a timing.
 #
 # Environment: TXV_BIN (default build/txv), BENCH_SECONDS (closed-loop runs, 15),
@@ -20,7 +28,8 @@
 # the stability server's closed-loop rate), BENCH_CONNECTIONS (64), BENCH_WRK_THREADS (2),
 # BENCH_ALLOC_REQUESTS (5000), BENCH_RULE_CHANGES (1000), BENCH_DIR (where data goes; default
 # build/, on the disk you want to measure: a tmpfs makes fsync free), BENCH_PARTS (any of
-# "nginx sqlite txv alloc stability micro"; default all).
+# "nginx sqlite txv alloc stability micro replica"; default all), BENCH_PGBENCH_SECONDS (20),
+# BENCH_PERF_SECONDS (profile of the 1-replica run, 10; 0: none), BENCH_REPLICA_PORT (18090).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,11 +44,14 @@ CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_WRK_THREADS:-2}
 ALLOC_REQUESTS=${BENCH_ALLOC_REQUESTS:-5000}
 RULE_CHANGES=${BENCH_RULE_CHANGES:-1000}
-PARTS=" ${BENCH_PARTS:-nginx sqlite txv alloc stability micro} "
+PARTS=" ${BENCH_PARTS:-nginx sqlite txv alloc stability micro replica} "
 PY=/usr/bin/python3
 NGINX_PORT=${BENCH_NGINX_PORT:-18081}
 TXV_PORT=${BENCH_TXV_PORT:-18080}
 CLK_TCK=$(getconf CLK_TCK)
+PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-20}
+PERF_SECONDS=${BENCH_PERF_SECONDS:-10}
+REPLICA_PORT=${BENCH_REPLICA_PORT:-18090}
 
 want() { [[ "$PARTS" == *" $1 "* ]]; }
 
@@ -48,8 +60,16 @@ BENCH_DIR=${BENCH_DIR:-$ROOT/build}
 mkdir -p "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/bench-run.XXXXXX")
 TXV_PID=""
+REPLICA_PIDS=()   # txv replicas of part 7
+SERVERS_DIR=""    # PostgreSQL and Redis of part 7 (scripts/test-servers.sh)
+BG_PIDS=()        # perf and its wrk in part 7
 cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   if [ -n "$TXV_PID" ]; then kill "$TXV_PID" 2>/dev/null || true; wait "$TXV_PID" 2>/dev/null || true; fi
+  for p in "${REPLICA_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${REPLICA_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -n "$SERVERS_DIR" ]; then bash "$ROOT/scripts/test-servers.sh" stop "$SERVERS_DIR" >/dev/null 2>&1 || true; fi
   if [ -f "$WORK/nginx.pid" ]; then kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
