@@ -167,4 +167,24 @@ std::string list_audit_after_json(const ListChange& change, std::size_t sample_e
   return json::serialize(o);
 }
 
+Result<ListChange> plan_list_change(const std::string& name, const ListOpInput& in,
+                                    const std::optional<std::span<const std::string>>& current,
+                                    std::vector<std::string_view>& wanted) {
+  switch (in.op) {
+    case ListOp::kReplace:
+      wanted = sort_unique(*in.entries);
+      return diff_replace(current, wanted);
+    case ListOp::kAdd:
+      return diff_add(current, *in.entries);
+    case ListOp::kRemove: {
+      auto removed = diff_remove(current, *in.value);
+      if (!removed) {
+        return make_error("not_found", current ? "list " + name + " has no such entry" : "list " + name + " not found");
+      }
+      return std::move(*removed);
+    }
+  }
+  return make_error("internal", "unknown list operation");
+}
+
 }  // namespace txv::store

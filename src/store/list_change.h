@@ -32,6 +32,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
+
 namespace txv::store {
 
 // Incremental list digest (see above). Not copyable.
@@ -82,6 +84,21 @@ std::optional<ListChange> diff_remove(const std::optional<std::span<const std::s
 // The new content (sorted) after an add: `current` merged with the added
 // entries. Views into `current` and into the added entries.
 std::vector<std::string_view> content_after_add(std::span<const std::string> current, const ListChange& change);
+
+// The three list operations of the ListStore, planned the same way by every back-end.
+enum class ListOp { kReplace, kAdd, kRemove };
+struct ListOpInput {
+  ListOp op = ListOp::kReplace;
+  const std::vector<std::string>* entries = nullptr;  // kReplace, kAdd
+  const std::string* value = nullptr;                 // kRemove
+};
+// Plans `in` against the list's current content (nullopt: the list does not
+// exist). A replace's sorted new content goes to `wanted` (views into
+// *in.entries). Errors: "not_found" for a remove of a value (or list) that
+// does not exist, naming the list `name`.
+Result<ListChange> plan_list_change(const std::string& name, const ListOpInput& in,
+                                    const std::optional<std::span<const std::string>>& current,
+                                    std::vector<std::string_view>& wanted);
 
 std::string list_audit_before_json(const ListChange& change);
 std::string list_audit_after_json(const ListChange& change, std::size_t sample_entries);

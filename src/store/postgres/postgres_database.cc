@@ -374,7 +374,6 @@ struct ListSnapshot {
 
 struct PostgresDatabase::Impl {
   enum class Target { kPrimary, kRead };
-  enum class ListOp { kReplace, kAdd, kRemove };
 
   PostgresOptions options;
   std::size_t chunk = 5000;
@@ -989,25 +988,10 @@ struct PostgresDatabase::Impl {
       snap.values.clear();
       std::optional<std::span<const std::string>> cur;
       if (snap.exists) cur = std::span<const std::string>(current);
-      switch (op) {
-        case ListOp::kReplace:
-          wanted = sort_unique(*entries);
-          change = diff_replace(cur, wanted);
-          return Ok{};
-        case ListOp::kAdd:
-          change = diff_add(cur, *entries);
-          return Ok{};
-        case ListOp::kRemove: {
-          auto removed = diff_remove(cur, *value);
-          if (!removed) {
-            return make_error("not_found",
-                              snap.exists ? "list " + name + " has no such entry" : "list " + name + " not found");
-          }
-          change = std::move(*removed);
-          return Ok{};
-        }
-      }
-      return make_error("internal", "unknown list operation");
+      auto planned = plan_list_change(name, ListOpInput{op, entries, value}, cur, wanted);
+      if (!planned.ok()) return planned.error();
+      change = std::move(planned).value();
+      return Ok{};
     };
     Status planned = co_await run_on(admin->get_executor(), std::move(plan));
     if (!planned.ok()) co_return planned.error();
@@ -1690,18 +1674,18 @@ Task<Result<std::int64_t>> PostgresDatabase::rules_version() {
 Task<Result<ListSummary>> PostgresDatabase::replace_list(const std::string& name,
                                                          const std::vector<std::string>& entries,
                                                          const std::string& actor) {
-  co_return co_await impl_->change_list(name, Impl::ListOp::kReplace, &entries, nullptr, actor);
+  co_return co_await impl_->change_list(name, ListOp::kReplace, &entries, nullptr, actor);
 }
 
 Task<Result<ListSummary>> PostgresDatabase::add_list_entries(const std::string& name,
                                                              const std::vector<std::string>& entries,
                                                              const std::string& actor) {
-  co_return co_await impl_->change_list(name, Impl::ListOp::kAdd, &entries, nullptr, actor);
+  co_return co_await impl_->change_list(name, ListOp::kAdd, &entries, nullptr, actor);
 }
 
 Task<Result<ListSummary>> PostgresDatabase::remove_list_entry(const std::string& name, const std::string& value,
                                                               const std::string& actor) {
-  co_return co_await impl_->change_list(name, Impl::ListOp::kRemove, nullptr, &value, actor);
+  co_return co_await impl_->change_list(name, ListOp::kRemove, nullptr, &value, actor);
 }
 
 Task<Result<std::optional<std::vector<std::string>>>> PostgresDatabase::list_entries(const std::string& name) {

@@ -544,8 +544,6 @@ struct SqliteDatabase::Impl {
     co_return gen;
   }
 
-  enum class ListOp { kReplace, kAdd, kRemove };
-
   Task<Result<ListSummary>> change_list(const std::string& name, ListOp op, const std::vector<std::string>* entries,
                                         const std::string* value, const std::string& actor) {
     if (closed.load()) co_return closed_error();
@@ -559,25 +557,10 @@ struct SqliteDatabase::Impl {
       if (auto st = read_list_snapshot(c, name, true, snap); !st.ok()) return st;
       std::optional<std::span<const std::string>> current;
       if (snap.exists) current = std::span<const std::string>(snap.content);
-      switch (op) {
-        case ListOp::kReplace:
-          wanted = sort_unique(*entries);
-          change = diff_replace(current, wanted);
-          return Ok{};
-        case ListOp::kAdd:
-          change = diff_add(current, *entries);
-          return Ok{};
-        case ListOp::kRemove: {
-          auto removed = diff_remove(current, *value);
-          if (!removed) {
-            return make_error("not_found",
-                              snap.exists ? "list " + name + " has no such entry" : "list " + name + " not found");
-          }
-          change = std::move(*removed);
-          return Ok{};
-        }
-      }
-      return make_error("internal", "unknown list operation");
+      auto planned = plan_list_change(name, ListOpInput{op, entries, value}, current, wanted);
+      if (!planned.ok()) return planned.error();
+      change = std::move(planned).value();
+      return Ok{};
     });
     if (!planned.ok()) co_return planned.error();
     const char* action = op == ListOp::kReplace ? "replace" : op == ListOp::kAdd ? "add_entries" : "remove_entry";
@@ -1181,18 +1164,18 @@ Task<Result<std::int64_t>> SqliteDatabase::rules_version() {
 
 Task<Result<ListSummary>> SqliteDatabase::replace_list(const std::string& name, const std::vector<std::string>& entries,
                                                        const std::string& actor) {
-  co_return co_await impl_->change_list(name, Impl::ListOp::kReplace, &entries, nullptr, actor);
+  co_return co_await impl_->change_list(name, ListOp::kReplace, &entries, nullptr, actor);
 }
 
 Task<Result<ListSummary>> SqliteDatabase::add_list_entries(const std::string& name,
                                                            const std::vector<std::string>& entries,
                                                            const std::string& actor) {
-  co_return co_await impl_->change_list(name, Impl::ListOp::kAdd, &entries, nullptr, actor);
+  co_return co_await impl_->change_list(name, ListOp::kAdd, &entries, nullptr, actor);
 }
 
 Task<Result<ListSummary>> SqliteDatabase::remove_list_entry(const std::string& name, const std::string& value,
                                                             const std::string& actor) {
-  co_return co_await impl_->change_list(name, Impl::ListOp::kRemove, nullptr, &value, actor);
+  co_return co_await impl_->change_list(name, ListOp::kRemove, nullptr, &value, actor);
 }
 
 Task<Result<std::optional<std::vector<std::string>>>> SqliteDatabase::list_entries(const std::string& name) {
