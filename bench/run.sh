@@ -29,7 +29,8 @@
 # BENCH_ALLOC_REQUESTS (5000), BENCH_RULE_CHANGES (1000), BENCH_DIR (where data goes; default
 # build/, on the disk you want to measure: a tmpfs makes fsync free), BENCH_PARTS (any of
 # "nginx sqlite txv alloc stability micro replica"; default all), BENCH_PGBENCH_SECONDS (20),
-# BENCH_PERF_SECONDS (profile of the 1-replica run, 10; 0: none), BENCH_REPLICA_PORT (18090).
+# BENCH_PERF_SECONDS (profile of the 1-replica run, 10; 0: none), BENCH_REPLICA_PORT (18090),
+# BENCH_REPLICA_WARMUP (seconds of load before ANALYZE and the measured runs, 3; 0: cold start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -52,6 +53,7 @@ CLK_TCK=$(getconf CLK_TCK)
 PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-20}
 PERF_SECONDS=${BENCH_PERF_SECONDS:-10}
 REPLICA_PORT=${BENCH_REPLICA_PORT:-18090}
+REPLICA_WARMUP=${BENCH_REPLICA_WARMUP:-3}
 
 want() { [[ "$PARTS" == *" $1 "* ]]; }
 
@@ -375,6 +377,287 @@ if want micro; then
   done
 fi
 
+# ---------------------------------------------------------------- 7. replica mode
+
+# "pid ppid ticks child_ticks" for every process (utime+stime, cutime+cstime), in one pass.
+proc_table() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+    n = 0; for (i = length($0); i > 0; i--) if (substr($0, i, 1) == ")") { n = i; break }
+    split(substr($0, n + 2), f, " "); print $1, f[2], f[12] + f[13], f[14] + f[15] }'
+}
+# PostgreSQL's CPU: the postmaster's own and its reaped children's, plus its live children's, so
+# backends that come and go during a run (pgbench's) still count.
+pg_cpu_ticks() { proc_table | awk -v pm="$PG_PID" '$1 == pm { t += $3 + $4 } $2 == pm { t += $3 } END { print t + 0 }'; }
+# PORT: "decisions redis_round_trips db_round_trips redis_seconds db_seconds" from txv's /metrics
+metrics_of() {
+  curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" | awk '
+    /^txv_decisions_total[{ ]/ { d += $NF }
+    /^txv_redis_round_trip_seconds_count[{ ]/ { r += $NF }
+    /^txv_db_round_trip_seconds_count[{ ]/ { q += $NF }
+    /^txv_redis_round_trip_seconds_sum[{ ]/ { rs += $NF }
+    /^txv_db_round_trip_seconds_sum[{ ]/ { qs += $NF }
+    END { printf "%.0f %.0f %.0f %.6f %.6f\n", d, r, q, rs, qs }'
+}
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+replica_snapshot() {  # FILE: CPU ticks and /metrics counters of every replica, postgres, redis, the machine
+  local i
+  {
+    for i in "${!REPLICA_PIDS[@]}"; do
+      echo "txv$i $(cpu_ticks "${REPLICA_PIDS[$i]}") $(metrics_of "${REPLICA_PORTS[$i]}")"
+    done
+    echo "pg $(pg_cpu_ticks)"
+    echo "redis $(cpu_ticks "$REDIS_PID")"
+    echo "machine $(machine_ticks)"
+    echo "eval $(redis_eval_stats)"
+    echo "wal $(pg_wal_stats)"
+    echo "clock $(now_s)"
+  } > "$1"
+}
+# NAME: NAME.before/.after -> NAME.rep, one REPLICA line: decisions (from /metrics), CPU us per
+# decision of the replicas together and of each, of postgres and of redis-server; cores used;
+# round trips per decision; the machine's busy share (100% = every core).
+replica_report() {
+  awk -v hz="$CLK_TCK" -v ncpu="$(nproc)" '
+    FNR == NR { b[$1] = $0; next }
+    { split(b[$1], o, " ") }
+    $1 ~ /^txv/ { dt = $2 - o[2]; dd = $3 - o[3]; tt += dt; dec += dd; rr += $4 - o[4]; qr += $5 - o[5]
+                  rs += $6 - o[6]; qs += $7 - o[7]
+                  each = each sprintf("%s%.1f", each == "" ? "" : "/", dd > 0 ? dt * 1e6 / hz / dd : 0)
+                  split_ = split_ sprintf("%s%d", split_ == "" ? "" : "/", dd) }
+    $1 == "pg" { pg = $2 - o[2] }
+    $1 == "redis" { rd = $2 - o[2] }
+    $1 == "machine" { busy = $2 - o[2]; all = $3 - o[3] }
+    $1 == "clock" { secs = $2 - o[2] }
+    $1 == "eval" { ec = $2 - o[2]; eu = $3 - o[3] }
+    $1 == "wal" { wr = $2 - o[2]; wb = $3 - o[3]; ws = $4 - o[4] }
+    END {
+      d = dec > 0 ? dec : 1; us = 1e6 / hz
+      printf "REPLICA decisions=%d split=%s seconds=%.1f txv_us=%.1f txv_each_us=%s pg_us=%.1f redis_us=%.1f", dec, split_, secs, tt * us / d, each, pg * us / d, rd * us / d
+      printf " all_us=%.1f txv_cores=%.2f pg_cores=%.2f redis_cores=%.2f machine_busy=%.0f%% redis_rt=%.2f db_rt=%.3f", (tt + pg + rd) * us / d, tt / hz / secs, pg / hz / secs, rd / hz / secs, (all > 0 ? 100 * busy / all : 0), rr / d, qr / d
+      printf " redis_rt_ms=%.2f db_rt_ms=%.2f", (rr > 0 ? rs * 1000 / rr : 0), (qr > 0 ? qs * 1000 / qr : 0)
+      printf " rest_cores=%.2f", (all > 0 ? ncpu * busy / all : 0) - (tt + pg + rd) / hz / secs
+      printf " evals=%.2f eval_us=%.1f wal_records=%.1f wal_bytes=%.0f wal_syncs=%.4f\n", ec / d, (ec > 0 ? eu / ec : 0), wr / d, wb / d, ws / d
+    }' "$WORK/$1.before" "$WORK/$1.after" > "$WORK/$1.rep"
+}
+rep() { [ -f "$WORK/$1.rep" ] && field "$WORK/$1.rep" "$2"; }
+
+pg_url() { echo "${PG_URL/\/txv\?//$1?}"; }  # the same server, database $1
+pg_sql() { psql "$PG_URL" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+redis_cmd() {  # redis-cli on REDIS_URL (redis://:PASSWORD@HOST:PORT/DB; redis-cli -u would AUTH as user "")
+  local r=${REDIS_URL#redis://} auth hostport
+  auth=${r%%@*}; hostport=${r#*@}; hostport=${hostport%%/*}
+  redis-cli -h "${hostport%:*}" -p "${hostport##*:}" -a "${auth#:}" -n "${r##*/}" --no-auth-warning "$@"
+}
+redis_flushdb() { [ "$(redis_cmd FLUSHDB)" = OK ] || { echo "bench: FLUSHDB on $REDIS_URL failed"; exit 1; }; }
+# "calls usec" of EVAL/EVALSHA inside Redis (INFO commandstats), and WAL "records bytes fsyncs" (pg_stat_wal)
+redis_eval_stats() { redis_cmd INFO commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ { c += $3; u += $5 } END { printf "%.0f %.0f\n", c, u }'; }
+pg_wal_stats() { pg_sql -F' ' -c 'SELECT wal_records, wal_bytes, wal_sync FROM pg_stat_wal'; }
+
+start_replicas() {  # NAME N: a fresh database, an empty Redis db, an admin key, N replicas, the 20 rules
+  local name=$1 n=$2 i port ok
+  pg_sql -c "CHECKPOINT" -c "CREATE DATABASE bench_$name"
+  redis_flushdb
+  DB_URL=$(pg_url "bench_$name")
+  KEY=$(TXV_PAN_KEY=$PAN_KEY "$TXV_BIN" apikey create --role admin --name bench --database-url "$DB_URL" 2>/dev/null)
+  REPLICA_PIDS=(); REPLICA_PORTS=()
+  for i in $(seq 0 $((n - 1))); do
+    port=$((REPLICA_PORT + i))
+    mkdir -p "$WORK/$name-$i"
+    (cd "$WORK/$name-$i" && exec env TXV_DATABASE_URL="$DB_URL" TXV_REDIS_URL="$REDIS_URL" TXV_PAN_KEY="$PAN_KEY" \
+      "$TXV_BIN" serve --listen "127.0.0.1:$port" --log-level warn --drain-delay 0s) > "$WORK/$name-$i/txv.log" 2>&1 &
+    REPLICA_PIDS+=($!); REPLICA_PORTS+=("$port")
+  done
+  for i in "${!REPLICA_PIDS[@]}"; do
+    ok=""
+    for _ in $(seq 1 300); do
+      if curl -sf "http://127.0.0.1:${REPLICA_PORTS[$i]}/readyz" > /dev/null 2>&1; then ok=1; break; fi
+      kill -0 "${REPLICA_PIDS[$i]}" 2>/dev/null || break
+      sleep 0.1
+    done
+    [ -n "$ok" ] || { echo "bench: replica $i of $name did not become ready:"; tail -20 "$WORK/$name-$i/txv.log"; exit 1; }
+  done
+  TXV_PORT=${REPLICA_PORTS[0]} install_rules
+  sleep 1.5  # every replica decides with a change within 1 s (announcement, else the 250 ms poll)
+  if [ "$REPLICA_WARMUP" -gt 0 ]; then
+    # Steady state: txv's prepared idempotency look-up, planned while the table was empty, keeps a
+    # generic plan that scans every decision of the merchant (transactions_velocity_merchant with
+    # a filter on transaction_id) until the table is analyzed (autovacuum: within about a minute).
+    # A short load, then ANALYZE, as autovacuum would do; BENCH_REPLICA_WARMUP=0 measures that cold start.
+    if [ "$n" -eq 1 ]; then
+      wrk -t"$THREADS" -c"$CONNS" -d"${REPLICA_WARMUP}s" -s bench/validate.lua "http://127.0.0.1:${REPLICA_PORTS[0]}" \
+        -- "$KEY" "$name-w$$" > "$WORK/$name-warmup.out"
+    else
+      BENCH_REPLICA_PORTS=$(IFS=,; echo "${REPLICA_PORTS[*]}") wrk -t"$n" -c"$((CONNS / n * n))" -d"${REPLICA_WARMUP}s" \
+        -s bench/replicas.lua "http://127.0.0.1:${REPLICA_PORTS[0]}" -- "$KEY" "$name-w$$" > "$WORK/$name-warmup.out"
+    fi
+    psql "$DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "ANALYZE transactions"
+    echo "  warm-up: $(field "$WORK/$name-warmup.out" requests) decisions in ${REPLICA_WARMUP}s, then ANALYZE transactions"
+  fi
+}
+
+stop_replicas() {  # NAME: stop them; report what they logged (warnings and errors only)
+  local p lines
+  for p in "${REPLICA_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${REPLICA_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  REPLICA_PIDS=()
+  lines=$(cat "$WORK/$1"-*/txv.log | wc -l)
+  if [ "$lines" -gt 0 ]; then
+    echo "  the replicas logged $lines warning/error lines; the first:"
+    cat "$WORK/$1"-*/txv.log | head -5 | cut -c1-200 | sed 's/^/    /'
+  fi
+  echo "$lines" > "$WORK/$1.loglines"
+}
+
+replica_closed() {  # NAME: wrk closed-loop over the running replicas, with the counters around it
+  local name=$1 n=${#REPLICA_PORTS[@]}
+  MEASURE_PIDS="${REPLICA_PIDS[*]}"
+  replica_snapshot "$WORK/$name.before"
+  if [ "$n" -eq 1 ]; then
+    run_wrk "$name" "http://127.0.0.1:${REPLICA_PORTS[0]}" bench/validate.lua -- "$KEY" "$name$$"
+  else
+    # One wrk thread per replica (bench/replicas.lua), CONNS / n connections each.
+    BENCH_REPLICA_PORTS=$(IFS=,; echo "${REPLICA_PORTS[*]}") THREADS=$n CONNS=$((CONNS / n * n)) \
+      run_wrk "$name" "http://127.0.0.1:${REPLICA_PORTS[0]}" bench/replicas.lua -- "$KEY" "$name$$"
+  fi
+  replica_snapshot "$WORK/$name.after"
+  replica_report "$name"
+  printf '  %-30s decisions per replica %s; CPU us/decision: txv %s (each %s), postgres %s, redis %s = %s\n' "" \
+    "$(rep "$name" split)" "$(rep "$name" txv_us)" "$(rep "$name" txv_each_us)" "$(rep "$name" pg_us)" \
+    "$(rep "$name" redis_us)" "$(rep "$name" all_us)"
+  printf '  %-30s cores: txv %s, postgres %s, redis %s, the rest (generator, other tenants) %s; machine busy %s\n' "" \
+    "$(rep "$name" txv_cores)" "$(rep "$name" pg_cores)" "$(rep "$name" redis_cores)" "$(rep "$name" rest_cores)" \
+    "$(rep "$name" machine_busy)"
+  printf '  %-30s round trips per decision: Redis %s (mean %s ms), PostgreSQL %s (mean %s ms)\n' "" \
+    "$(rep "$name" redis_rt)" "$(rep "$name" redis_rt_ms)" "$(rep "$name" db_rt)" "$(rep "$name" db_rt_ms)"
+  printf '  %-30s per decision: %s EVAL/EVALSHA of %s us inside Redis; %s WAL records, %s WAL bytes, %s WAL fsyncs (1 per %s decisions)\n' "" \
+    "$(rep "$name" evals)" "$(rep "$name" eval_us)" "$(rep "$name" wal_records)" "$(rep "$name" wal_bytes)" \
+    "$(rep "$name" wal_syncs)" "$(awk -v x="$(rep "$name" wal_syncs)" 'BEGIN { if (x > 0) printf "%.1f", 1 / x; else print "-" }')"
+  [ "$(field "$WORK/$name.out" socket_errors)" = 0 ] || echo "  $name: $(field "$WORK/$name.out" socket_errors) socket errors"
+}
+
+replica_profile() {  # perf record -g of the first replica for PERF_SECONDS under closed-loop load
+  local wrk_pid
+  wrk -t"$THREADS" -c"$CONNS" -d"$((PERF_SECONDS + 2))s" --latency -s bench/validate.lua \
+    "http://127.0.0.1:${REPLICA_PORTS[0]}" -- "$KEY" "perf$$" > "$WORK/perf-wrk.out" &
+  wrk_pid=$!; BG_PIDS=("$wrk_pid")
+  sleep 1
+  perf record -g -p "${REPLICA_PIDS[0]}" -o "$WORK/perf.data" -- sleep "$PERF_SECONDS" > "$WORK/perf.log" 2>&1 || true
+  wait "$wrk_pid" || true; BG_PIDS=()
+  if [ ! -s "$WORK/perf.data" ]; then echo "  perf record failed:"; tail -3 "$WORK/perf.log" | sed 's/^/    /'; return 0; fi
+  local req dur
+  req=$(field "$WORK/perf-wrk.out" requests); dur=$(field "$WORK/perf-wrk.out" duration_us)
+  perf report -i "$WORK/perf.data" --stdio --no-children --sort dso -g none --percent-limit 0.5 > "$WORK/perf-dso.txt" 2>/dev/null || true
+  echo "  perf record -g -p <txv> for ${PERF_SECONDS}s under wrk ($(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.0f", r / (d / 1e6) }') decisions/s while perf ran;" \
+    "$(awk '/^# Samples:/ { sub(/^# /, ""); print; exit }' "$WORK/perf-dso.txt"))"
+  echo "  self time by object:"
+  grep -v -e '^#' -e '^$' "$WORK/perf-dso.txt" | head -12 | sed 's/^ */    /'
+  # Kernel samples by the system call they are under (from the kernel part of each call chain).
+  echo "  kernel samples by system call (share of all samples):"
+  perf script -i "$WORK/perf.data" -F ip,sym,dso 2> /dev/null | awk '
+    function flush() {
+      if (n == 0) return
+      total++
+      if (kernel) {
+        if (sc != "") key = sc; else if (syscall) key = "(preempted on the way out of a system call)"
+        else if (irq) key = "(interrupts, softirqs)"; else key = "(other kernel)"
+        by[key]++
+      }
+      n = 0; sc = ""; syscall = 0; irq = 0; kernel = 0
+    }
+    NF == 0 { flush(); next }
+    { n++; if (n == 1) kernel = ($0 ~ /\[kernel\.kallsyms\]\)$/); s = $2
+      if (sc == "" && s ~ /^__(x64|ia32)_sys_/) { sub(/^__(x64|ia32)_sys_/, "", s); sc = s }
+      if (s == "do_syscall_64") syscall = 1
+      if (s ~ /irq|sysvec/) irq = 1 }
+    END { flush(); for (k in by) printf "%.1f%% %s\n", 100 * by[k] / total, k }' | sort -rn | head -8 | sed 's/^/    /'
+  echo "  top symbols (self):"
+  perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,sym -g none --percent-limit 0.7 2>/dev/null \
+    | grep -v -e '^#' -e '^$' | head -30 | cut -c1-150 | sed 's/^ */    /'
+}
+
+if want replica; then
+  if ! command -v redis-server > /dev/null || ! command -v psql > /dev/null || ! ls /usr/lib/postgresql/*/bin/pgbench > /dev/null 2>&1; then
+    echo "== replica mode: skipped (needs postgresql, postgresql-client, redis-server: scripts/install-deps.sh)"
+  else
+    # 1. The embedded figure for the side-by-side: part 3's when it ran, else measured here.
+    if [ -f "$WORK/txv20.sum" ]; then
+      EMB=txv20
+    else
+      echo "== embedded (SQLite) txv validate, 20 rules, for the side-by-side"
+      start_txv emb20
+      install_rules
+      MEASURE_PIDS=$TXV_PID
+      run_wrk emb20 "http://127.0.0.1:$TXV_PORT" bench/validate.lua -- "$KEY" "emb20$$"
+      stop_txv
+      EMB=emb20
+    fi
+
+    echo "== replica mode: PostgreSQL and Redis from scripts/test-servers.sh under $WORK"
+    chmod 755 "$WORK"  # the servers run as postgres when this runs as root
+    SERVERS_DIR=$WORK/servers
+    bash scripts/test-servers.sh start "$SERVERS_DIR" 2> "$WORK/servers.log" || { cat "$WORK/servers.log"; exit 1; }
+    # shellcheck source=/dev/null
+    . "$SERVERS_DIR/env"
+    PG_URL=$TXV_TEST_DATABASE_URL; REDIS_URL=$TXV_TEST_REDIS_URL
+    PG_PID=$(head -1 "$TXV_TEST_PG_DATA/postmaster.pid"); REDIS_PID=$(cat "$TXV_TEST_REDIS_PID_FILE")
+    PAN_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+    echo "   txv: $("$TXV_BIN" version 2>&1), binary of $(stat -c %y "$TXV_BIN" | cut -c1-19)"
+    echo "   $(pg_sql -c 'SHOW server_version'), fsync=$(pg_sql -c 'SHOW fsync'), synchronous_commit=$(pg_sql -c 'SHOW synchronous_commit'), shared_buffers=$(pg_sql -c 'SHOW shared_buffers'); $(redis-server --version | cut -d' ' -f1-3), no persistence"
+
+    # 3. The durability ceiling: one-row INSERTs (autocommit), a 10-column table with the
+    # decisions table's unique key, CONNS clients.
+    echo "== pgbench: one-row INSERT ... ON CONFLICT DO NOTHING per transaction, $CONNS clients, ${PGBENCH_SECONDS}s"
+    pg_sql -c "CHECKPOINT" -c "CREATE DATABASE bench_pgbench"
+    psql "$(pg_url bench_pgbench)" -qAtX -v ON_ERROR_STOP=1 -c 'CREATE TABLE decisions (
+      seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, merchant_id TEXT COLLATE "C" NOT NULL,
+      transaction_id TEXT COLLATE "C" NOT NULL, amount BIGINT NOT NULL, currency TEXT NOT NULL,
+      decision TEXT NOT NULL, reasons TEXT NOT NULL, card_fingerprint TEXT COLLATE "C" NOT NULL,
+      customer_id TEXT COLLATE "C", decided_at BIGINT NOT NULL, UNIQUE (merchant_id, transaction_id))'
+    cat > "$WORK/pgbench.sql" <<'SQL'
+\set n random(1, 1000000000000)
+INSERT INTO decisions (merchant_id, transaction_id, amount, currency, decision, reasons, card_fingerprint, customer_id, decided_at)
+  VALUES ('m-bench', :client_id::text || '-' || :n::text, :n::bigint % 9000 + 1000, 'USD', 'approve', '[]',
+          md5(:n::text), 'c-' || (:n::bigint % 500)::text, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+  ON CONFLICT (merchant_id, transaction_id) DO NOTHING;
+SQL
+    { echo "pg $(pg_cpu_ticks)"; echo "machine $(machine_ticks)"; echo "wal $(pg_wal_stats)"; } > "$WORK/pgbench.before"
+    "$TXV_TEST_PG_BIN/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$PGBENCH_SECONDS" -f "$WORK/pgbench.sql" \
+      "$(pg_url bench_pgbench)" > "$WORK/pgbench.out" 2>&1 || { echo "  pgbench failed:"; tail -5 "$WORK/pgbench.out"; }
+    { echo "pg $(pg_cpu_ticks)"; echo "machine $(machine_ticks)"; echo "wal $(pg_wal_stats)"; } > "$WORK/pgbench.after"
+    PGB_TPS=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$WORK/pgbench.out")
+    PGB_LAT=$(awk '/^latency average = / { print $4; exit }' "$WORK/pgbench.out")
+    PGB_ROWS=$(psql "$(pg_url bench_pgbench)" -qAtX -c 'SELECT count(*) FROM decisions')
+    read -r PGB_PG_US PGB_BUSY PGB_WAL_BYTES PGB_SYNCS < <(awk -v hz="$CLK_TCK" -v rows="$PGB_ROWS" '
+      FNR == NR { b[$1] = $2; c[$1] = $3; e[$1] = $4; next }
+      $1 == "pg" { pg = $2 - b["pg"] } $1 == "machine" { busy = $2 - b["machine"]; all = $3 - c["machine"] }
+      $1 == "wal" { wb = $3 - c["wal"]; ws = $4 - e["wal"] }
+      END { r = rows > 0 ? rows : 1
+            printf "%.1f %.0f%% %.0f %.4f\n", pg * 1e6 / hz / r, (all > 0 ? 100 * busy / all : 0), wb / r, ws / r }' \
+      "$WORK/pgbench.before" "$WORK/pgbench.after")
+    echo "  pgbench: ${PGB_TPS:-?} inserts/s (tps), latency average ${PGB_LAT:-?} ms; $PGB_ROWS rows;" \
+      "postgres CPU $PGB_PG_US us/insert; per insert $PGB_WAL_BYTES WAL bytes, $PGB_SYNCS WAL fsyncs; machine busy $PGB_BUSY"
+
+    # 2., 4., 5.: 1 replica, then 3.
+    echo "== replica mode, 1 replica, 20 rules: closed loop (wrk -t$THREADS -c$CONNS), open loop at half, perf"
+    start_replicas r1 1
+    replica_closed r1
+    read -r R1_RPS _ < "$WORK/r1.sum"
+    run_open r1-open "${REPLICA_PORTS[0]}" "$((R1_RPS / 2))" --key "$KEY" --prefix "r1-ol$$"
+    if [ "$PERF_SECONDS" -gt 0 ] && command -v perf > /dev/null; then replica_profile; fi
+    stop_replicas r1
+
+    echo "== replica mode, 3 replicas, 20 rules: closed loop (wrk -t3 -c$((CONNS / 3 * 3)), one thread per replica), open loop at half"
+    start_replicas r3 3
+    replica_closed r3
+    read -r R3_RPS _ < "$WORK/r3.sum"
+    run_open r3-open "$(IFS=,; echo "${REPLICA_PORTS[*]}")" "$((R3_RPS / 2))" --key "$KEY" --prefix "r3-ol$$"
+    stop_replicas r3
+
+    bash scripts/test-servers.sh stop "$SERVERS_DIR" > /dev/null 2>&1 || true
+    SERVERS_DIR=""
+  fi
+fi
+
 # ---------------------------------------------------------------- summary table
 
 w() { [ -f "$WORK/$1.out" ] && field "$WORK/$1.out" "$2"; }
@@ -385,9 +668,11 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
 
 echo
 echo "== summary ($CONNS connections; $(nproc) cores shared with the load generators; $(date -u +%Y-%m-%d))"
-echo
-echo "| what | rate | p50 | p99 | p99.9 | CPU µs/request | peak RSS | notes |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+if [ -f "$WORK/nginx.sum" ] || [ -f "$WORK/txv0.sum" ] || [ -f "$WORK/txv20.sum" ] || [ -n "${SQLITE_64:-}" ]; then
+  echo
+  echo "| what | rate | p50 | p99 | p99.9 | CPU µs/request | peak RSS | notes |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+fi
 closed_row() {  # label name
   [ -f "$WORK/$2.sum" ] || return 0
   local note="" bad; bad=$(sum_col "$2" 3)
@@ -425,5 +710,41 @@ fi
 [ -n "${SOAK_RSS_END:-}" ] && echo "- RSS over a ${SOAK_SECONDS}s validate run at $SOAK_RATE/s: $(fmt_mb "$SOAK_RSS_START") -> $(fmt_mb "$SOAK_RSS_END")" \
   "($(awk -v a="$SOAK_RSS_START" -v b="$SOAK_RSS_END" 'BEGIN { printf "%+.1f%%", 100 * (b - a) / a }'), max $(fmt_mb "$SOAK_RSS_MAX"); $SOAK_BYTES_PER bytes/decision);" \
   "p99 $(fmt_ms "$(w soak p99_us)"), p99.9 $(fmt_ms "$(w soak p999_us)")"
+
+if [ -f "$WORK/r1.rep" ] || [ -f "$WORK/r3.rep" ]; then
+  echo
+  echo "Replica mode, 20 rules (wrk: $CONNS connections, 3 replicas $((CONNS / 3 * 3)), one wrk thread per replica; open loop: $CONNS connections round-robin over the replicas;" \
+    "txv, postgres, redis-server and the generators all on the same $(nproc) cores):"
+  echo
+  echo "| what | decisions/s | p50 | p99 | p99.9 | CPU µs/decision: txv (each replica) | postgres | redis | all three | round trips/decision (mean time): Redis, PostgreSQL | notes |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  if [ -f "$WORK/$EMB.sum" ]; then
+    note=""; [ "$(sum_col "$EMB" 3)" != 0 ] && note="$(sum_col "$EMB" 3) non-2xx"
+    echo "| embedded (SQLite), wrk | $(sum_col "$EMB" 1)/s | $(fmt_ms "$(w "$EMB" p50_us)") | $(fmt_ms "$(w "$EMB" p99_us)") | $(fmt_ms "$(w "$EMB" p999_us)") | $(sum_col "$EMB" 2) | | | $(sum_col "$EMB" 2) | | $note |"
+  fi
+  for r in r1 r3; do
+    [ -f "$WORK/$r.rep" ] || continue
+    label="1 replica"; [ "$r" = r3 ] && label="3 replicas"
+    note="$(sum_col "$r" 3) non-2xx"
+    [ "$(w "$r" socket_errors)" != 0 ] && note="$note, $(w "$r" socket_errors) socket errors"
+    [ "$(cat "$WORK/$r.loglines" 2>/dev/null || echo 0)" != 0 ] && note="$note, $(cat "$WORK/$r.loglines") log lines"
+    note="$note; cores: txv $(rep "$r" txv_cores), postgres $(rep "$r" pg_cores), redis $(rep "$r" redis_cores), rest $(rep "$r" rest_cores); machine busy $(rep "$r" machine_busy)"
+    note="$note; EVALSHA $(rep "$r" eval_us) µs inside Redis; $(rep "$r" wal_syncs) WAL fsyncs per decision"
+    each=""; [ "$r" = r3 ] && each=" ($(rep "$r" txv_each_us))"
+    echo "| $label, wrk | $(sum_col "$r" 1)/s | $(fmt_ms "$(w "$r" p50_us)") | $(fmt_ms "$(w "$r" p99_us)") | $(fmt_ms "$(w "$r" p999_us)") | $(rep "$r" txv_us)$each | $(rep "$r" pg_us) | $(rep "$r" redis_us) | $(rep "$r" all_us) | $(rep "$r" redis_rt) ($(rep "$r" redis_rt_ms) ms), $(rep "$r" db_rt) ($(rep "$r" db_rt_ms) ms) | $note |"
+    if [ -f "$WORK/$r-open.out" ]; then
+      note="sent p99 $(fmt_ms "$(w "$r-open" send_delay_p99_us)") after schedule; timer lag p99 $(fmt_ms "$(w "$r-open" timer_lag_p99_us)")"
+      for k in timeouts non2xx errors; do [ "$(w "$r-open" $k)" != 0 ] && note="$note; $(w "$r-open" $k) $k"; done
+      echo "| $label, open loop at $(w "$r-open" target_rate)/s | $(w "$r-open" achieved_rate)/s | $(fmt_ms "$(w "$r-open" p50_us)") | $(fmt_ms "$(w "$r-open" p99_us)") | $(fmt_ms "$(w "$r-open" p999_us)") | | | | | | $note |"
+    fi
+  done
+  [ -n "${PGB_TPS:-}" ] && echo "| pgbench, one-row INSERT per transaction, $CONNS clients | ${PGB_TPS}/s | | | | | $PGB_PG_US | | | | latency average $PGB_LAT ms; $PGB_SYNCS WAL fsyncs per insert; machine busy $PGB_BUSY |"
+  echo
+  [ -f "$WORK/r3.sum" ] && [ -f "$WORK/r1.sum" ] && echo "- 3 replicas / 1 replica: $(ratio "$(sum_col r3 1)" "$(sum_col r1 1)" '%.2f')× the decisions/s"
+  [ -f "$WORK/r3.sum" ] && [ -n "${PGB_TPS:-}" ] && echo "- 3 replicas / pgbench single-row inserts: $(pct "$(sum_col r3 1)" "$PGB_TPS") (aim ≥ 100%)"
+  [ -f "$WORK/r1.sum" ] && [ -f "$WORK/$EMB.sum" ] && echo "- 1 replica / embedded: $(pct "$(sum_col r1 1)" "$(sum_col "$EMB" 1)") of the decisions/s;" \
+    "CPU per decision, all processes: $(ratio "$(rep r1 all_us)" "$(sum_col "$EMB" 2)" '%.1f')× embedded's"
+  [ -f "$WORK/r3-open.out" ] && echo "- p99 at half the maximum rate, 3 replicas: $(fmt_ms "$(w r3-open p99_us)") (aim < 10 ms)"
+fi
 echo
 echo "bench: $((SECONDS - BENCH_START)) s; at the end: $(machine_load)"

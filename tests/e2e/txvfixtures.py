@@ -9,6 +9,20 @@ import txvtest
 __all__ = ["txv_bin", "server", "make_server", "make_cluster"]
 
 
+def stop_all(servers: list[txvtest.TxvServer]) -> None:
+    """Stops every server still running with SIGTERM; each must exit 0."""
+    errors = []
+    for srv in servers:
+        if srv.running():
+            try:
+                srv.stop(expect_exit=0)
+            except AssertionError as e:
+                errors.append(str(e))
+        else:
+            srv.close_connections()
+    assert not errors, "\n".join(errors)
+
+
 @pytest.fixture(scope="session")
 def txv_bin() -> str:
     try:
@@ -48,16 +62,7 @@ def make_server(txv_bin, tmp_path_factory):
         return srv
 
     yield factory
-    errors = []
-    for srv in made:
-        if srv.running():
-            try:
-                srv.stop(expect_exit=0)
-            except AssertionError as e:
-                errors.append(str(e))
-        else:
-            srv.close_connections()
-    assert not errors, "\n".join(errors)
+    stop_all(made)
 
 
 @pytest.fixture
@@ -87,13 +92,4 @@ def make_cluster(txv_bin, tmp_path_factory):
         return replicas
 
     yield factory
-    errors = []
-    for srv in made:
-        if srv.running():
-            try:
-                srv.stop(expect_exit=0)
-            except AssertionError as e:
-                errors.append(str(e))
-        else:
-            srv.close_connections()
-    assert not errors, "\n".join(errors)
+    stop_all(made)
