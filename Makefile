@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 export CTEST_OUTPUT_ON_FAILURE := 1
 
-.PHONY: run run-cluster test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench bench-soak format format-check clean
+.PHONY: run run-cluster bench-replica test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench bench-soak format format-check clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -50,6 +50,10 @@ test-deploy: build
 # Figures for BENCHMARKS.md (~5 minutes); TXV_BIN=... bash bench/run.sh measures another binary.
 bench: build
 	bash bench/run.sh
+
+# Replica mode alone (PostgreSQL + Redis from scripts/test-servers.sh): about 2 minutes.
+bench-replica: build
+	BENCH_PARTS=replica bash bench/run.sh
 
 # The RSS stability part alone, with the issue's 10-minute validate run.
 bench-soak: build
