@@ -153,6 +153,9 @@ int run_apikey_revoke(const txv::cli::Command& cmd) {
   return 0;
 }
 
+// A readiness check's answer: "ok" or the failure.
+std::string check_text(const txv::Status& s) { return s.ok() ? std::string("ok") : s.error().message; }
+
 // Runs admin work (list uploads, backfills, big renders) below the I/O
 // threads' priority, so a large admin call takes spare CPU, not decisions'.
 void lower_priority_of_pool(boost::asio::thread_pool& pool, std::size_t threads) {
@@ -266,22 +269,16 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::api::AccessControl access(authenticator, rate_limiter.get(), metrics);
   txv::api::Lifecycle lifecycle;
   txv::api::HealthApi health(
-      lifecycle, metrics,
-      [&db]() -> txv::Task<std::string> {
-        auto s = co_await db->ping();
-        co_return s.ok() ? std::string("ok") : s.error().message;
-      },
-      [&redis]() -> txv::Task<std::string> {
+      lifecycle, metrics, [&db]() -> txv::Task<std::string> { co_return check_text(co_await db->ping()); },
+      [&redis, &shared_counters]() -> txv::Task<std::string> {
         if (!redis) co_return std::string("ok");
-        // Decisions go on without Redis (velocity from the database): degraded, still ready.
+        // Decisions go on without Redis (velocity from the database): degraded, still ready. Degraded too while
+        // the counters still replay what they missed, though Redis answers again.
+        if (shared_counters->degraded()) co_return std::string("degraded");
         auto s = co_await redis->ping();
         co_return s.ok() ? std::string("ok") : std::string("degraded");
       },
-      &write_health,
-      [&db]() -> txv::Task<std::string> {
-        auto s = co_await db->probe_write();
-        co_return s.ok() ? std::string("ok") : s.error().message;
-      });
+      &write_health, [&db]() -> txv::Task<std::string> { co_return check_text(co_await db->probe_write()); });
   txv::api::TransactionsApi transactions(pipeline, *db, fingerprinter, metrics);
   txv::decide::RuleCatalogOptions catalog_options;
   catalog_options.admin = admin_pool.get_executor();

@@ -1,5 +1,7 @@
 #include "api/health_api.h"
 
+#include <chrono>
+
 #include "api/responses.h"
 
 namespace txv::api {
@@ -29,7 +31,12 @@ void HealthApi::register_routes(http::Router& router) {
     std::string writes = "ok";
     if (writes_ != nullptr && writes_->failing()) {
       writes = "failing";
-      if (probe_write_ && !probing_.exchange(true)) {
+      const std::int64_t now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count();
+      constexpr std::int64_t kProbeIntervalMs = 1000;
+      if (probe_write_ && now_ms - last_probe_ms_.load() >= kProbeIntervalMs && !probing_.exchange(true)) {
+        last_probe_ms_.store(now_ms);
         std::string probe = co_await probe_write_();
         probing_.store(false);
         if (probe == "ok") {

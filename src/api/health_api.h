@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 
 #include "http/router.h"
@@ -19,14 +20,15 @@ struct Lifecycle {
 // Whether this replica can persist: readiness follows the last writes (503
 // while they fail, 200 once one succeeds), so a load balancer stops sending
 // decisions to a replica whose disk is full or whose database turned
-// read-only. Failures that say nothing about persisting (a conflict, a bad
-// request) are not recorded. Thread-safe.
+// read-only. Both back-ends answer those "unavailable"; failures that say
+// nothing about persisting (a conflict, a value one request got wrong: "internal")
+// are not recorded, so one bad request cannot take a replica out. Thread-safe.
 class WriteHealth {
  public:
   void record(const Status& outcome) {
     if (outcome.ok()) {
       failing_.store(false, std::memory_order_relaxed);
-    } else if (outcome.error().code == ErrorCode::kUnavailable || outcome.error().code == ErrorCode::kInternal) {
+    } else if (outcome.error().code == ErrorCode::kUnavailable) {
       failing_.store(true, std::memory_order_relaxed);
     }
   }
@@ -42,9 +44,10 @@ using ReadinessCheck = std::function<Task<std::string>()>;
 
 class HealthApi {
  public:
-  // `writes` may be null (no write tracking). While it reports failing, each
-  // /readyz also tries `probe_write` (at most one at a time), so readiness
-  // comes back once the store can persist again even with no traffic.
+  // `writes` may be null (no write tracking). While it reports failing, a
+  // /readyz also tries `probe_write` (one at a time, at most one a second,
+  // since /readyz needs no key), so readiness comes back once the store can
+  // persist again even with no traffic.
   HealthApi(Lifecycle& lifecycle, metrics::Metrics& metrics, ReadinessCheck database, ReadinessCheck cache,
             WriteHealth* writes = nullptr, ReadinessCheck probe_write = {});
   void register_routes(http::Router& router);
@@ -57,6 +60,7 @@ class HealthApi {
   WriteHealth* writes_;
   ReadinessCheck probe_write_;
   std::atomic<bool> probing_{false};
+  std::atomic<std::int64_t> last_probe_ms_{0};  // steady clock
 };
 
 }  // namespace txv::api

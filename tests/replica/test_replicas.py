@@ -5,13 +5,12 @@ the servers of scripts/test-servers.sh; `make test` does.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import os
+import signal as sig
 import subprocess
 import threading
 import time
 
-import pytest
 
 import txvtest
 from txvtest import assert_error, card, make_pan, poll, sample_txn, unique_id, unique_merchant
@@ -202,13 +201,11 @@ def test_start_with_an_unreachable_database_exits_2_with_one_line(txv_bin, tmp_p
 
 
 def redis_pid() -> int:
-    import os
     with open(os.environ["TXV_TEST_REDIS_PID_FILE"]) as f:
         return int(f.read().strip())
 
 
 def restart_redis() -> None:
-    import os
     conf = os.environ["TXV_TEST_REDIS_CONF"]
     cmd = ["redis-server", conf]
     if os.geteuid() == 0:
@@ -276,8 +273,6 @@ def test_redis_outage_keeps_deciding_and_counts_are_made_whole(make_cluster):
         assert replicas[i % 3].validate(sample_txn(card=card(pan_x))).status == 200
 
     pid = redis_pid()
-    import os
-    import signal as sig
     try:
         with Load(replicas) as load:
             # 1. Redis hangs (SIGSTOP): every call meets its deadline; decisions go on from PostgreSQL.
@@ -332,7 +327,6 @@ def test_redis_outage_keeps_deciding_and_counts_are_made_whole(make_cluster):
 
 
 def test_postgres_outage_answers_503_and_recovers(make_cluster):
-    import os
     replicas = make_cluster(2)
     pg_bin, pg_data = os.environ["TXV_TEST_PG_BIN"], os.environ["TXV_TEST_PG_DATA"]
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
