@@ -1198,8 +1198,9 @@ TEST_P(StoreContractTest, DecisionInsertsCompleteWhileALargeReplaceRuns) {
   ASSERT_TRUE(wait_until([&] { return replace_done.load(); }));
   EXPECT_TRUE(replace_ok.load());
   EXPECT_EQ(first_wave_before_done, kWave);
+  // Whole waves finishing before the replace did is what shows decisions were not held behind it; counted, not
+  // timed (the durations are printed below for the reader, never asserted: the machine is shared).
   EXPECT_GE(waves_before_done, 3);
-  EXPECT_LT(longest_wave * 4, replace_took);
   auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   std::cout << "[ info ] " << waves_before_done << " waves of " << kWave
             << " inserts completed while a 200,000-entry replace ran (" << ms(replace_took) << " ms); the slowest took "
