@@ -110,6 +110,7 @@ Task<Result<Decided>> DecisionPipeline::decide_new(const domain::TransactionRequ
   auto verdict = co_await rules_.evaluate(DecisionInput{request, record.card, decided_at});
   if (!verdict.ok()) co_return Error(verdict.error());
   record.rules_version = verdict->rules_version;
+  record.trace = std::move(verdict->trace);
   for (const auto& m : verdict->matches) {
     if (m.shadow) {
       record.shadow_matches.push_back(domain::ShadowMatch{m.rule_id, m.action, m.code});

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/json_text.h"
 #include "domain/time.h"
 #include "rules/expression.h"
 
@@ -168,8 +169,19 @@ RuleEngine::Compiled RuleEngine::compile(const std::vector<store::RuleRecord>& r
       out.problems.push_back("rule " + r->id + ": " + compiled.error().message);
       continue;
     }
+    RuleMeta meta{r->id, r->code, r->action, r->priority, r->mode == store::RuleMode::kShadow, {}, {}};
+    meta.trace_head = "{\"rule_id\":";
+    append_json_string(meta.trace_head, r->id);
+    meta.trace_head += ",\"rule_version\":" + std::to_string(r->version) + ",\"mode\":\"" +
+                       (meta.shadow ? "shadow" : "enforce") + "\",\"result\":\"";
+    for (const auto& expr : compiled.value().trace_exprs()) {
+      std::string head = "{\"expr\":";
+      append_json_string(head, expr);
+      head += ",\"value\":";
+      meta.trace_value_heads.push_back(std::move(head));
+    }
     builder.add(std::move(compiled).value(), rules->meta.size());
-    rules->meta.push_back(RuleMeta{r->id, r->code, r->action, r->priority, r->mode == store::RuleMode::kShadow});
+    rules->meta.push_back(std::move(meta));
   }
   rules->set = builder.build();
   rules->rules_version = rules_version;
@@ -329,20 +341,66 @@ Task<Result<RulesVerdict>> RuleEngine::evaluate(const DecisionInput& input) {
     verdict.reservation =
         std::make_unique<CounterReservation>(counters_, std::move(read->ticket), co_await asio::this_coro::executor);
   }
-  match(rules, TransactionActivation(input, snap->lists, read->totals), verdict.matches);
+  match(rules, TransactionActivation(input, snap->lists, read->totals), verdict.matches,
+        options_.traces ? &verdict.trace : nullptr);
   co_return verdict;
 }
 
 // Not a coroutine: its thread_local scratch is looked up on the thread that runs it (a coroutine may resume on
 // another thread than the one it started on, and a TLS address must not be reused across a suspension).
-void RuleEngine::match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out) {
-  thread_local std::vector<bool> matched;
-  rules.set->evaluate(activation, matched);
-  for (std::size_t i = 0; i < matched.size(); ++i) {
-    if (!matched[i]) continue;
-    const auto& m = rules.meta[rules.set->tag(i)];
-    out.push_back(RuleMatch{m.id, m.code, m.action, m.priority, m.shadow});
+void RuleEngine::match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out,
+                       std::string* trace) {
+  if (trace == nullptr) {
+    thread_local std::vector<bool> matched;
+    rules.set->evaluate(activation, matched);
+    for (std::size_t i = 0; i < matched.size(); ++i) {
+      if (!matched[i]) continue;
+      const auto& m = rules.meta[rules.set->tag(i)];
+      out.push_back(RuleMatch{m.id, m.code, m.action, m.priority, m.shadow});
+    }
+    return;
   }
+  thread_local std::vector<rules::TraceValue> values;
+  std::string& t = *trace;
+  t.reserve(256 * rules.set->size() + 2);
+  t.push_back('[');
+  for (std::size_t i = 0; i < rules.set->size(); ++i) {
+    const auto& m = rules.meta[rules.set->tag(i)];
+    values.resize(m.trace_value_heads.size());
+    const rules::Outcome outcome = rules.set->evaluate_traced(i, activation, values);
+    if (outcome == rules::Outcome::kTrue) out.push_back(RuleMatch{m.id, m.code, m.action, m.priority, m.shadow});
+    if (i > 0) t.push_back(',');
+    t += m.trace_head;
+    t += outcome == rules::Outcome::kTrue    ? "match\",\"values\":["
+         : outcome == rules::Outcome::kFalse ? "no_match\",\"values\":["
+                                             : "absent\",\"values\":[";
+    bool first = true;
+    for (std::size_t v = 0; v < values.size(); ++v) {
+      const rules::TraceValue& value = values[v];
+      if (value.kind == rules::TraceValue::Kind::kUnread) continue;
+      if (!first) t.push_back(',');
+      first = false;
+      t += m.trace_value_heads[v];
+      switch (value.kind) {
+        case rules::TraceValue::Kind::kAbsent:
+        case rules::TraceValue::Kind::kUnread:
+          t += "null";
+          break;
+        case rules::TraceValue::Kind::kInt:
+          t += std::to_string(value.i);
+          break;
+        case rules::TraceValue::Kind::kBool:
+          t += value.i != 0 ? "true" : "false";
+          break;
+        case rules::TraceValue::Kind::kString:
+          append_json_string(t, value.s);
+          break;
+      }
+      t.push_back('}');
+    }
+    t += "]}";
+  }
+  t.push_back(']');
 }
 
 }  // namespace txv::decide

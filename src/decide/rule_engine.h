@@ -71,6 +71,9 @@ struct RuleEngineOptions {
   Executor admin;
   std::function<domain::TimePoint()> now;  // defaults to the system clock (ms)
   std::size_t history_chunk = 4096;        // events per chunk of a history scan
+  // Record a decision trace (RulesVerdict::trace) with every evaluation: what each rule saw, taken from the
+  // evaluation itself (rules::RuleSet::evaluate_traced).
+  bool traces = true;
 };
 
 class RuleEngine final : public RulesStage {
@@ -118,6 +121,10 @@ class RuleEngine final : public RulesStage {
     domain::RuleAction action;
     std::int64_t priority;
     bool shadow;
+    // Precomputed JSON of the rule's trace entry: `{"rule_id":…,"rule_version":…,"mode":…,"result":"` and, per
+    // traced value (RuleSet::trace_exprs), `{"expr":…,"value":`.
+    std::string trace_head;
+    std::vector<std::string> trace_value_heads;
   };
   // A compiled rule set and what a decision needs with it. Immutable.
   struct CompiledRules {
@@ -137,7 +144,9 @@ class RuleEngine final : public RulesStage {
   };
 
   static Compiled compile(const std::vector<store::RuleRecord>& records, std::int64_t rules_version);
-  static void match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out);
+  // Evaluates every rule into `out`; with `trace`, also writes the decision trace there.
+  static void match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out,
+                    std::string* trace);
   // Builds and swaps in the snapshot from compiled_ and lists_; caller holds write_mu_.
   void publish_locked();
   // Blocking (admin executor): grows the counters' retention and merges the missing older history.

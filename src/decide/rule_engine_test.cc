@@ -179,6 +179,42 @@ TEST_F(RuleEngineTest, VelocityCountsEarlierDecisionsOnly) {
   EXPECT_EQ(run().matches.size(), 1u);  // 2 earlier
 }
 
+TEST_F(RuleEngineTest, TheTraceShowsTheVelocityCountThatMadeTheRuleMatch) {
+  auto r = rule("v", "velocity('card', '1h').count >= 2 && customer.device_id != 'd'", RuleAction::kDecline, 1);
+  r.version = 4;
+  replace({r, rule("s", "metadata.channel == 'web' || amount > 1", RuleAction::kReview, 2, store::RuleMode::kShadow)},
+          1);
+  EXPECT_EQ(run().trace, R"([{"rule_id":"v","rule_version":4,"mode":"enforce","result":"no_match","values":[)"
+                         R"({"expr":"velocity('card', '1h').count","value":0}]},)"
+                         R"({"rule_id":"s","rule_version":1,"mode":"shadow","result":"match","values":[)"
+                         R"({"expr":"metadata.channel","value":"web"}]}])");
+  (void)run();
+  // Two earlier decisions: the count is 2, and the device id (absent) is read and reported as null.
+  const RulesVerdict third = run();
+  EXPECT_EQ(third.trace.substr(0, third.trace.find(R"({"rule_id":"s")")),
+            R"([{"rule_id":"v","rule_version":4,"mode":"enforce","result":"absent","values":[)"
+            R"({"expr":"velocity('card', '1h').count","value":2},{"expr":"customer.device_id","value":null}]},)");
+  req_.customer.device_id = "d\"1";  // present, and escaped in the JSON
+  const RulesVerdict fourth = run();
+  ASSERT_EQ(fourth.matches.size(), 2U);
+  EXPECT_NE(fourth.trace.find(R"("result":"match","values":[{"expr":"velocity('card', '1h').count","value":3},)"
+                              R"({"expr":"customer.device_id","value":"d\"1"}]})"),
+            std::string::npos)
+      << fourth.trace;
+}
+
+TEST_F(RuleEngineTest, NoTraceWhenTracingIsOff) {
+  cache::LocalVelocityCounters counters;
+  RuleEngineOptions options;
+  options.traces = false;
+  RuleEngine engine(options, counters, &counters);
+  replace(engine, {rule("a", "amount > 1", RuleAction::kDecline, 1)}, 1);
+  const RulesVerdict v = run(engine);
+  EXPECT_EQ(v.matches.size(), 1U);
+  EXPECT_TRUE(v.trace.empty());
+  EXPECT_EQ(run().trace, "[]");  // tracing on, no rules
+}
+
 TEST_F(RuleEngineTest, EmailVelocityIsCaseInsensitive) {
   replace({rule("e", "velocity('email', '1h').count >= 1", RuleAction::kDecline, 1)}, 1);
   EXPECT_TRUE(run().matches.empty());

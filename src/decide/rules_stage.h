@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/async.h"
@@ -50,6 +51,9 @@ class Reservation {
 struct RulesVerdict {
   std::vector<RuleMatch> matches;  // enforced and shadow, in priority order
   std::int64_t rules_version = 0;
+  // The decision trace (contract section 10) as a JSON array text: per evaluated rule, in priority order, what it
+  // saw. Empty when the stage does not trace (no rules evaluated gives "[]").
+  std::string trace;
   std::unique_ptr<Reservation> reservation;  // may be null: nothing to settle
 };
 

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "common/json_text.h"
+
 namespace txv::logging {
 namespace {
 spdlog::level::level_enum to_spd(Level l) {
@@ -37,37 +39,7 @@ void init(const std::string& level) {
 
 bool enabled(Level level) { return spdlog::default_logger_raw()->should_log(to_spd(level)); }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
+void append_json_string(std::string& out, std::string_view s) { txv::append_json_string(out, s); }
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;

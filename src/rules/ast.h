@@ -96,4 +96,13 @@ using NodePtr = std::unique_ptr<Node>;
 // S-expression of the tree, for tests and debugging: "(&& (> amount 100) (== currency 'USD'))".
 std::string debug_string(const Node& node);
 
+// The expression in the language's own syntax, normalised (single-quoted
+// strings, one space around binary operators, ", " between arguments,
+// parentheses only where a child binds looser): "velocity('card', '1h').count",
+// "card.bin in list('risky_bins')". Used to name the values of a decision
+// trace; parsing it gives the same tree.
+std::string source_text(const Node& node);
+// Byte offset where the node's text starts in the source (its leftmost anchor).
+std::size_t start_pos(const Node& node);
+
 }  // namespace txv::rules::internal

@@ -28,6 +28,14 @@ class Compiler {
   void push() { max_ = std::max(max_, ++depth_); }
   void pop() { --depth_; }
   void patch_to_here(std::size_t at) { p_.code[at].a = static_cast<std::uint32_t>(p_.code.size()); }
+  // Marks the instruction just emitted as a traced value named by `n`'s text (Instr::b = its trace index; one index
+  // per distinct text, numbered in emission order, which is source order: post-order, left to right).
+  void trace_last(const Node& n) {
+    std::string text = source_text(n);
+    auto it = std::find(p_.trace_exprs.begin(), p_.trace_exprs.end(), text);
+    if (it == p_.trace_exprs.end()) it = p_.trace_exprs.insert(p_.trace_exprs.end(), std::move(text));
+    p_.code.back().b = it - p_.trace_exprs.begin();
+  }
 
   void emit_string(const std::string& s) {
     const auto off = static_cast<std::uint32_t>(p_.pool.size());
@@ -55,16 +63,17 @@ class Compiler {
         emit_ref(n);
         return;
       case NodeKind::kCall:  // only size() reaches here: velocity/list are consumed by their parents
-        emit_size(*n.args[0]);
+        emit_size(n, *n.args[0]);
         return;
       case NodeKind::kMethod:
         if (n.text == "size") {
-          emit_size(*n.args[0]);
+          emit_size(n, *n.args[0]);
           return;
         }
         emit(*n.args[0]);
         emit(*n.args[1]);
         op(n.text == "startsWith" ? Op::kStartsWith : n.text == "endsWith" ? Op::kEndsWith : Op::kContains);
+        trace_last(n);
         pop();
         return;
       case NodeKind::kNot:
@@ -103,12 +112,14 @@ class Compiler {
         break;
       default:
         op(Op::kPushInt, 0, 0);
-        break;  // unreachable after checking
+        push();
+        return;  // unreachable after checking
     }
+    trace_last(n);
     push();
   }
 
-  void emit_size(const Node& arg) {
+  void emit_size(const Node& call, const Node& arg) {
     if (arg.type.kind == TypeKind::kList) {
       // The size of a list literal is known now; its elements are not evaluated.
       op(Op::kPushInt, 0, static_cast<std::int64_t>(arg.args.size()));
@@ -117,6 +128,7 @@ class Compiler {
     }
     emit(arg);
     op(Op::kSize);
+    trace_last(call);
   }
 
   void emit_logical(const Node& n) {
@@ -138,7 +150,7 @@ class Compiler {
     const Node& l = *n.args[0];
     const Node& r = *n.args[1];
     if (n.op == BinaryOp::kIn) {
-      emit_in(l, r);
+      emit_in(n, l, r);
       return;
     }
     emit(l);
@@ -184,10 +196,11 @@ class Compiler {
     }
   }
 
-  void emit_in(const Node& x, const Node& list) {
+  void emit_in(const Node& in, const Node& x, const Node& list) {
     emit(x);
     if (list.type.kind == TypeKind::kNamedList) {
       op(Op::kInList, list.ref.slot);
+      trace_last(in);
       return;
     }
     const bool str = x.type.kind == TypeKind::kString;

@@ -1,5 +1,7 @@
 #include "rules/expression.h"
 
+#include <algorithm>
+
 #include "rules/checker.h"
 #include "rules/compiler.h"
 #include "rules/diagnostics.h"
@@ -46,6 +48,19 @@ Outcome CompiledExpression::evaluate(const Activation& activation) const {
   }
   const std::uint32_t* id = program_->identity.data();
   return internal::run(*program_, activation, internal::SlotMap{id, id, id});
+}
+
+Outcome CompiledExpression::evaluate_traced(const Activation& activation, std::span<TraceValue> trace) const {
+  std::fill(trace.begin(), trace.end(), TraceValue{});
+  if (!program_) {
+    return Outcome::kFalse;
+  }
+  const std::uint32_t* id = program_->identity.data();
+  return internal::run_traced(*program_, activation, internal::SlotMap{id, id, id}, trace.data());
+}
+
+const std::vector<std::string>& CompiledExpression::trace_exprs() const {
+  return program_ ? program_->trace_exprs : kNoStrings;
 }
 
 const std::string& CompiledExpression::source() const { return program_ ? program_->source : kEmptyString; }

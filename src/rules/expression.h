@@ -40,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +50,7 @@
 #include "rules/activation.h"
 #include "rules/error.h"
 #include "rules/fields.h"
+#include "rules/trace.h"
 
 namespace txv::rules {
 
@@ -71,6 +73,11 @@ class CompiledExpression {
   // velocities(), metadata_keys() give slot i at index i).
   Outcome evaluate(const Activation& activation) const;
   bool matches(const Activation& activation) const { return evaluate(activation) == Outcome::kTrue; }
+  // Evaluates and records what the expression saw (see RuleSet::evaluate_traced);
+  // `trace` must have trace_exprs().size() elements.
+  Outcome evaluate_traced(const Activation& activation, std::span<TraceValue> trace) const;
+  // The distinct traced sub-expressions, in source order (empty for an empty expression).
+  const std::vector<std::string>& trace_exprs() const;
 
   const std::string& source() const;
   const std::vector<std::string>& list_names() const;

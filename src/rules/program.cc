@@ -37,9 +37,29 @@ bool set_contains(const std::vector<T>& set, const K& key) {
   return it != set.end() && *it == key;
 }
 
-}  // namespace
+// What a traced instruction leaves on the stack (kUnread: the instruction is not traced).
+constexpr TraceValue::Kind traced_kind(Op op) {
+  switch (op) {
+    case Op::kLoadInt:
+    case Op::kLoadVelCount:
+    case Op::kLoadVelAmount:
+    case Op::kSize:
+      return TraceValue::Kind::kInt;
+    case Op::kLoadStr:
+    case Op::kLoadMeta:
+      return TraceValue::Kind::kString;
+    case Op::kInList:
+    case Op::kStartsWith:
+    case Op::kEndsWith:
+    case Op::kContains:
+      return TraceValue::Kind::kBool;
+    default:
+      return TraceValue::Kind::kUnread;
+  }
+}
 
-Outcome run(const Program& program, const Activation& act, const SlotMap& slots) {
+template <bool kTrace>
+Outcome run_impl(const Program& program, const Activation& act, const SlotMap& slots, TraceValue* trace) {
   Value stack[kMaxStack];
   Value* sp = stack;  // next free slot
   const Instr* const code = program.code.data();
@@ -56,6 +76,7 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
   }
 
   for (const Instr* ip = code; ip < end; ++ip) {
+    [[maybe_unused]] const Instr* const current = ip;
     switch (ip->op) {
       case Op::kPushInt:
         *sp++ = int_value(ip->b);
@@ -318,6 +339,20 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
         break;
       }
     }
+    if constexpr (kTrace) {
+      const TraceValue::Kind kind = traced_kind(current->op);
+      if (kind != TraceValue::Kind::kUnread) {
+        const Value& v = sp[-1];
+        TraceValue& t = trace[current->b];
+        if (v.absent) {
+          t.kind = TraceValue::Kind::kAbsent;
+        } else {
+          t.kind = kind;
+          t.i = v.i;
+          if (kind == TraceValue::Kind::kString) t.s = sv(v);
+        }
+      }
+    }
   }
 #undef TXV_BINARY
   if (sp == stack) {
@@ -328,6 +363,16 @@ Outcome run(const Program& program, const Activation& act, const SlotMap& slots)
     return Outcome::kAbsent;
   }
   return r.i != 0 ? Outcome::kTrue : Outcome::kFalse;
+}
+
+}  // namespace
+
+Outcome run(const Program& program, const Activation& act, const SlotMap& slots) {
+  return run_impl<false>(program, act, slots, nullptr);
+}
+
+Outcome run_traced(const Program& program, const Activation& act, const SlotMap& slots, TraceValue* trace) {
+  return run_impl<true>(program, act, slots, trace);
 }
 
 std::string disassemble(const Program& p) {

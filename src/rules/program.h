@@ -19,6 +19,7 @@
 
 #include "rules/activation.h"
 #include "rules/checker.h"
+#include "rules/trace.h"
 
 namespace txv::rules::internal {
 
@@ -69,6 +70,8 @@ enum class Op : std::uint8_t {
   kOr,           // combine the two top values with || (left is not true)
 };
 
+// b: kPushInt's value, kPushStr's length; for the traced instructions (the loads, kInList, kStartsWith,
+// kEndsWith, kContains, kSize) the index into Program::trace_exprs of the value they leave on the stack.
 struct Instr {
   Op op = Op::kPushInt;
   std::uint32_t a = 0;
@@ -89,6 +92,9 @@ struct Program {
   References refs;
   // 0, 1, 2, ...: the slot map of a standalone expression (local slot = slot).
   std::vector<std::uint32_t> identity;
+  // The text of each distinct traced value (field, metadata and velocity reads, named-list tests, method and
+  // size() results), in source order.
+  std::vector<std::string> trace_exprs;
 };
 
 // Where a program's local slots land in the caller's numbering.
@@ -99,6 +105,9 @@ struct SlotMap {
 };
 
 Outcome run(const Program& program, const Activation& activation, const SlotMap& slots);
+// The same, also storing in trace[i] the value trace_exprs[i] had when the evaluation reached it (entries it did not
+// reach keep kind kUnread). `trace` has program.trace_exprs.size() elements, all kUnread on entry.
+Outcome run_traced(const Program& program, const Activation& activation, const SlotMap& slots, TraceValue* trace);
 
 // One instruction per line, for tests and debugging.
 std::string disassemble(const Program& program);

@@ -70,6 +70,20 @@ Outcome RuleSet::evaluate(std::size_t index, const Activation& activation) const
                        internal::SlotMap{map + e.list_offset, map + e.velocity_offset, map + e.metadata_offset});
 }
 
+Outcome RuleSet::evaluate_traced(std::size_t index, const Activation& activation, std::span<TraceValue> trace) const {
+  std::fill(trace.begin(), trace.end(), TraceValue{});
+  const Entry& e = rules_[index];
+  const internal::Program* p = e.expression.program_.get();
+  if (p == nullptr) {
+    return Outcome::kFalse;
+  }
+  assert(trace.size() == p->trace_exprs.size());
+  const std::uint32_t* map = slot_map_.data();
+  return internal::run_traced(*p, activation,
+                              internal::SlotMap{map + e.list_offset, map + e.velocity_offset, map + e.metadata_offset},
+                              trace.data());
+}
+
 void RuleSet::evaluate(const Activation& activation, std::vector<bool>& matched) const {
   matched.resize(rules_.size());
   for (std::size_t i = 0; i < rules_.size(); ++i) {

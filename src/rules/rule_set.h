@@ -85,6 +85,15 @@ class RuleSet {
 
   // Evaluates rule `index`.
   Outcome evaluate(std::size_t index, const Activation& activation) const;
+  // The same, also recording what the rule saw (decision traces): trace[i] is
+  // set to the value of trace_exprs(index)[i] if the evaluation reached it,
+  // kUnread otherwise. `trace` must have trace_exprs(index).size() elements.
+  // Does not allocate.
+  Outcome evaluate_traced(std::size_t index, const Activation& activation, std::span<TraceValue> trace) const;
+  // The distinct traced sub-expressions of rule `index`, in source order.
+  const std::vector<std::string>& trace_exprs(std::size_t index) const {
+    return rules_[index].expression.trace_exprs();
+  }
   // Evaluates every rule: matched[i] is true when rule i's outcome is kTrue.
   // Resizes `matched` to size() (reuse the vector to avoid allocating).
   void evaluate(const Activation& activation, std::vector<bool>& matched) const;
