@@ -8,7 +8,8 @@
 #  3. txv validate, durable, 0 rules then (fresh server) 20 rules (3 velocity, 1 over a
 #     100k-entry list): wrk closed-loop (decisions/s, p50/p99/p99.9, CPU us per decision, peak
 #     RSS), then open-loop (bench/openloop, coordinated-omission corrected) at half the rate
-#     just measured: p99 with queueing.
+#     just measured: p99 with queueing. Then the 20 rules with TXV_DECISION_TRACES=off (closed
+#     loop) and the trace bytes stored per decision: the cost of decision traces.
 #  4. malloc/calloc/realloc calls per validate (LD_PRELOAD bench/alloc_count.c; idle subtracted).
 #  5. RSS across 1,000 rule changes (bench/rule_churn.py) and during a BENCH_SOAK_SECONDS
 #     open-loop validate run (`make bench-soak`: 600 s).
@@ -285,6 +286,22 @@ if want txv; then
   install_rules
   txv_run txv20
   stop_txv
+  # Decision traces (contract section 10) are on by default: the same 20 rules without them, for their cost,
+  # and what they add to each stored decision (txv20's database).
+  echo "== txv validate, 20 rules, TXV_DECISION_TRACES=off (closed loop only), for the cost of traces"
+  start_txv txv20nt TXV_DECISION_TRACES=off
+  install_rules
+  MEASURE_PIDS=$TXV_PID
+  run_wrk txv20nt "http://127.0.0.1:$TXV_PORT" bench/validate.lua -- "$KEY" "txv20nt$$"
+  stop_txv
+  $PY - "$WORK/txv20/txv.db" > "$WORK/trace_bytes.sum" <<'PYEOF' || true
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n, avg_trace = db.execute("SELECT count(*), avg(length(CAST(trace AS BLOB))) FROM transactions").fetchone()
+print(n, round(avg_trace or 0))
+PYEOF
+  [ -s "$WORK/trace_bytes.sum" ] && read -r TRACE_N TRACE_BYTES < "$WORK/trace_bytes.sum" && \
+    echo "  stored trace: $TRACE_BYTES bytes per decision on average over $TRACE_N decisions (JSON text)"
 fi
 
 # ---------------------------------------------------------------- 4. allocations
@@ -704,6 +721,10 @@ if [ -f "$WORK/nginx.sum" ]; then
 fi
 [ -f "$WORK/txv0.sum" ] && [ -f "$WORK/txv20.sum" ] && \
   echo "- cost of 20 rules: $(awk -v a="$(sum_col txv20 1)" -v b="$(sum_col txv0 1)" 'BEGIN { printf "%.1f%%", 100 * (1 - a / b) }') of decisions/s"
+[ -f "$WORK/txv20.sum" ] && [ -f "$WORK/txv20nt.sum" ] && \
+  echo "- cost of decision traces (20 rules): $(awk -v a="$(sum_col txv20 1)" -v b="$(sum_col txv20nt 1)" 'BEGIN { printf "%.1f%%", 100 * (1 - a / b) }') of decisions/s" \
+    "($(sum_col txv20 1)/s with, $(sum_col txv20nt 1)/s without; CPU per decision $(sum_col txv20 2) vs $(sum_col txv20nt 2) µs);" \
+    "${TRACE_BYTES:-?} bytes of trace stored per decision"
 [ -f "$WORK/alloc0.sum" ] && echo "- allocations per validate: $(sum_col alloc0 1) with 0 rules, $(sum_col alloc20 1) with 20 rules"
 [ -n "${CHURN_RSS1:-}" ] && echo "- RSS across $RULE_CHANGES rule changes: $(fmt_mb "$CHURN_RSS0") -> $(fmt_mb "$CHURN_RSS1")" \
   "($(awk -v a="$CHURN_RSS0" -v b="$CHURN_RSS1" 'BEGIN { printf "%+.1f%%", 100 * (b - a) / a }'))"

@@ -252,6 +252,7 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::decide::RuleEngineOptions engine_options;
   engine_options.history = history != nullptr ? db.get() : nullptr;
   engine_options.admin = admin_pool.get_executor();
+  engine_options.traces = config.decision_traces;
   txv::decide::RuleEngine engine(std::move(engine_options), *counters, history);
   txv::api::WriteHealth write_health;
   txv::decide::DecisionPipelineOptions pipeline_options;

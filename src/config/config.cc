@@ -41,6 +41,7 @@ const std::vector<SettingInfo>& settings() {
       {"TXV_TLS_CERT_FILE", "certificate chain (PEM); with TXV_TLS_KEY_FILE serve HTTPS only"},
       {"TXV_TLS_KEY_FILE", "private key (PEM)"},
       {"TXV_RATE_LIMIT", "requests per second per API key, burst 2x (default 0: off)"},
+      {"TXV_DECISION_TRACES", "on or off: store what each rule saw with every decision (default on)"},
       {"TXV_DRAIN_DELAY", "after SIGTERM keep accepting this long (default 5s)"},
       {"TXV_GRACE_PERIOD", "after SIGTERM exit within this long (default 25s)"},
   };
@@ -166,6 +167,10 @@ Result<ServerConfig> load_config(const std::vector<RawSettings>& layers) {
       return bad("TXV_LOG_LEVEL", "expected debug, info, warn or error, got '" + *v + "'");
     }
     c.log_level = *v;
+  }
+  if (auto* v = get("TXV_DECISION_TRACES")) {
+    if (*v != "on" && *v != "off") return bad("TXV_DECISION_TRACES", "expected on or off, got '" + *v + "'");
+    c.decision_traces = *v == "on";
   }
   if (auto* v = get("TXV_THREADS")) {
     auto n = parse_int(*v);
