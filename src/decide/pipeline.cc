@@ -26,7 +26,11 @@ Decision combine(const std::vector<Reason>& reasons) {
     decline |= r.action == RuleAction::kDecline;
     review |= r.action == RuleAction::kReview;
   }
-  if (any_check) return Decision::kDecline;
+  return combine(any_check, approve, decline, review);
+}
+
+Decision combine(bool failed_check, bool approve, bool decline, bool review) {
+  if (failed_check) return Decision::kDecline;
   if (approve) return Decision::kApprove;
   if (decline) return Decision::kDecline;
   if (review) return Decision::kReview;

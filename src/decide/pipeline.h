@@ -77,5 +77,8 @@ class DecisionPipeline {
 // Outcome of section 3: failed check → decline; enforced approve rule →
 // approve; decline rule → decline; review rule → review; else approve.
 domain::Decision combine(const std::vector<domain::Reason>& reasons);
+// The same rule over what the reasons say: a failed check, and whether an enforced approve, decline or review rule
+// matched.
+domain::Decision combine(bool failed_check, bool approve, bool decline, bool review);
 
 }  // namespace txv::decide

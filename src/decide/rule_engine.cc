@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/json_text.h"
+#include "decide/transaction_activation.h"
 #include "domain/time.h"
 #include "rules/expression.h"
 
@@ -23,92 +24,12 @@ constexpr std::chrono::milliseconds kMinRetention = std::chrono::hours(1);
 // The start-up rebuild loads a little more than the retention (the counters keep a grace period past it).
 constexpr std::chrono::milliseconds kRebuildSlack = std::chrono::minutes(1);
 
-std::optional<std::string_view> present(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  return std::string_view(s);
-}
-std::optional<std::string_view> present(const std::optional<std::string>& s) {
-  if (!s) return std::nullopt;
-  return std::string_view(*s);
-}
-
 // Runs blocking `fn` on the admin executor (or inline without one) and resumes on the caller's executor.
 template <class F>
 Task<std::invoke_result_t<F&>> on_admin(const Executor& admin, F fn) {
   if (admin) co_return co_await run_on(admin, std::move(fn));
   co_return fn();
 }
-
-// Reads one transaction for the compiled rules. Lives for one evaluation.
-class TransactionActivation final : public rules::Activation {
- public:
-  TransactionActivation(const DecisionInput& input, const std::vector<std::shared_ptr<const ListEntries>>& lists,
-                        const std::vector<std::optional<cache::VelocityTotals>>& velocities)
-      : req_(input.request), card_(input.card), lists_(lists), velocities_(velocities) {}
-
-  std::optional<std::int64_t> int_field(rules::Field) const override { return req_.amount; }
-
-  std::optional<std::string_view> string_field(rules::Field f) const override {
-    using rules::Field;
-    switch (f) {
-      case Field::kCurrency:
-        return present(req_.currency);
-      case Field::kType:
-        return std::string_view(domain::to_string(req_.type));
-      case Field::kTransactionId:
-        return present(req_.transaction_id);
-      case Field::kMerchantId:
-        return present(req_.merchant_id);
-      case Field::kCardBrand:
-        return present(card_.brand);
-      case Field::kCardBin:
-        return present(card_.bin);
-      case Field::kCardLast4:
-        return present(card_.last4);
-      case Field::kCardFingerprint:
-        return present(card_.fingerprint);
-      case Field::kCustomerId:
-        return present(req_.customer.id);
-      case Field::kCustomerEmail:
-        return present(req_.customer.email);
-      case Field::kCustomerIp:
-        return present(req_.customer.ip);
-      case Field::kCustomerCountry:
-        return present(req_.customer.country);
-      case Field::kCustomerDeviceId:
-        return present(req_.customer.device_id);
-      case Field::kMerchantMcc:
-        return present(req_.merchant.mcc);
-      case Field::kMerchantCountry:
-        return present(req_.merchant.country);
-      case Field::kAmount:
-        break;
-    }
-    return std::nullopt;
-  }
-
-  std::optional<std::string_view> metadata(rules::MetadataSlot, std::string_view key) const override {
-    auto it = req_.metadata.find(key);
-    if (it == req_.metadata.end()) return std::nullopt;
-    return std::string_view(it->second);
-  }
-
-  bool list_contains(rules::ListSlot slot, std::string_view value) const override {
-    if (slot >= lists_.size() || !lists_[slot]) return false;
-    return lists_[slot]->find(value) != lists_[slot]->end();
-  }
-
-  std::optional<rules::VelocityValue> velocity(rules::VelocitySlot slot) const override {
-    if (slot >= velocities_.size() || !velocities_[slot]) return std::nullopt;
-    return rules::VelocityValue{velocities_[slot]->count, velocities_[slot]->amount};
-  }
-
- private:
-  const domain::TransactionRequest& req_;
-  const domain::CardSummary& card_;
-  const std::vector<std::shared_ptr<const ListEntries>>& lists_;
-  const std::vector<std::optional<cache::VelocityTotals>>& velocities_;
-};
 
 // Keeps a decision counted until it is stored (commit) or uncounts it (release). Unsettled when destroyed (an
 // exception between evaluating and storing): released in the background on the decision's executor.
@@ -341,7 +262,7 @@ Task<Result<RulesVerdict>> RuleEngine::evaluate(const DecisionInput& input) {
     verdict.reservation =
         std::make_unique<CounterReservation>(counters_, std::move(read->ticket), co_await asio::this_coro::executor);
   }
-  match(rules, TransactionActivation(input, snap->lists, read->totals), verdict.matches,
+  match(rules, TransactionActivation(input.request, input.card, snap->lists, read->totals), verdict.matches,
         options_.traces ? &verdict.trace : nullptr);
   co_return verdict;
 }

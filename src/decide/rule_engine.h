@@ -44,20 +44,13 @@
 #include "cache/velocity_history.h"
 #include "common/async.h"
 #include "common/async_key_lock.h"
+#include "decide/list_entries.h"
 #include "decide/rules_stage.h"
 #include "rules/rule_set.h"
 #include "store/records.h"
 #include "store/stores.h"
 
 namespace txv::decide {
-
-// Hashes std::string and std::string_view alike, so look-ups never allocate.
-struct TransparentStringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-// The entries of one named list. Immutable once published.
-using ListEntries = std::unordered_set<std::string, TransparentStringHash, std::equal_to<>>;
 
 struct RuleEngineOptions {
   // Stored decisions that velocity history is loaded from (start-up rebuild,
