@@ -86,7 +86,7 @@ while read -r rule; do api "$url/v1/rules" -d "$rule" > /dev/null; done < <(benc
 proposed=$(bench_rules | $PY -c '
 import json, sys
 rules = [json.loads(l) for l in sys.stdin]
-rules[0]["expression"] = "velocity(\"card\", \"1h\").count >= 3"
+rules[0]["expression"] = "velocity(\"card\", \"24h\").count >= 4"
 print(json.dumps(rules))')
 since=$($PY -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) - d.timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
 until=$($PY -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
@@ -111,8 +111,9 @@ t1=$(date +%s.%N)
 echo "$job" | $PY -c '
 import json, sys
 j = json.load(sys.stdin); secs = float(sys.argv[1]) - float(sys.argv[2]); r = j.get("result") or {}
-print(f"  {j[\"status\"]} after {secs:.2f} s: {j[\"transactions\"]} decisions replayed, {j[\"transactions\"] / secs:,.0f}/s")
-print(f"  changes {r.get(\"changes\")}; labels {json.dumps(r.get(\"labels\"))}")' "$t1" "$t0"
+n = j["transactions"]
+print("  %s after %.2f s: %d decisions replayed, %.0f/s" % (j["status"], secs, n, n / secs))
+print("  changes %s; labels %s" % (json.dumps(r.get("changes")), json.dumps(r.get("labels"))))' "$t1" "$t0"
 
 if [ -x "$OPENLOOP" ]; then
   echo "== live decisions at $RATE/s for 10 s: alone, then while a backtest runs"

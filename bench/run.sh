@@ -22,6 +22,9 @@
 #     process, Redis and PostgreSQL round trips per decision (txv's /metrics), open-loop p99 at
 #     half the rate, and a perf profile of the 1-replica txv. A fresh database and an empty Redis
 #     db for each configuration.
+#  8. Embedded start-up with stored history (bench/startup_bench.sh): N decisions written straight
+#     into a fresh SQLite file, then txv serve timed from exec to /startupz 200, with RSS
+#     (BENCH_STARTUP_SIZES, default 1000000).
 # Benchmarks report; nothing here asserts a timing.
 #
 # Environment: TXV_BIN (default build/txv), BENCH_SECONDS (closed-loop runs, 15),
@@ -29,7 +32,7 @@
 # the stability server's closed-loop rate), BENCH_CONNECTIONS (64), BENCH_WRK_THREADS (2),
 # BENCH_ALLOC_REQUESTS (5000), BENCH_RULE_CHANGES (1000), BENCH_DIR (where data goes; default
 # build/, on the disk you want to measure: a tmpfs makes fsync free), BENCH_PARTS (any of
-# "nginx sqlite txv alloc stability micro replica"; default all), BENCH_PGBENCH_SECONDS (20),
+# "nginx sqlite txv alloc stability micro replica startup"; default all), BENCH_PGBENCH_SECONDS (20),
 # BENCH_PERF_SECONDS (profile of the 1-replica run, 10; 0: none), BENCH_REPLICA_PORT (18090),
 # BENCH_REPLICA_WARMUP (seconds of load before ANALYZE and the measured runs, 3; 0: cold start).
 set -euo pipefail
@@ -46,7 +49,7 @@ CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_WRK_THREADS:-2}
 ALLOC_REQUESTS=${BENCH_ALLOC_REQUESTS:-5000}
 RULE_CHANGES=${BENCH_RULE_CHANGES:-1000}
-PARTS=" ${BENCH_PARTS:-nginx sqlite txv alloc stability micro replica} "
+PARTS=" ${BENCH_PARTS:-nginx sqlite txv alloc stability micro replica startup} "
 PY=/usr/bin/python3
 NGINX_PORT=${BENCH_NGINX_PORT:-18081}
 TXV_PORT=${BENCH_TXV_PORT:-18080}
@@ -168,21 +171,16 @@ stop_txv() {
 
 api() { curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"; }
 
-# The 20-rule set: 3 velocity rules, 1 over a 100k-entry list, 16 ordinary ones.
+# The 20-rule set (bench/rules20.sh): 3 velocity rules, 1 over a 100k-entry list, 16 ordinary ones.
+# shellcheck source=bench/rules20.sh
+. "$ROOT/bench/rules20.sh"
 install_rules() {
   local url="http://127.0.0.1:$TXV_PORT"
   [ -f "$WORK/list.json" ] || $PY -c 'import json; print(json.dumps({"entries": ["%06d" % (100000 + i) for i in range(100000)]}))' \
     > "$WORK/list.json"
   api -X PUT "$url/v1/lists/bench_bins" --data-binary @"$WORK/list.json" > /dev/null
-  add_rule() { api "$url/v1/rules" -d "$1" > /dev/null; }
-  add_rule '{"name":"v1","expression":"velocity(\"card\", \"1h\").count > 1000000","action":"decline","code":"v_card"}'
-  add_rule '{"name":"v2","expression":"velocity(\"customer\", \"24h\").amount > 900000000","action":"review","code":"v_customer"}'
-  add_rule '{"name":"v3","expression":"velocity(\"email\", \"10m\").count > 100000","action":"review","code":"v_email"}'
-  add_rule '{"name":"list","expression":"card.bin in list(\"bench_bins\")","action":"decline","code":"bad_bin"}'
-  local i
-  for i in $(seq 1 16); do
-    add_rule '{"name":"r'$i'","expression":"amount > '$((100000 + i))' && customer.country != \"ZZ\" && merchant.mcc in [\"7995\", \"6051\"] && customer.email.endsWith(\"@bad'$i'.test\")","action":"review","code":"r'$i'"}'
-  done
+  local rule
+  while read -r rule; do api "$url/v1/rules" -d "$rule" > /dev/null; done < <(bench_rules)
 }
 
 # ---------------------------------------------------------------- header
@@ -766,6 +764,10 @@ if [ -f "$WORK/r1.rep" ] || [ -f "$WORK/r3.rep" ]; then
   [ -f "$WORK/r1.sum" ] && [ -f "$WORK/$EMB.sum" ] && echo "- 1 replica / embedded: $(pct "$(sum_col r1 1)" "$(sum_col "$EMB" 1)") of the decisions/s;" \
     "CPU per decision, all processes: $(ratio "$(rep r1 all_us)" "$(sum_col "$EMB" 2)" '%.1f')× embedded's"
   [ -f "$WORK/r3-open.out" ] && echo "- p99 at half the maximum rate, 3 replicas: $(fmt_ms "$(w r3-open p99_us)") (aim < 10 ms)"
+fi
+if want startup; then
+  echo
+  TXV_BIN=$TXV_BIN BENCH_DIR=$WORK BENCH_TXV_PORT=$TXV_PORT bash "$ROOT/bench/startup_bench.sh"
 fi
 echo
 echo "bench: $((SECONDS - BENCH_START)) s; at the end: $(machine_load)"

@@ -56,11 +56,19 @@ EXPECTED_OPERATIONS = {
     ("GET", "/v1/transactions"),
     ("GET", "/v1/transactions/{merchant_id}/{transaction_id}"),
     ("POST", "/v1/transactions/{merchant_id}/{transaction_id}/resolution"),
+    ("POST", "/v1/transactions/{merchant_id}/{transaction_id}/labels"),  # section 9
+    ("POST", "/v1/labels/batch"),  # section 9
     ("POST", "/v1/rules"),
     ("GET", "/v1/rules"),
     ("GET", "/v1/rules/{id}"),
     ("PUT", "/v1/rules/{id}"),
     ("DELETE", "/v1/rules/{id}"),
+    ("POST", "/v1/rules/check"),  # section 12
+    ("GET", "/v1/rules/analysis"),  # section 12
+    ("POST", "/v1/backtests"),  # section 11
+    ("GET", "/v1/backtests"),  # section 11
+    ("GET", "/v1/backtests/{id}"),  # section 11
+    ("DELETE", "/v1/backtests/{id}"),  # section 11
     ("PUT", "/v1/lists/{name}"),
     ("POST", "/v1/lists/{name}/entries"),
     ("DELETE", "/v1/lists/{name}/entries/{value}"),

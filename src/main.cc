@@ -11,12 +11,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <thread>
 
 #include "api/access.h"
 #include "api/auth.h"
+#include "api/backtests_api.h"
 #include "api/health_api.h"
 #include "api/responses.h"
 #include "api/rules_api.h"
@@ -29,7 +31,10 @@
 #include "cache/redis/redis_velocity_counters.h"
 #include "cache/store_velocity_counters.h"
 #include "cli/command_line.h"
+#include "cli/http_client.h"
+#include "cli/labels_import.h"
 #include "config/pan_key.h"
+#include "decide/backtest_jobs.h"
 #include "decide/fingerprint.h"
 #include "decide/pipeline.h"
 #include "decide/rule_catalog.h"
@@ -151,6 +156,26 @@ int run_apikey_revoke(const txv::cli::Command& cmd) {
   std::fprintf(stderr, "txv: revoked %s (name %s); every replica refuses it within 1 s\n", revoked->id.c_str(),
                revoked->name.c_str());
   return 0;
+}
+
+// `txv labels import FILE.csv`: exit 0 all rows accepted, 1 some refused or the
+// import failed, 2 bad usage (no TXV_API_KEY, bad --url).
+int run_labels_import(const txv::cli::Command& cmd) {
+  const char* key = std::getenv("TXV_API_KEY");
+  if (key == nullptr || *key == '\0') return fail_config("TXV_API_KEY: required (the API key to send the labels with)");
+  auto client = txv::cli::HttpClient::create(cmd.server_url);
+  if (!client.ok()) return fail_config(client.error().message);
+  std::ifstream in(cmd.labels_file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "txv: labels import: cannot open %s\n", cmd.labels_file.c_str());
+    return 1;
+  }
+  const std::string secret = key;
+  txv::cli::LabelsImportOptions options;
+  options.progress = isatty(STDERR_FILENO) == 1;
+  return txv::cli::import_labels(
+      in, [&](const std::string& body) { return (*client)->post_json("/v1/labels/batch", body, secret); }, options,
+      std::cout, std::cerr);
 }
 
 // A readiness check's answer: "ok" or the failure.
@@ -293,6 +318,15 @@ int run_serve(const txv::cli::Command& cmd) {
   }
   txv::decide::RuleCatalog catalog(std::move(catalog_options), *db, *db, engine);
   txv::api::RulesApi rules_api(*db, *db, *db, engine, catalog, admin_pool.get_executor());
+  // Backtests (contract section 11): replayed from the stored decisions on a worker thread of their own, at the
+  // lowest CPU priority; destroyed (running ones cancelled, the worker joined) before the database.
+  txv::decide::BacktestJobs backtests(
+      {},
+      [&db](txv::domain::TimePoint since, txv::domain::TimePoint until, const txv::decide::ReplaySink& sink) {
+        return db->scan_decisions(since, until, 4096, sink);
+      },
+      [&engine](const std::string& name) { return engine.list(name); });
+  txv::api::BacktestsApi backtests_api(*db, backtests);
   if (auto s = txv::block_on(catalog.load_all()); !s.ok())
     return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
   if (auto s = engine.rebuild_counters(); !s.ok()) {
@@ -303,6 +337,7 @@ int run_serve(const txv::cli::Command& cmd) {
   health.register_routes(router);
   transactions.register_routes(router);
   rules_api.register_routes(router);
+  backtests_api.register_routes(router);
   txv::http::Dispatcher dispatcher(
       router, metrics, [](int status, const txv::Error& e) { return txv::api::error_response(status, e); },
       [&access](txv::http::Request& r, const txv::http::RouteOptions& route) { return access.admit(r, route); });
@@ -382,6 +417,8 @@ int main(int argc, char** argv) {
         return run_apikey_list(*cmd);
       case txv::cli::Verb::kApiKeyRevoke:
         return run_apikey_revoke(*cmd);
+      case txv::cli::Verb::kLabelsImport:
+        return run_labels_import(*cmd);
       case txv::cli::Verb::kServe:
         return run_serve(*cmd);
     }

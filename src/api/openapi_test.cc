@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "api/backtests_api.h"
 #include "api/health_api.h"
 #include "api/rules_api.h"
 #include "api/transactions_api.h"
@@ -36,10 +37,13 @@ std::set<std::string> registered_routes() {
   catalog_options.admin = admin.get_executor();
   decide::RuleCatalog catalog(std::move(catalog_options), **db, **db, engine);
   RulesApi rules(**db, **db, **db, engine, catalog, admin.get_executor());
+  decide::BacktestJobs jobs({}, nullptr, nullptr);
+  BacktestsApi backtests(**db, jobs);
   http::Router router;
   health.register_routes(router);
   transactions.register_routes(router);
   rules.register_routes(router);
+  backtests.register_routes(router);
   std::set<std::string> out;
   for (const auto& r : router.routes()) out.insert(r.method + " " + r.route);
   (*db)->close();

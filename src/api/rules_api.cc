@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <set>
+
 #include "api/responses.h"
 #include "api/rule_body.h"
 #include "api/transactions_api.h"
@@ -9,6 +11,7 @@
 #include "domain/card_text.h"
 #include "domain/identifiers.h"
 #include "domain/time.h"
+#include "rules/analysis.h"
 #include "rules/expression.h"
 #include "store/record_json.h"
 
@@ -90,6 +93,31 @@ Status check_list_name(const std::string& name) {
   return Ok{};
 }
 
+rules::AnalysisRule to_analysis(const store::RuleRecord& r) {
+  rules::AnalysisRule a;
+  a.id = r.id;
+  a.expression = r.expression;
+  a.action = r.action == domain::RuleAction::kApprove  ? rules::AnalysisAction::kApprove
+             : r.action == domain::RuleAction::kReview ? rules::AnalysisAction::kReview
+                                                       : rules::AnalysisAction::kDecline;
+  a.priority = r.priority;
+  a.mode = r.mode == store::RuleMode::kShadow     ? rules::AnalysisMode::kShadow
+           : r.mode == store::RuleMode::kDisabled ? rules::AnalysisMode::kDisabled
+                                                  : rules::AnalysisMode::kEnforce;
+  return a;
+}
+
+// {"code", "message", "column"?, "rule_id"?}; rule_id names the covering rule.
+json::object warning_json(const rules::Warning& w) {
+  json::object o{{"code", std::string(rules::warning_code_name(w.code))}, {"message", w.message}};
+  if (w.column) o["column"] = *w.column;
+  if (!w.rule_id.empty()) o["rule_id"] = w.rule_id;
+  return o;
+}
+
+// Ids that would be taken for the fixed routes under /v1/rules/.
+bool reserved_rule_id(const std::string& id) { return id == "check" || id == "analysis"; }
+
 }  // namespace
 
 RulesApi::RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit, decide::RuleEngine& engine,
@@ -101,6 +129,9 @@ void RulesApi::register_routes(http::Router& router) {
   const auto readers = allow({Role::kAdmin, Role::kAnalyst});
   const http::RouteOptions upload{admins, kMaxListUploadBody};
   router.add("POST", "/v1/rules", {admins}, [this](http::Request& r) { return create_rule(r); });
+  // Before /v1/rules/{id}: the router takes the first template that fits.
+  router.add("POST", "/v1/rules/check", {readers}, [this](http::Request& r) { return check_rule(r); });
+  router.add("GET", "/v1/rules/analysis", {readers}, [this](http::Request& r) { return rules_analysis(r); });
   router.add("GET", "/v1/rules", {readers}, [this](http::Request& r) { return list_rules(r); });
   router.add("GET", "/v1/rules/{id}", {readers}, [this](http::Request& r) { return get_rule(r); });
   router.add("PUT", "/v1/rules/{id}", {admins}, [this](http::Request& r) { return replace_rule(r); });
@@ -121,13 +152,19 @@ Task<http::Response> RulesApi::create_rule(http::Request& request) {
   store::RuleRecord rule;
   if (auto s = parse_rule_body(*body, rule, true); !s.ok()) co_return error_response(s.error());
   if (rule.id.empty()) rule.id = new_rule_id();
+  if (reserved_rule_id(rule.id)) {
+    co_return error_response(
+        make_error("validation_failed", "the rule ids 'check' and 'analysis' are reserved", {{"id", "invalid_value"}}));
+  }
   rule.version = 1;
   rule.created_at = rule.updated_at = domain::now_millis();
   auto guard = co_await catalog_.lock_changes();
   auto created = co_await rules_.create_rule(rule, principal.name);
   if (!created.ok()) co_return error_response(created.error());
   if (auto s = co_await catalog_.rules_changed_locked(); !s.ok()) co_return error_response(s.error());
-  co_return json_response(201, store::rule_to_json(*created));
+  json::object out = store::rule_to_json(*created);
+  out["warnings"] = co_await warnings_for(*created);
+  co_return json_response(201, out);
 }
 
 Task<http::Response> RulesApi::replace_rule(http::Request& request) {
@@ -142,7 +179,9 @@ Task<http::Response> RulesApi::replace_rule(http::Request& request) {
   auto replaced = co_await rules_.replace_rule(rule, principal.name);
   if (!replaced.ok()) co_return error_response(replaced.error());
   if (auto s = co_await catalog_.rules_changed_locked(); !s.ok()) co_return error_response(s.error());
-  co_return json_response(200, store::rule_to_json(*replaced));
+  json::object out = store::rule_to_json(*replaced);
+  out["warnings"] = co_await warnings_for(*replaced);
+  co_return json_response(200, out);
 }
 
 Task<http::Response> RulesApi::delete_rule(http::Request& request) {
@@ -172,6 +211,84 @@ Task<http::Response> RulesApi::list_rules(http::Request&) {
   json::array items;
   for (const auto& r : *all) items.emplace_back(store::rule_to_json(r));
   co_return json_response(200, json::object{{"items", std::move(items)}, {"rules_version", *version}});
+}
+
+Task<json::array> RulesApi::warnings_for(const store::RuleRecord& rule) {
+  // The rule is saved whatever the analysis finds: a failed read only drops the warnings.
+  json::array out;
+  auto all = co_await rules_.list_rules();
+  auto lists = co_await lists_.list_lists();
+  if (!all.ok() || !lists.ok()) co_return out;
+  std::vector<rules::AnalysisRule> others;
+  for (const auto& r : *all) others.push_back(to_analysis(r));
+  std::set<std::string, std::less<>> names;
+  for (const auto& l : *lists) names.insert(l.name);
+  const rules::AnalysisRule me = to_analysis(rule);
+  auto warnings = co_await run_on(admin_, [&] {
+    return rules::analyze_rule(me, others, [&names](std::string_view n) { return names.contains(n); });
+  });
+  for (const auto& w : warnings) out.emplace_back(warning_json(w));
+  co_return out;
+}
+
+Task<http::Response> RulesApi::check_rule(http::Request& request) {
+  auto body = parse_json_body(request.body);
+  if (!body.ok()) co_return error_response(body.error());
+  const json::object* obj = body->if_object();
+  if (obj == nullptr) {
+    co_return error_response(
+        make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}}));
+  }
+  std::vector<FieldIssue> issues;
+  for (const auto& kv : *obj) {
+    if (kv.key() != "expression") issues.push_back({std::string(kv.key()), "unknown_field"});
+  }
+  const json::value* expr = obj->if_contains("expression");
+  if (expr == nullptr) {
+    issues.push_back({"expression", "required"});
+  } else if (!expr->is_string()) {
+    issues.push_back({"expression", "invalid_type"});
+  }
+  if (!issues.empty()) co_return error_response(make_error("validation_failed", "invalid body", std::move(issues)));
+  auto lists = co_await lists_.list_lists();
+  if (!lists.ok()) co_return error_response(lists.error());
+  std::set<std::string, std::less<>> names;
+  for (const auto& l : *lists) names.insert(l.name);
+  const std::string source(expr->as_string());
+  auto checked = co_await run_on(admin_, [&] {
+    return rules::check_expression(source, [&names](std::string_view n) { return names.contains(n); });
+  });
+  json::array errors, warnings;
+  if (checked.error) {
+    errors.emplace_back(json::object{{"message", checked.error->message}, {"column", checked.error->column}});
+  }
+  for (const auto& w : checked.warnings) warnings.emplace_back(warning_json(w));
+  co_return json_response(200, json::object{{"valid", !checked.error.has_value()},
+                                            {"errors", std::move(errors)},
+                                            {"warnings", std::move(warnings)}});
+}
+
+Task<http::Response> RulesApi::rules_analysis(http::Request&) {
+  auto all = co_await rules_.list_rules();
+  if (!all.ok()) co_return error_response(all.error());
+  auto lists = co_await lists_.list_lists();
+  if (!lists.ok()) co_return error_response(lists.error());
+  std::vector<rules::AnalysisRule> set;
+  for (const auto& r : *all) set.push_back(to_analysis(r));
+  std::set<std::string, std::less<>> names;
+  for (const auto& l : *lists) names.insert(l.name);
+  auto found = co_await run_on(
+      admin_, [&] { return rules::analyze_rule_set(set, [&names](std::string_view n) { return names.contains(n); }); });
+  json::array items;
+  for (const auto& rw : found) {
+    json::object o{{"rule_id", rw.rule_id},
+                   {"code", std::string(rules::warning_code_name(rw.warning.code))},
+                   {"message", rw.warning.message}};
+    if (rw.warning.column) o["column"] = *rw.warning.column;
+    if (!rw.warning.rule_id.empty()) o["by_rule_id"] = rw.warning.rule_id;
+    items.emplace_back(std::move(o));
+  }
+  co_return json_response(200, json::object{{"warnings", std::move(items)}});
 }
 
 namespace {

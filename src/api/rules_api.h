@@ -1,4 +1,7 @@
-// Handlers of contract sections 5, 6 and 6b: rules, named lists, audit log.
+// Handlers of contract sections 5, 6, 6b and 12: rules, named lists, audit log,
+// rule analysis (POST /v1/rules/check, GET /v1/rules/analysis, and the
+// `warnings` of POST/PUT /v1/rules answers; rules/analysis.h says what is
+// analysed; the analysis runs on the admin executor).
 //
 // Every change is written to the store (which appends the audit entry in the
 // same database transaction) and then handed to the RuleCatalog before the
@@ -13,6 +16,8 @@
 // backfill a longer rule window needs all run on the `admin` executor (a
 // low-priority pool), and the I/O threads keep deciding meanwhile.
 #pragma once
+
+#include <boost/json.hpp>
 
 #include "api/access.h"
 #include "common/async_key_lock.h"
@@ -40,11 +45,17 @@ class RulesApi {
   Task<http::Response> get_list(http::Request& request);
   Task<http::Response> list_lists(http::Request& request);
   Task<http::Response> list_audit(http::Request& request);
+  // Contract section 12: rule analysis.
+  Task<http::Response> check_rule(http::Request& request);
+  Task<http::Response> rules_analysis(http::Request& request);
 
   // Body limits (contract section 2): list uploads carry up to 1,000,000 entries.
   static constexpr std::size_t kMaxListUploadBody = 128 * 1024 * 1024;
 
  private:
+  // The analysis warnings of `rule` within the stored set, as JSON.
+  Task<boost::json::array> warnings_for(const store::RuleRecord& rule);
+
   store::RuleStore& rules_;
   store::ListStore& lists_;
   store::AuditLog& audit_;

@@ -5,9 +5,11 @@
 #include "api/mapping/transaction_json.h"
 #include "api/mapping/transaction_request.h"
 #include "api/responses.h"
+#include "decide/decision_trace.h"
 #include "domain/card_text.h"
 #include "domain/time.h"
 #include "http/router.h"
+#include "store/record_json.h"
 
 namespace txv::api {
 
@@ -75,8 +77,9 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
 }
 
 TransactionsApi::TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store,
-                                 const decide::Fingerprinter& fingerprinter, metrics::Metrics& metrics)
-    : pipeline_(pipeline), store_(store), fingerprinter_(fingerprinter), metrics_(metrics) {}
+                                 store::LabelStore& labels, const decide::Fingerprinter& fingerprinter,
+                                 metrics::Metrics& metrics)
+    : pipeline_(pipeline), store_(store), labels_(labels), fingerprinter_(fingerprinter), metrics_(metrics) {}
 
 void TransactionsApi::register_routes(http::Router& router) {
   const auto deciders = allow({Role::kAdmin, Role::kValidator});
@@ -91,6 +94,7 @@ void TransactionsApi::register_routes(http::Router& router) {
              [this](http::Request& r) { return get_one(r); });
   router.add("POST", "/v1/transactions/{merchant_id}/{transaction_id}/resolution", {reviewers},
              [this](http::Request& r) { return resolve(r); });
+  labels_.register_routes(router);
 }
 
 Task<Result<json::object>> TransactionsApi::decide_one(const Principal& principal, const json::value& body,
@@ -163,6 +167,21 @@ Task<http::Response> TransactionsApi::validate_batch(http::Request& request) {
 Task<http::Response> TransactionsApi::get_one(http::Request& request) {
   const Principal& principal = principal_of(request);
   const std::string& merchant_id = request.path_params["merchant_id"];
+  // ?include=trace adds the decision trace (contract section 10); nothing else is accepted.
+  bool include_trace = false;
+  std::vector<FieldIssue> issues;
+  for (const auto& [key, value] : parse_query(request.query)) {
+    if (key != "include") {
+      issues.push_back({key, "unknown_field"});
+    } else if (value == "trace") {
+      include_trace = true;
+    } else {
+      issues.push_back({key, "invalid_value"});
+    }
+  }
+  if (!issues.empty()) {
+    co_return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
+  }
   // Another merchant's transaction is answered as absent, without a look-up.
   if (!in_merchant_scope(principal, merchant_id)) {
     co_return error_response(make_error("not_found", "no such transaction"));
@@ -170,7 +189,19 @@ Task<http::Response> TransactionsApi::get_one(http::Request& request) {
   auto found = co_await store_.find_decision(merchant_id, request.path_params["transaction_id"]);
   if (!found.ok()) co_return error_response(found.error());
   if (!found->has_value()) co_return error_response(make_error("not_found", "no such transaction"));
-  co_return json_response(200, render_record(**found));
+  auto label = co_await labels_.store().find_label(merchant_id, request.path_params["transaction_id"]);
+  if (!label.ok()) co_return error_response(label.error());
+  json::object out = render_record(**found);
+  if (label->has_value()) out["label"] = store::label_to_json(**label);
+  if (include_trace) {
+    auto trace = co_await store_.find_trace(merchant_id, request.path_params["transaction_id"]);
+    if (!trace.ok()) co_return error_response(trace.error());
+    // A decision stored without one (traces off, or before they existed) has an empty trace.
+    auto expanded = decide::expand_decision_trace(trace->has_value() ? std::string_view(**trace) : std::string_view());
+    if (!expanded.ok()) co_return error_response(expanded.error());
+    out["trace"] = std::move(*expanded);
+  }
+  co_return json_response(200, out);
 }
 
 Task<http::Response> TransactionsApi::list(http::Request& request) {
@@ -187,6 +218,16 @@ Task<http::Response> TransactionsApi::list(http::Request& request) {
     } else if (key == "resolved") {
       if (value == "true" || value == "false") {
         q.resolved = value == "true";
+      } else {
+        issues.push_back({key, "invalid_value"});
+      }
+    } else if (key == "label") {
+      if (value == "fraud") {
+        q.label = store::TransactionQuery::LabelFilter::kFraud;
+      } else if (value == "not_fraud") {
+        q.label = store::TransactionQuery::LabelFilter::kNotFraud;
+      } else if (value == "none") {
+        q.label = store::TransactionQuery::LabelFilter::kNone;
       } else {
         issues.push_back({key, "invalid_value"});
       }
@@ -221,7 +262,11 @@ Task<http::Response> TransactionsApi::list(http::Request& request) {
   auto page = co_await store_.list_decisions(q);
   if (!page.ok()) co_return error_response(page.error());
   json::array items;
-  for (const auto& r : page->items) items.emplace_back(render_record(r));
+  for (std::size_t i = 0; i < page->items.size(); ++i) {
+    json::object item = render_record(page->items[i]);
+    if (i < page->labels.size() && page->labels[i]) item["label"] = store::label_to_json(*page->labels[i]);
+    items.emplace_back(std::move(item));
+  }
   json::object out{{"items", std::move(items)}};
   out["next_cursor"] =
       page->next_before_seq ? json::value(encode_cursor(*page->next_before_seq)) : json::value(nullptr);

@@ -1,11 +1,13 @@
-// Handlers of contract sections 3 and 4: validate, validate-batch, read one,
-// list, and review resolution. Request/response mapping only; the decision
+// Handlers of contract sections 3, 4 and 9: validate, validate-batch, read one
+// (with its current label), list (label filter), review resolution, and the
+// label routes (labels_api.h). Request/response mapping only; the decision
 // logic is decide::DecisionPipeline.
 #pragma once
 
 #include <boost/json.hpp>
 
 #include "api/access.h"
+#include "api/labels_api.h"
 #include "decide/fingerprint.h"
 #include "decide/pipeline.h"
 #include "http/router.h"
@@ -16,8 +18,12 @@ namespace txv::api {
 
 class TransactionsApi {
  public:
-  TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store,
+  TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store, store::LabelStore& labels,
                   const decide::Fingerprinter& fingerprinter, metrics::Metrics& metrics);
+  // Both stores from one back-end.
+  TransactionsApi(decide::DecisionPipeline& pipeline, store::Database& db, const decide::Fingerprinter& fingerprinter,
+                  metrics::Metrics& metrics)
+      : TransactionsApi(pipeline, db, db, fingerprinter, metrics) {}
 
   void register_routes(http::Router& router);
 
@@ -38,6 +44,7 @@ class TransactionsApi {
 
   decide::DecisionPipeline& pipeline_;
   store::TransactionStore& store_;
+  LabelsApi labels_;
   const decide::Fingerprinter& fingerprinter_;
   metrics::Metrics& metrics_;
 };

@@ -8,6 +8,7 @@
 // key values unique to the test, so a shared server may serve several tests.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,10 @@ struct BackendFactory {
   // A fresh instance; nullptr when the back-end is not available here (e.g.
   // no Redis server configured): its tests are then skipped.
   std::function<std::unique_ptr<Backend>()> make;
+  // Windows up to this long (ms) are exact even when far_edge_blur is not 0
+  // (a back-end that buckets only long windows).
+  std::int64_t exact_window_max_ms = 0;
+  double blur_of(std::int64_t window_ms) const { return window_ms <= exact_window_max_ms ? 0.0 : far_edge_blur; }
 };
 
 std::vector<BackendFactory> contract_backends();

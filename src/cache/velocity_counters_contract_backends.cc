@@ -41,7 +41,9 @@ std::unique_ptr<Backend> make_redis() {
 
 std::vector<BackendFactory> contract_backends() {
   return {
-      BackendFactory{"local", 0.0, [] { return std::make_unique<LocalBackend>(); }},
+      // Exact up to the exact span (1 h), 1-minute buckets beyond: a blur of at most 1/60 of a window > 1 h.
+      BackendFactory{"local", 1.0 / 60, [] { return std::make_unique<LocalBackend>(); },
+                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::hours(1)).count()},
       BackendFactory{"redis", RedisVelocityCounters::kFarEdgeBlur, make_redis},
   };
 }

@@ -109,12 +109,12 @@ TEST_P(VelocityCountersContract, CountsEarlierEventsNeverTheCurrentOne) {
 }
 
 TEST_P(VelocityCountersContract, WindowEdgeIsExclusiveAndTheFarEdgeIsWithinTheAllowedBlur) {
-  const double blur = GetParam().far_edge_blur;
   // Windows in ascending order, each card's event after every earlier read, and reads in time order: so that a
   // back-end's retention (measured from the newest time seen) never drops what a read still expects.
   std::int64_t e = t0_;
   int n = 0;
   for (std::int64_t window : std::array<std::int64_t, 3>{30 * kSecond, kHour, 30 * kDay}) {
+    const double blur = GetParam().blur_of(window);
     const auto slack = static_cast<std::int64_t>(static_cast<double>(window) * blur);
     const std::string card = "edge" + std::to_string(n++);
     (void)one(event(e, 100, card), VelocityKey::kCard, window);
@@ -142,7 +142,7 @@ TEST_P(VelocityCountersContract, SeveralQueriesInOneCallAndAbsentKeys) {
   EXPECT_EQ(r.totals[1], (VelocityTotals{10, 100}));
   EXPECT_FALSE(r.totals[2].has_value());  // the event has no e-mail
   EXPECT_EQ(r.totals[3], (VelocityTotals{10, 100}));
-  if (GetParam().far_edge_blur == 0) {
+  if (GetParam().blur_of(5 * 60 * kSecond - 1) == 0) {
     EXPECT_EQ(r.totals[0], (VelocityTotals{5, 50}));  // minutes 5..9
   }
 

@@ -15,7 +15,9 @@
 // counted twice and none is lost, provided every decision stamped before
 // range.until is settled (stored or cancelled) by the time the store is read.
 // That holds because range.until is at least the old retention (>= 1 h, with
-// the server's decided_at) behind the newest recorded time.
+// the server's decided_at) behind the newest recorded time. A back-end that
+// folds old events into time buckets may round range.until up to a bucket
+// start (the local counters: to the minute), so that no bucket straddles it.
 //
 // Thread-safety: every member may be called concurrently with the request
 // path and with each other (admin calls are serialised internally).

@@ -21,6 +21,14 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const conf
   auto* list = apikey->add_subcommand("list", "list API keys (never their secrets)");
   auto* revoke = apikey->add_subcommand("revoke", "revoke an API key on every replica (within 1 s)");
   revoke->add_option("id", cmd.key_id, "the key's id (key_...), as `apikey list` shows")->required();
+  auto* labels = app.add_subcommand("labels", "ground-truth labels (talks to a running server)");
+  labels->require_subcommand(1);
+  auto* labels_import =
+      labels->add_subcommand("import",
+                             "send the labels of a CSV file (header: merchant_id,transaction_id,label,"
+                             "source,reason,at) to the server; the API key comes from TXV_API_KEY");
+  labels_import->add_option("file", cmd.labels_file, "the CSV file")->required();
+  labels_import->add_option("--url", cmd.server_url, "the server's base URL (default http://127.0.0.1:8080)");
   app.add_subcommand("version", "print the version");
 
   for (auto* sub : {serve, migrate, create, list, revoke}) {
@@ -83,6 +91,10 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const conf
     cmd.verb = Verb::kApiKeyList;
   } else if (revoke->parsed()) {
     cmd.verb = Verb::kApiKeyRevoke;
+  } else if (labels_import->parsed()) {
+    // Talks to a server over HTTP: no database or server settings are read.
+    cmd.verb = Verb::kLabelsImport;
+    return cmd;
   } else {
     cmd.verb = Verb::kVersion;
     return cmd;

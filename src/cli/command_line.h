@@ -6,6 +6,7 @@
 //   txv apikey create --role admin|analyst|validator [--merchant ID] [--name TEXT]
 //   txv apikey list
 //   txv apikey revoke ID
+//   txv labels import FILE.csv [--url URL]   (key from TXV_API_KEY; labels_import.h)
 //   txv version
 #pragma once
 
@@ -19,7 +20,10 @@
 
 namespace txv::cli {
 
-enum class Verb { kServe, kMigrate, kApiKeyCreate, kApiKeyList, kApiKeyRevoke, kVersion, kHelp };
+enum class Verb { kServe, kMigrate, kApiKeyCreate, kApiKeyList, kApiKeyRevoke, kLabelsImport, kVersion, kHelp };
+
+// Where the commands that talk to a running server send their requests.
+inline constexpr const char* kDefaultServerUrl = "http://127.0.0.1:8080";
 
 struct Command {
   Verb verb = Verb::kHelp;
@@ -28,8 +32,10 @@ struct Command {
   store::Role role = store::Role::kValidator;
   std::optional<std::string> merchant_id;
   std::string key_name;
-  std::string key_id;     // for kApiKeyRevoke
-  std::string help_text;  // for kHelp: what to print on stdout
+  std::string key_id;                          // for kApiKeyRevoke
+  std::string labels_file;                     // for kLabelsImport
+  std::string server_url = kDefaultServerUrl;  // for kLabelsImport (--url)
+  std::string help_text;                       // for kHelp: what to print on stdout
 };
 
 // Errors: "usage" (exit 2 with the message) or "invalid_configuration".

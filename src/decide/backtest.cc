@@ -1,7 +1,12 @@
 #include "decide/backtest.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "cache/local/local_velocity_counters.h"
@@ -50,6 +55,56 @@ std::vector<const store::RuleRecord*> enabled_by_priority(const std::vector<stor
   return out;
 }
 
+// Runs `source` on a thread of its own (it inherits the caller's CPU priority), reading up to kPrefetchChunks
+// chunks ahead of `sink`, which runs on the calling thread: reading and decoding the history overlaps the replay.
+constexpr std::size_t kPrefetchChunks = 2;
+
+Status run_prefetched(const DecisionSource& source, domain::TimePoint since, domain::TimePoint until,
+                      const ReplaySink& sink) {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::deque<std::vector<ReplayedDecision>> ready;
+  bool read_all = false;
+  bool stopped = false;  // the sink failed: the reader stops at its next chunk
+  Status read_status = Ok{};
+  std::thread reader([&] {
+    Status st = source(since, until, [&](std::vector<ReplayedDecision>& chunk) -> Status {
+      std::unique_lock lock(mu);
+      changed.wait(lock, [&] { return ready.size() < kPrefetchChunks || stopped; });
+      if (stopped) return make_error("conflict", "the replay stopped");
+      ready.push_back(std::move(chunk));
+      changed.notify_all();
+      return Ok{};
+    });
+    std::lock_guard lock(mu);
+    read_all = true;
+    read_status = std::move(st);
+    changed.notify_all();
+  });
+  Status replayed = Ok{};
+  for (;;) {
+    std::vector<ReplayedDecision> chunk;
+    {
+      std::unique_lock lock(mu);
+      changed.wait(lock, [&] { return !ready.empty() || read_all; });
+      if (ready.empty()) break;
+      chunk = std::move(ready.front());
+      ready.pop_front();
+      changed.notify_all();
+    }
+    if (auto st = sink(chunk); !st.ok()) {
+      replayed = std::move(st);
+      std::lock_guard lock(mu);
+      stopped = true;
+      changed.notify_all();
+      break;
+    }
+  }
+  reader.join();
+  if (!replayed.ok()) return replayed;
+  return read_status;
+}
+
 }  // namespace
 
 Result<BacktestResult> run_backtest(const BacktestRequest& request, const DecisionSource& source,
@@ -87,9 +142,13 @@ Result<BacktestResult> run_backtest(const BacktestRequest& request, const Decisi
 
   std::vector<cache::VelocityQuery> queries;
   std::chrono::milliseconds window = kMinWindow;
+  // Only the keys some rule reads are counted: a key no query asks about cannot change a result, and one-off
+  // values (IPs, e-mails) would otherwise fill the replay's counters.
+  std::array<bool, cache::kVelocityKeyCount> key_read{};
   for (const auto& v : set->velocities()) {
     queries.push_back(cache::VelocityQuery{static_cast<cache::VelocityKey>(v.key), v.window_seconds * 1000});
     window = std::max(window, std::chrono::milliseconds(v.window_seconds * 1000));
+    key_read[static_cast<std::size_t>(v.key)] = true;
   }
   std::vector<std::shared_ptr<const ListEntries>> lists;
   for (const auto& ref : set->lists()) lists.push_back(list ? list(ref.name) : nullptr);
@@ -103,16 +162,20 @@ Result<BacktestResult> run_backtest(const BacktestRequest& request, const Decisi
   std::vector<rules::Outcome> outcomes(set->size());
   std::vector<std::optional<cache::VelocityTotals>> no_totals;
 
-  const ReplaySink sink = [&](std::span<const ReplayedDecision> chunk) -> Status {
+  const ReplaySink sink = [&](std::vector<ReplayedDecision>& chunk) -> Status {
     if (control.cancel.load(std::memory_order_relaxed)) return make_error("conflict", "the backtest was cancelled");
     for (const ReplayedDecision& d : chunk) {
       const domain::DecisionRecord& r = d.record;
       const bool in_range = r.decided_at >= request.since && r.decided_at < request.until;
-      const cache::VelocityEventInput event =
+      const bool evaluate = in_range && (!request.merchant_id || *request.merchant_id == r.merchant_id);
+      if (!evaluate && queries.empty()) continue;
+      cache::VelocityEventInput event =
           cache::to_velocity_input(cache::VelocityKeyFields{r.merchant_id, r.card.fingerprint, &r.customer.id,
                                                             &r.customer.email, &r.customer.ip, &r.customer.device_id},
                                    r.amount, r.currency, r.decided_at);
-      const bool evaluate = in_range && (!request.merchant_id || *request.merchant_id == r.merchant_id);
+      for (std::size_t k = 0; k < event.keys.size(); ++k) {
+        if (!key_read[k]) event.keys[k].reset();
+      }
       auto read = counters.record_now(
           event, evaluate ? std::span<const cache::VelocityQuery>(queries) : std::span<const cache::VelocityQuery>());
       if (!read.ok()) return read.error();
@@ -158,7 +221,7 @@ Result<BacktestResult> run_backtest(const BacktestRequest& request, const Decisi
     }
     return Ok{};
   };
-  if (auto st = source(warm_from, request.until, sink); !st.ok()) return st.error();
+  if (auto st = run_prefetched(source, warm_from, request.until, sink); !st.ok()) return st.error();
   if (control.cancel.load()) return make_error("conflict", "the backtest was cancelled");
 
   result.precision_live = ratio(result.fraud.stopped_live, result.fraud.stopped_live + result.not_fraud.stopped_live);

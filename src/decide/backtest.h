@@ -41,15 +41,13 @@
 
 namespace txv::decide {
 
-// One stored decision as the replay reads it, with its latest label.
-struct ReplayedDecision {
-  domain::DecisionRecord record;
-  std::optional<bool> fraud;  // latest label: true = fraud, false = not_fraud; nullopt: unlabelled
-};
+// One stored decision as the replay reads it, with its current label.
+using ReplayedDecision = store::ReplayedDecision;
 
 // Streams the stored decisions with since <= decided_at < until, oldest first, in chunks, to `sink`; stops at the
 // first error (the sink's or its own) and answers it.
-using ReplaySink = std::function<Status(std::span<const ReplayedDecision>)>;
+// The sink may move the decisions out of the chunk.
+using ReplaySink = std::function<Status(std::vector<ReplayedDecision>& chunk)>;
 using DecisionSource = std::function<Status(domain::TimePoint since, domain::TimePoint until, const ReplaySink& sink)>;
 
 struct BacktestRequest {

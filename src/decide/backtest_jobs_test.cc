@@ -47,9 +47,10 @@ ReplayedDecision decision(std::int64_t amount, domain::TimePoint at) {
 }
 
 TEST(BacktestJobs, AJobRunsToDoneWithItsResult) {
-  DecisionSource source = [](domain::TimePoint since, domain::TimePoint, const ReplaySink& sink) {
-    std::vector<ReplayedDecision> chunk = {decision(50, since + std::chrono::hours(1) + milliseconds(1)),
-                                           decision(500, since + std::chrono::hours(1) + milliseconds(2))};
+  const domain::TimePoint since = request().since;
+  DecisionSource source = [since](domain::TimePoint, domain::TimePoint, const ReplaySink& sink) {
+    std::vector<ReplayedDecision> chunk = {decision(50, since + milliseconds(1)),
+                                           decision(500, since + milliseconds(2))};
     return sink(chunk);
   };
   BacktestJobs jobs({}, source, nullptr);

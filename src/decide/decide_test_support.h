@@ -173,6 +173,14 @@ class ScriptedStore : public store::TransactionStore {
       return sink(events);
     });
   }
+  Status scan_decisions(store::TimePoint since, store::TimePoint until, std::size_t chunk,
+                        const DecisionSink& sink) override {
+    return inner_.scan_decisions(since, until, chunk, sink);
+  }
+  Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
+                                                      const std::string& transaction_id) override {
+    co_return co_await inner_.find_trace(merchant_id, transaction_id);
+  }
 
  private:
   store::TransactionStore& inner_;

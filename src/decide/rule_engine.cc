@@ -91,15 +91,15 @@ RuleEngine::Compiled RuleEngine::compile(const std::vector<store::RuleRecord>& r
       continue;
     }
     RuleMeta meta{r->id, r->code, r->action, r->priority, r->mode == store::RuleMode::kShadow, {}, {}};
-    meta.trace_head = "{\"rule_id\":";
+    meta.trace_head = "[";
     append_json_string(meta.trace_head, r->id);
-    meta.trace_head += ",\"rule_version\":" + std::to_string(r->version) + ",\"mode\":\"" +
-                       (meta.shadow ? "shadow" : "enforce") + "\",\"result\":\"";
+    meta.trace_head += "," + std::to_string(r->version) + (meta.shadow ? ",\"s\",\"" : ",\"e\",\"");
     for (const auto& expr : compiled.value().trace_exprs()) {
-      std::string head = "{\"expr\":";
-      append_json_string(head, expr);
-      head += ",\"value\":";
-      meta.trace_value_heads.push_back(std::move(head));
+      std::string quoted;
+      append_json_string(quoted, expr);
+      auto it = std::find(rules->trace_exprs.begin(), rules->trace_exprs.end(), quoted);
+      if (it == rules->trace_exprs.end()) it = rules->trace_exprs.insert(rules->trace_exprs.end(), std::move(quoted));
+      meta.trace_value_ids.push_back(static_cast<std::uint32_t>(it - rules->trace_exprs.begin()));
     }
     builder.add(std::move(compiled).value(), rules->meta.size());
     rules->meta.push_back(std::move(meta));
@@ -271,7 +271,7 @@ Task<Result<RulesVerdict>> RuleEngine::evaluate(const DecisionInput& input) {
 // another thread than the one it started on, and a TLS address must not be reused across a suspension).
 void RuleEngine::match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out,
                        std::string* trace) {
-  if (trace == nullptr) {
+  if (trace == nullptr || rules.set->size() == 0) {  // no rules: nothing to trace, nothing stored
     thread_local std::vector<bool> matched;
     rules.set->evaluate(activation, matched);
     for (std::size_t i = 0; i < matched.size(); ++i) {
@@ -281,47 +281,61 @@ void RuleEngine::match(const CompiledRules& rules, const rules::Activation& acti
     }
     return;
   }
+  // The stored form of decide/decision_trace.h: rules, then the decision's distinct values once each.
   thread_local std::vector<rules::TraceValue> values;
+  thread_local std::vector<std::int32_t> value_index;  // by CompiledRules::trace_exprs id: index in "x", or -1
+  thread_local std::string x;
+  value_index.assign(rules.trace_exprs.size(), -1);
+  x.clear();
+  std::int32_t distinct = 0;
   std::string& t = *trace;
-  t.reserve(256 * rules.set->size() + 2);
-  t.push_back('[');
+  t.reserve(48 * rules.set->size() + 16);
+  t += "{\"f\":1,\"r\":[";
   for (std::size_t i = 0; i < rules.set->size(); ++i) {
     const auto& m = rules.meta[rules.set->tag(i)];
-    values.resize(m.trace_value_heads.size());
+    values.resize(m.trace_value_ids.size());
     const rules::Outcome outcome = rules.set->evaluate_traced(i, activation, values);
     if (outcome == rules::Outcome::kTrue) out.push_back(RuleMatch{m.id, m.code, m.action, m.priority, m.shadow});
     if (i > 0) t.push_back(',');
     t += m.trace_head;
-    t += outcome == rules::Outcome::kTrue    ? "match\",\"values\":["
-         : outcome == rules::Outcome::kFalse ? "no_match\",\"values\":["
-                                             : "absent\",\"values\":[";
+    t += outcome == rules::Outcome::kTrue ? "m\",[" : outcome == rules::Outcome::kFalse ? "n\",[" : "a\",[";
     bool first = true;
     for (std::size_t v = 0; v < values.size(); ++v) {
       const rules::TraceValue& value = values[v];
       if (value.kind == rules::TraceValue::Kind::kUnread) continue;
+      const std::uint32_t id = m.trace_value_ids[v];
+      if (value_index[id] < 0) {
+        value_index[id] = distinct++;
+        if (!x.empty()) x.push_back(',');
+        x.push_back('[');
+        x += rules.trace_exprs[id];
+        x.push_back(',');
+        switch (value.kind) {
+          case rules::TraceValue::Kind::kAbsent:
+          case rules::TraceValue::Kind::kUnread:
+            x += "null";
+            break;
+          case rules::TraceValue::Kind::kInt:
+            x += std::to_string(value.i);
+            break;
+          case rules::TraceValue::Kind::kBool:
+            x += value.i != 0 ? "true" : "false";
+            break;
+          case rules::TraceValue::Kind::kString:
+            append_json_string(x, value.s);
+            break;
+        }
+        x.push_back(']');
+      }
       if (!first) t.push_back(',');
       first = false;
-      t += m.trace_value_heads[v];
-      switch (value.kind) {
-        case rules::TraceValue::Kind::kAbsent:
-        case rules::TraceValue::Kind::kUnread:
-          t += "null";
-          break;
-        case rules::TraceValue::Kind::kInt:
-          t += std::to_string(value.i);
-          break;
-        case rules::TraceValue::Kind::kBool:
-          t += value.i != 0 ? "true" : "false";
-          break;
-        case rules::TraceValue::Kind::kString:
-          append_json_string(t, value.s);
-          break;
-      }
-      t.push_back('}');
+      t += std::to_string(value_index[id]);
     }
-    t += "]}";
+    t += "]]";
   }
-  t.push_back(']');
+  t += "],\"x\":[";
+  t += x;
+  t += "]}";
 }
 
 }  // namespace txv::decide

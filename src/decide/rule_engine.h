@@ -114,10 +114,10 @@ class RuleEngine final : public RulesStage {
     domain::RuleAction action;
     std::int64_t priority;
     bool shadow;
-    // Precomputed JSON of the rule's trace entry: `{"rule_id":…,"rule_version":…,"mode":…,"result":"` and, per
-    // traced value (RuleSet::trace_exprs), `{"expr":…,"value":`.
+    // Precomputed parts of the stored trace (decide/decision_trace.h): `[RULE_ID,VERSION,MODE,"` and, per traced
+    // value of the rule (RuleSet::trace_exprs), its index in CompiledRules::trace_exprs.
     std::string trace_head;
-    std::vector<std::string> trace_value_heads;
+    std::vector<std::uint32_t> trace_value_ids;
   };
   // A compiled rule set and what a decision needs with it. Immutable.
   struct CompiledRules {
@@ -126,6 +126,7 @@ class RuleEngine final : public RulesStage {
     std::vector<cache::VelocityQuery> velocity_queries;  // by VelocitySlot
     std::int64_t rules_version = 0;
     std::chrono::milliseconds retention{0};  // max(1 h, longest window)
+    std::vector<std::string> trace_exprs;    // every rule's distinct traced expressions, as JSON strings
   };
   struct Snapshot {
     std::shared_ptr<const CompiledRules> rules;

@@ -51,8 +51,8 @@ class Reservation {
 struct RulesVerdict {
   std::vector<RuleMatch> matches;  // enforced and shadow, in priority order
   std::int64_t rules_version = 0;
-  // The decision trace (contract section 10) as a JSON array text: per evaluated rule, in priority order, what it
-  // saw. Empty when the stage does not trace (no rules evaluated gives "[]").
+  // The decision trace (contract section 10) in its stored form (decide/decision_trace.h): per evaluated rule, in
+  // priority order, what it saw. Empty when the stage does not trace.
   std::string trace;
   std::unique_ptr<Reservation> reservation;  // may be null: nothing to settle
 };

@@ -128,8 +128,8 @@ struct DecisionRecord {
   TimePoint occurred_at{};
   TimePoint decided_at{};
   std::optional<Resolution> resolution;
-  // The decision trace (contract section 10): a JSON array, as the rules stage
-  // wrote it; empty when none was recorded. Stored with the decision, shown
+  // The decision trace (contract section 10) in its stored form
+  // (decide/decision_trace.h); empty when none was recorded. Stored with the decision, shown
   // only on request (GET …?include=trace).
   std::string trace;
   // Monotonic insertion sequence assigned by the store; orders listings.

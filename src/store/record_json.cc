@@ -46,6 +46,20 @@ json::value resolution_to_json(const std::optional<domain::Resolution>& resoluti
   return o;
 }
 
+json::object label_to_json(const Label& label, bool ids) {
+  json::object o;
+  if (ids) {
+    o["merchant_id"] = label.merchant_id;
+    o["transaction_id"] = label.transaction_id;
+  }
+  o["label"] = to_string(label.value);
+  o["source"] = to_string(label.source);
+  if (label.reason) o["reason"] = *label.reason;
+  o["at"] = domain::format_rfc3339(label.at);
+  o["by"] = label.by;
+  return o;
+}
+
 json::array reasons_to_json(const std::vector<domain::Reason>& reasons) {
   json::array a;
   a.reserve(reasons.size());

@@ -31,6 +31,10 @@ boost::json::object rule_to_json(const RuleRecord& rule);
 // {"decision","note","by","at"}, or null when absent.
 boost::json::value resolution_to_json(const std::optional<domain::Resolution>& resolution);
 
+// {"label","source","reason"?,"at","by"} (contract section 9); reason omitted
+// when absent. With `ids`, merchant_id and transaction_id first.
+boost::json::object label_to_json(const Label& label, bool ids = false);
+
 // [{"code","source","rule_id"?,"action"}]; rule_id is omitted when empty.
 // The same shape is answered in decisions (contract section 3).
 boost::json::array reasons_to_json(const std::vector<domain::Reason>& reasons);

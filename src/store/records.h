@@ -66,6 +66,34 @@ struct AuditEntry {
   std::string after_json = "null";
 };
 
+// Ground truth about a decided transaction (contract section 9). Labels are a
+// history; the transaction's label is its latest by `at` (tie: the latest
+// stored).
+enum class LabelValue { kFraud, kNotFraud };
+const char* to_string(LabelValue v);
+std::optional<LabelValue> parse_label_value(std::string_view s);
+
+enum class LabelSource { kChargeback, kIssuerAlert, kManual, kCustomerReport };
+const char* to_string(LabelSource s);
+std::optional<LabelSource> parse_label_source(std::string_view s);
+
+struct Label {
+  std::string merchant_id;
+  std::string transaction_id;
+  LabelValue value = LabelValue::kFraud;
+  LabelSource source = LabelSource::kManual;
+  std::optional<std::string> reason;  // free text, checked for card numbers by the caller
+  TimePoint at{};                     // when it became known (the caller's, or the request time)
+  std::string by;                     // the API key's name
+  bool operator==(const Label&) const = default;
+};
+
+// A stored decision as a backtest replays it, with its current label.
+struct ReplayedDecision {
+  domain::DecisionRecord record;
+  std::optional<bool> fraud;  // the current label: true = fraud, false = not_fraud; nullopt: unlabelled
+};
+
 // What the velocity counters need from one stored decision (to rebuild them).
 struct VelocityEvent {
   TimePoint at{};

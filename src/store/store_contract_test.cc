@@ -669,6 +669,230 @@ TEST_P(StoreContractTest, ConcurrentResolutionsOfOneReviewHaveOneWinner) {
   EXPECT_EQ(all_audit().size(), 1u);
 }
 
+// ------------------------------------------------------------------ labels
+
+Label make_label(const std::string& merchant, const std::string& txid, LabelValue value, TimePoint when,
+                 const std::string& by = "analyst ann", std::optional<std::string> reason = std::nullopt) {
+  Label l;
+  l.merchant_id = merchant;
+  l.transaction_id = txid;
+  l.value = value;
+  l.source = LabelSource::kChargeback;
+  l.reason = std::move(reason);
+  l.at = when;
+  l.by = by;
+  return l;
+}
+
+TEST_P(StoreContractTest, LabelsKeepAHistoryTheLatestByAtIsCurrentAndEachIsAudited) {
+  insert(make_record("m-1", "t-1"));
+  auto none = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+
+  const Label first = make_label("m-1", "t-1", LabelValue::kFraud, kT0 + minutes(10), "ann", "chargeback 4837");
+  auto stored = run(db_->add_label(first));
+  ASSERT_OK(stored);
+  EXPECT_EQ(*stored, first);
+  auto current = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(current);
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ(**current, first);
+
+  // An older `at` posted later joins the history and changes nothing else.
+  Label older = make_label("m-1", "t-1", LabelValue::kNotFraud, kT0 + minutes(5), "bob");
+  older.source = LabelSource::kCustomerReport;
+  ASSERT_OK(run(db_->add_label(older)));
+  current = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(current);
+  EXPECT_EQ(**current, first);
+
+  // The same `at`: the one stored last wins.
+  Label tie = make_label("m-1", "t-1", LabelValue::kNotFraud, kT0 + minutes(10), "cid");
+  tie.source = LabelSource::kIssuerAlert;
+  ASSERT_OK(run(db_->add_label(tie)));
+  current = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(current);
+  EXPECT_EQ(**current, tie);
+
+  auto history = run(db_->label_history("m-1", "t-1"));
+  ASSERT_OK(history);
+  EXPECT_EQ(*history, (std::vector<Label>{older, first, tie}));
+
+  auto audit = all_audit();
+  ASSERT_EQ(audit.size(), 3u);  // newest first
+  for (const auto& e : audit) {
+    EXPECT_EQ(e.action, "label");
+    EXPECT_EQ(e.object_type, "transaction");
+    EXPECT_EQ(e.object_id, "m-1/t-1");
+  }
+  EXPECT_EQ(audit[2].actor, "ann");
+  EXPECT_TRUE(parse_json(audit[2].before_json).at("label").is_null());
+  EXPECT_EQ(parse_json(audit[2].after_json).at("label"), json::value(label_to_json(first)));
+  EXPECT_EQ(audit[1].actor, "bob");
+  EXPECT_EQ(parse_json(audit[1].before_json).at("label"), json::value(label_to_json(first)));
+  EXPECT_EQ(parse_json(audit[1].after_json).at("label"), json::value(label_to_json(first)));
+  EXPECT_EQ(parse_json(audit[1].after_json).at("added"), json::value(label_to_json(older)));
+  EXPECT_EQ(parse_json(audit[0].after_json).at("label"), json::value(label_to_json(tie)));
+
+  EXPECT_ERROR(run(db_->add_label(make_label("m-1", "absent", LabelValue::kFraud, kT0))), "not_found");
+  EXPECT_ERROR(run(db_->add_label(make_label("m-2", "t-1", LabelValue::kFraud, kT0))), "not_found");
+  EXPECT_EQ(all_audit().size(), 3u);  // failures leave no trace
+  auto absent = run(db_->find_label("m-1", "absent"));
+  ASSERT_OK(absent);
+  EXPECT_FALSE(absent->has_value());
+
+  reopen();  // durable
+  current = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(current);
+  EXPECT_EQ(**current, tie);
+}
+
+TEST_P(StoreContractTest, LabelBatchStoresTheGoodOnesAndFailsUnknownTransactionsAlone) {
+  insert(make_record("m-1", "t-1"));
+  insert(make_record("m-1", "t-2"));
+  std::vector<Label> batch = {
+      make_label("m-1", "t-1", LabelValue::kNotFraud, kT0 + minutes(1)),
+      make_label("m-1", "nope", LabelValue::kFraud, kT0),
+      make_label("m-1", "t-2", LabelValue::kFraud, kT0 + minutes(2), "ann", "reason with \"quotes\", {braces}"),
+      make_label("m-1", "t-1", LabelValue::kFraud, kT0 + minutes(3)),  // later in the batch, later `at`: wins
+      make_label("m-1", "t-1", LabelValue::kNotFraud, kT0),            // older: history only
+  };
+  auto results = run(db_->add_labels(batch));
+  ASSERT_EQ(results.size(), batch.size());
+  EXPECT_TRUE(results[0].ok());
+  ASSERT_FALSE(results[1].ok());
+  EXPECT_EQ(results[1].error().code, "not_found");
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_TRUE(results[3].ok());
+  EXPECT_TRUE(results[4].ok());
+
+  auto t1 = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(t1);
+  EXPECT_EQ(**t1, batch[3]);
+  auto t2 = run(db_->find_label("m-1", "t-2"));
+  ASSERT_OK(t2);
+  EXPECT_EQ(**t2, batch[2]);
+  auto history = run(db_->label_history("m-1", "t-1"));
+  ASSERT_OK(history);
+  EXPECT_EQ(*history, (std::vector<Label>{batch[4], batch[0], batch[3]}));
+  EXPECT_EQ(all_audit().size(), 4u);
+
+  // A large batch: every label stored, in order, whatever the chunking.
+  std::vector<Label> many;
+  for (int i = 0; i < 2500; ++i) {
+    many.push_back(make_label("m-1", i % 2 == 0 ? "t-1" : "t-2",
+                              i % 3 == 0 ? LabelValue::kFraud : LabelValue::kNotFraud,
+                              kT0 + minutes(10) + std::chrono::milliseconds(i)));
+  }
+  auto many_results = run(db_->add_labels(many));
+  ASSERT_EQ(many_results.size(), many.size());
+  for (const auto& r : many_results) EXPECT_TRUE(r.ok());
+  t1 = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(t1);
+  EXPECT_EQ(**t1, many[2498]);
+  t2 = run(db_->find_label("m-1", "t-2"));
+  ASSERT_OK(t2);
+  EXPECT_EQ(**t2, many[2499]);
+  history = run(db_->label_history("m-1", "t-2"));
+  ASSERT_OK(history);
+  EXPECT_EQ(history->size(), 1u + 1250u);
+}
+
+TEST_P(StoreContractTest, ListFiltersOnTheCurrentLabelWithPaging) {
+  std::map<std::string, std::int64_t> seq;
+  for (const char* t : {"a1", "a2", "a3", "a4", "a5"}) seq[t] = insert(make_record("m-a", t)).record.seq;
+  seq["b1"] = insert(make_record("m-b", "b1")).record.seq;
+  ASSERT_OK(run(db_->add_label(make_label("m-a", "a1", LabelValue::kFraud, kT0))));
+  ASSERT_OK(run(db_->add_label(make_label("m-a", "a2", LabelValue::kNotFraud, kT0))));
+  ASSERT_OK(run(db_->add_label(make_label("m-a", "a3", LabelValue::kFraud, kT0))));
+  // a4: fraud, then not_fraud (current) ...
+  ASSERT_OK(run(db_->add_label(make_label("m-a", "a4", LabelValue::kFraud, kT0))));
+  ASSERT_OK(run(db_->add_label(make_label("m-a", "a4", LabelValue::kNotFraud, kT0 + minutes(1)))));
+  ASSERT_OK(run(db_->add_label(make_label("m-b", "b1", LabelValue::kFraud, kT0))));
+
+  auto list_all = [&](TransactionQuery q) {
+    std::vector<std::string> ids;
+    q.limit = 1;
+    for (int guard = 0; guard < 20; ++guard) {
+      auto page = run(db_->list_decisions(q));
+      EXPECT_TRUE(page.ok());
+      if (!page.ok()) break;
+      EXPECT_EQ(page->labels.size(), page->items.size());
+      for (std::size_t i = 0; i < page->items.size(); ++i) {
+        ids.push_back(page->items[i].transaction_id);
+        const bool labelled = i < page->labels.size() && page->labels[i].has_value();
+        if (q.label == TransactionQuery::LabelFilter::kNone) {
+          EXPECT_FALSE(labelled);
+        } else if (q.label) {
+          EXPECT_TRUE(labelled);
+          if (labelled) {
+            EXPECT_EQ(page->labels[i]->value,
+                      *q.label == TransactionQuery::LabelFilter::kFraud ? LabelValue::kFraud : LabelValue::kNotFraud);
+            EXPECT_EQ(page->labels[i]->transaction_id, page->items[i].transaction_id);
+          }
+        }
+      }
+      if (!page->next_before_seq) break;
+      q.before_seq = page->next_before_seq;
+    }
+    return ids;
+  };
+  TransactionQuery fraud;
+  fraud.label = TransactionQuery::LabelFilter::kFraud;
+  EXPECT_EQ(list_all(fraud), (std::vector<std::string>{"b1", "a3", "a1"}));
+  fraud.merchant_id = "m-a";
+  EXPECT_EQ(list_all(fraud), (std::vector<std::string>{"a3", "a1"}));
+  TransactionQuery not_fraud;
+  not_fraud.label = TransactionQuery::LabelFilter::kNotFraud;
+  EXPECT_EQ(list_all(not_fraud), (std::vector<std::string>{"a4", "a2"}));
+  TransactionQuery unlabelled;
+  unlabelled.label = TransactionQuery::LabelFilter::kNone;
+  EXPECT_EQ(list_all(unlabelled), (std::vector<std::string>{"a5"}));
+  unlabelled.merchant_id = "m-b";
+  EXPECT_TRUE(list_all(unlabelled).empty());
+
+  // Without the filter every item carries its current label.
+  TransactionQuery all;
+  all.limit = 100;
+  auto page = run(db_->list_decisions(all));
+  ASSERT_OK(page);
+  ASSERT_EQ(page->items.size(), 6u);
+  ASSERT_EQ(page->labels.size(), 6u);
+  EXPECT_EQ(page->items[2].transaction_id, "a4");
+  ASSERT_TRUE(page->labels[2].has_value());
+  EXPECT_EQ(page->labels[2]->value, LabelValue::kNotFraud);
+  EXPECT_EQ(page->items[1].transaction_id, "a5");
+  EXPECT_FALSE(page->labels[1].has_value());
+}
+
+TEST_P(StoreContractTest, ConcurrentLabelsOfOneTransactionKeepTheLatestAt) {
+  insert(make_record("m-1", "t-1"));
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      std::vector<Label> two = {
+          make_label("m-1", "t-1", i % 2 ? LabelValue::kFraud : LabelValue::kNotFraud, kT0 + minutes(i),
+                     "by-" + std::to_string(i)),
+          make_label("m-1", "t-1", LabelValue::kFraud, kT0 - minutes(i + 1), "old-" + std::to_string(i))};
+      auto r = run(db_->add_labels(two));
+      if (r.size() == 2 && r[0].ok() && r[1].ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads);
+  auto current = run(db_->find_label("m-1", "t-1"));
+  ASSERT_OK(current);
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->by, "by-" + std::to_string(kThreads - 1));
+  auto history = run(db_->label_history("m-1", "t-1"));
+  ASSERT_OK(history);
+  EXPECT_EQ(history->size(), 2u * kThreads);
+  EXPECT_EQ(all_audit().size(), 2u * kThreads);
+}
+
 // ------------------------------------------------------------------ velocity
 
 TEST_P(StoreContractTest, ScannedVelocityEventsAreOldestFirst) {
@@ -750,6 +974,69 @@ TEST_P(StoreContractTest, ScanVelocityEventsStreamsInBoundedChunks) {
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().message, "sink full");
   EXPECT_EQ(calls, 1);
+}
+
+TEST_P(StoreContractTest, ScannedDecisionsAreInDecisionOrderWithTheirCurrentLabel) {
+  // Inserted out of decision order; two share an instant (then the store's sequence orders them).
+  insert(make_record("m-1", "late", Decision::kDecline, kT0 + minutes(5)));
+  insert(make_record("m-2", "same-a", Decision::kApprove, kT0 + minutes(2)));
+  insert(make_record("m-1", "same-b", Decision::kReview, kT0 + minutes(2)));
+  insert(make_record("m-1", "before", Decision::kApprove, kT0 - minutes(1)));
+  insert(make_record("m-1", "until", Decision::kApprove, kT0 + minutes(6)));
+  insert(make_full_record("m-3", "full"));  // decided at kT0 + 123 ms: every field round-trips
+  ASSERT_OK(run(db_->add_label(make_label("m-1", "late", LabelValue::kNotFraud, kT0 + minutes(10), "ann", "x"))));
+  ASSERT_OK(run(db_->add_label(make_label("m-1", "late", LabelValue::kFraud, kT0 + minutes(11), "ann", "y"))));
+  ASSERT_OK(run(db_->add_label(make_label("m-2", "same-a", LabelValue::kNotFraud, kT0 + minutes(10), "ann", "z"))));
+
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{100}}) {
+    std::vector<std::string> ids;
+    std::vector<std::optional<bool>> fraud;
+    std::size_t chunks = 0;
+    Status st = db_->scan_decisions(kT0, kT0 + minutes(6), chunk, [&](std::vector<ReplayedDecision>& part) -> Status {
+      ++chunks;
+      EXPECT_LE(part.size(), chunk);
+      for (const auto& d : part) {
+        ids.push_back(d.record.transaction_id);
+        fraud.push_back(d.fraud);
+        if (d.record.transaction_id == "full") {
+          DecisionRecord want = make_full_record("m-3", "full");
+          want.seq = d.record.seq;
+          EXPECT_EQ(d.record, want);
+        }
+      }
+      return Ok{};
+    });
+    ASSERT_OK(st);
+    EXPECT_EQ(ids, (std::vector<std::string>{"full", "same-a", "same-b", "late"})) << "chunk " << chunk;
+    EXPECT_EQ(fraud, (std::vector<std::optional<bool>>{std::nullopt, false, std::nullopt, true})) << "chunk " << chunk;
+    EXPECT_EQ(chunks, (ids.size() + chunk - 1) / chunk) << "chunk " << chunk;
+  }
+  Status failed = db_->scan_decisions(kT0, kT0 + minutes(6), 1, [](std::vector<ReplayedDecision>&) -> Status {
+    return make_error("conflict", "cancelled");
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message, "cancelled");
+}
+
+TEST_P(StoreContractTest, ATraceIsStoredWithItsDecisionAndReadOnRequest) {
+  DecisionRecord traced = make_record("m-1", "traced");
+  traced.trace = R"([{"rule_id":"r","rule_version":1,"mode":"enforce","result":"match","values":[]}])";
+  insert(traced);
+  insert(make_record("m-1", "untraced"));
+  auto t = run(db_->find_trace("m-1", "traced"));
+  ASSERT_OK(t);
+  ASSERT_TRUE(t->has_value());
+  EXPECT_EQ(**t, traced.trace);
+  auto none = run(db_->find_trace("m-1", "untraced"));
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+  auto missing = run(db_->find_trace("m-1", "nope"));
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+  // Reading the decision does not carry the trace (it is read only when asked for).
+  auto found = run(db_->find_decision("m-1", "traced"));
+  ASSERT_OK(found);
+  EXPECT_TRUE((*found)->trace.empty());
 }
 
 // ------------------------------------------------------------------ rules

@@ -54,12 +54,16 @@ struct TransactionQuery {
   std::optional<bool> resolved;    // only meaningful for review decisions
   std::optional<TimePoint> since;  // decided_at >= since
   std::optional<TimePoint> until;  // decided_at < until
+  // The transaction's current label (LabelStore): fraud, not_fraud, or none.
+  enum class LabelFilter { kFraud, kNotFraud, kNone };
+  std::optional<LabelFilter> label;
   int limit = 50;
   std::optional<std::int64_t> before_seq;  // cursor: only records with seq < before_seq
 };
 
 struct TransactionPage {
   std::vector<domain::DecisionRecord> items;    // newest first (seq descending)
+  std::vector<std::optional<Label>> labels;     // each item's current label (same order and size as items)
   std::optional<std::int64_t> next_before_seq;  // set when more items may follow
 };
 
@@ -99,12 +103,50 @@ class TransactionStore {
   using VelocitySink = std::function<Status(std::span<const VelocityEvent>)>;
   virtual Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk,
                                       const VelocitySink& sink) = 0;
+  // Blocking (admin work: backtests). Streams the stored decisions with
+  // since <= decided_at < until in decision order ((decided_at, seq)
+  // ascending), each with its current label, to `sink` in chunks of at most
+  // `chunk`, on a connection of its own (bounded memory; decisions keep being
+  // written meanwhile). Stops early with the sink's error. The records carry no
+  // trace (find_trace reads it). The sink may move the decisions out of the
+  // chunk (the store refills the vector).
+  using DecisionSink = std::function<Status(std::vector<ReplayedDecision>& chunk)>;
+  virtual Status scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) = 0;
+  // The decision trace stored with a decision (contract section 10): nullopt
+  // when none was recorded or there is no such decision.
+  virtual Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
+                                                              const std::string& transaction_id) = 0;
   // One count per query, in order, over the stored decisions (an indexed query per
   // field). Default: "unavailable" (a back-end that cannot count).
   virtual Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) {
     (void)queries;
     co_return make_error("unavailable", "this store cannot count decisions");
   }
+};
+
+// Labels (contract section 9): an append-only history per transaction; the
+// current label is the latest by `at`, a tie going to the one stored last.
+// Each stored label appends an audit entry in the same database transaction:
+// action "label", object_type "transaction", object_id "merchant_id/transaction_id",
+// before {"label": current label or null}, after {"label": current label,
+// "added": the stored label}.
+class LabelStore {
+ public:
+  static constexpr std::size_t kMaxBatch = 10000;
+  virtual ~LabelStore() = default;
+  // Stores one label. Errors: not_found (no such transaction).
+  virtual Task<Result<Label>> add_label(const Label& label) = 0;
+  // Stores many (at most kMaxBatch), in order, in a few bounded database
+  // transactions (not one per label). One outcome per label, in order: Ok,
+  // not_found for an unknown transaction (that label alone is skipped), or the
+  // database's error for the labels of a chunk that could not be committed.
+  virtual Task<std::vector<Status>> add_labels(std::span<const Label> labels) = 0;
+  // The current label, nullopt when none (or no such transaction).
+  virtual Task<Result<std::optional<Label>>> find_label(const std::string& merchant_id,
+                                                        const std::string& transaction_id) = 0;
+  // Every label of the transaction, oldest first by (at, stored order).
+  virtual Task<Result<std::vector<Label>>> label_history(const std::string& merchant_id,
+                                                         const std::string& transaction_id) = 0;
 };
 
 // Every change bumps rules_version and appends an audit entry in the same
@@ -190,6 +232,7 @@ class DatabaseHealth {
 // A back-end implements every role; main.cc wires the roles separately.
 class Database : public ApiKeyStore,
                  public TransactionStore,
+                 public LabelStore,
                  public RuleStore,
                  public ListStore,
                  public AuditLog,

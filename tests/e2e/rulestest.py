@@ -76,6 +76,12 @@ def rule_body(expression: str, action: str = "decline", code: str | None = None,
 
 def assert_rule_shape(rule: Any) -> dict:
     assert isinstance(rule, dict), rule
+    # POST/PUT answers also carry the analysis warnings (contract section 12); the rule is
+    # returned without them, as GET shows it (tests/e2e/test_rule_analysis.py checks them).
+    warnings = rule.get("warnings", [])
+    assert isinstance(warnings, list) and all(isinstance(w, dict) and {"code", "message"} <= set(w)
+                                              for w in warnings), rule
+    rule = {k: v for k, v in rule.items() if k != "warnings"}
     assert set(rule) == RULE_FIELDS, f"rule members: {sorted(rule)}"
     assert isinstance(rule["id"], str) and ID_RE.match(rule["id"]), rule
     for k in ("name", "expression", "action", "code", "mode"):

@@ -42,7 +42,7 @@ def test_every_kind_of_change_in_order(server):
     r = server.request("PUT", rule_path(rule["id"]),
                        rule_body(f"merchant_id == '{m}' && amount > 1", "review", "aud_review2"), key="admin")
     assert r.status == 200, r
-    updated = r.json
+    updated = {k: v for k, v in r.json.items() if k != "warnings"}  # the answer's analysis (section 12)
     assert server.put_list(lname, ["a", "b"]).status == 200
     assert server.put_list(lname, ["b", "c"]).status == 200
     assert server.request("POST", list_path(lname) + "/entries", {"entries": ["d", "b"]}, key="admin").status == 200

@@ -791,6 +791,16 @@ class TxvServer:
             f"/v1/transactions/{quote(merchant_id, safe='')}/{quote(transaction_id, safe='')}/resolution",
             body, key=key)
 
+    # Labels (section 9).
+    def label(self, merchant_id: str, transaction_id: str, body: Any, key: str | None = "analyst", **kw) -> Resp:
+        from urllib.parse import quote
+        return self.request(
+            "POST", f"/v1/transactions/{quote(merchant_id, safe='')}/{quote(transaction_id, safe='')}/labels",
+            body, key=key, **kw)
+
+    def label_batch(self, items: list, key: str | None = "analyst", **kw) -> Resp:
+        return self.request("POST", "/v1/labels/batch", {"labels": items}, key=key, **kw)
+
     # Rules / lists / audit (issue 4): thin wrappers so later tests stay short.
     def create_rule(self, rule: dict, key: str | None = "admin") -> Resp:
         return self.request("POST", "/v1/rules", rule, key=key)

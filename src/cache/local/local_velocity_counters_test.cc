@@ -24,6 +24,8 @@ constexpr std::int64_t kHour = 3600 * 1000;
 constexpr std::int64_t kDay = 24 * kHour;
 constexpr std::int64_t kT0 = 1'700'000'000'000;  // 2023-11-14, ms since epoch
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kMinute = 60'000;
+std::int64_t ceil_minute(std::int64_t t) { return (t + kMinute - 1) / kMinute * kMinute; }
 
 domain::TimePoint at_ms(std::int64_t ms) { return domain::TimePoint(milliseconds(ms)); }
 
@@ -65,8 +67,30 @@ TEST(LocalVelocityCounters, TheCurrentEventIsNeverInItsOwnTotals) {
   EXPECT_EQ(one(c, ev(kT0 + 2, 100), VelocityKey::kCard, kHour), (VelocityTotals{2, 1200}));
 }
 
+// Windows up to the exact span (1 h) are exact at the millisecond. A longer one reads folded 1-minute buckets: the
+// bucket holding its far edge counts whole (the contract's blur, here <= 1 min <= window/60), so an event exactly one
+// window old still counts and one more than a bucket older does not.
+TEST(LocalVelocityCounters, ALongWindowsFarEdgeIsBlurredByAtMostOneBucket) {
+  constexpr std::int64_t window = 30 * kDay;
+  {
+    LocalVelocityCounters c;
+    (void)one(c, ev(kT0, 100), VelocityKey::kCard, window);
+    EXPECT_EQ(probe(c, kT0 + window, window), (VelocityTotals{1, 100}));
+  }
+  {
+    LocalVelocityCounters c;
+    (void)one(c, ev(kT0, 100), VelocityKey::kCard, window);
+    EXPECT_EQ(probe(c, kT0 + window + 60'000, window), (VelocityTotals{0, 0}));
+  }
+  {
+    LocalVelocityCounters c;
+    (void)one(c, ev(kT0, 100), VelocityKey::kCard, window);
+    EXPECT_EQ(probe(c, kT0 + window - 1, window), (VelocityTotals{1, 100}));
+  }
+}
+
 TEST(LocalVelocityCounters, AnEventExactlyOneWindowOldIsOutsideOneMsLaterInside) {
-  for (std::int64_t window : std::array<std::int64_t, 3>{30'000, kHour, 30 * kDay}) {
+  for (std::int64_t window : std::array<std::int64_t, 2>{30'000, kHour}) {
     {
       LocalVelocityCounters c;
       (void)one(c, ev(kT0, 100), VelocityKey::kCard, window);
@@ -544,13 +568,15 @@ TEST(LocalVelocityCountersHistory, BackfillMergesOnlyTheMissingHistoryAndCountsE
   }
   const HistoryRange range = c.set_retention(milliseconds(6 * kHour), at_ms(now));
   ASSERT_FALSE(range.empty());
-  EXPECT_EQ(range.until, at_ms(now + 2 - kHour + 1));  // the old retention from the newest time seen
+  // The old retention from the newest time seen, rounded up to a bucket start (minutes since the epoch).
+  EXPECT_EQ(range.until, at_ms(ceil_minute(now + 2 - kHour + 1)));
   EXPECT_EQ(range.since, at_ms(now + 2 - 6 * kHour));
   EXPECT_EQ(c.retention(), milliseconds(6 * kHour));
   // Windows the old retention covered read the same while the backfill runs.
   EXPECT_EQ(probe(c, now + 3, kHour, "c2"), (VelocityTotals{1000, 1000}));
   ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), range).ok());
 
+  EXPECT_GT(c.stats().buckets, 0u);  // the backfilled hours older than the exact span are folded
   EXPECT_EQ(probe(c, now + 4, 6 * kHour, "c1"), (VelocityTotals{5000 + 3, 5000 + 3}));
   EXPECT_EQ(probe(c, now + 5, 6 * kHour, "c2"), (VelocityTotals{5001 + 1, 5001}));  // + the c2 probe above
   ASSERT_TRUE(c.cancel_now(live[1]).ok());                                          // issued before the backfill
@@ -571,7 +597,7 @@ TEST(LocalVelocityCountersHistory, BackfillMergesOnlyTheMissingHistoryAndCountsE
 TEST(LocalVelocityCountersHistory, AClampedEventStraddlingTheBoundaryCountsOnce) {
   LocalVelocityCounters c({.retention = milliseconds(kHour), .prune_grace = milliseconds(0)});
   ASSERT_TRUE(c.rebuild({}).ok());
-  const std::int64_t t = kT0;
+  const std::int64_t t = kT0 + 40'000;  // a minute boundary: backfill boundaries are bucket starts
   std::vector<store::VelocityEvent> history;
   auto live = [&](std::int64_t at, std::int64_t amount, bool store) {
     auto r = must(c.record_now(ev(at, amount, "USD", "c1"), {}));
@@ -587,7 +613,7 @@ TEST(LocalVelocityCountersHistory, AClampedEventStraddlingTheBoundaryCountsOnce)
   EXPECT_EQ(c.stats().clamped, 2u * 2);  // B and C, under the card and the merchant
   (void)live(t + kHour - 3, 1, true);    // D: the newest time, so that the boundary falls between B's times
   const HistoryRange range = c.set_retention(milliseconds(3 * kHour), at_ms(t));
-  ASSERT_EQ(range.until, at_ms(t - 2));
+  ASSERT_EQ(range.until, at_ms(t));  // t - 2 rounded up to a bucket start: B (t - 5, stored at t) straddles it
   ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), range).ok());
   // E, F, A, B, D once each; C not at all.
   EXPECT_EQ(probe(c, t + kHour - 2, 3 * kHour, "c1"), (VelocityTotals{5, 131}));
@@ -599,17 +625,100 @@ TEST(LocalVelocityCountersHistory, ShrinkingTheRetentionDropsOldEventsAndGivesTh
   for (int i = 0; i < kCards; ++i)
     (void)must(c.record_now(ev(kT0 + i * 40'000LL, 1, "USD", "card" + std::to_string(i)), {}));
   const auto before = c.stats();
-  EXPECT_EQ(before.entries, 2u * kCards);  // each card and the merchant
+  EXPECT_EQ(before.entries + before.folded, 2u * kCards);  // each card and the merchant
+  EXPECT_GT(before.folded, 0u);                            // all but the last hour in 1-minute buckets
   EXPECT_EQ(before.key_values, kCards + 1u);
   const HistoryRange r = c.set_retention(milliseconds(kHour), at_ms(kT0));
   EXPECT_TRUE(r.empty());
   const auto after = c.stats();
-  EXPECT_LE(after.entries, 2u * 91);  // the last hour: one event every 40 s
+  EXPECT_LE(after.entries + after.folded, 2u * 91);  // the last hour: one event every 40 s
   EXPECT_LE(after.key_values, 92u);
   EXPECT_LT(after.approximate_bytes, before.approximate_bytes / 20);
   // Growing it back does not bring the dropped events back by itself: it asks for them.
   const HistoryRange back = c.set_retention(milliseconds(30 * kDay), at_ms(kT0));
   EXPECT_FALSE(back.empty());
+}
+
+// Tiers: a 24 h window over 3 days of folded buckets is exact for every cutoff that is not within a minute after an
+// event, and otherwise counts at most the events of that minute (exact <= got <= exact + events in (cutoff - 1 min,
+// cutoff]). A 1 h window stays exact throughout.
+TEST(LocalVelocityCountersTiers, FoldedLongWindowsAreExactAwayFromTheEdgeAndWithinOneBucketAtIt) {
+  LocalVelocityCounters c({.retention = milliseconds(2 * kDay), .prune_grace = milliseconds(60'000)});
+  std::mt19937_64 rng(42);
+  std::vector<std::pair<std::int64_t, std::int64_t>> events;  // (at, amount) under card c1
+  std::int64_t t = kT0;
+  std::size_t blurred = 0, exact = 0;
+  for (int i = 0; i < 3000; ++i) {
+    t += 1 + static_cast<std::int64_t>(rng() % 200'000);  // ~100 s apart on average: ~7 days
+    const auto amount = static_cast<std::int64_t>(rng() % 1000);
+    const VelocityQuery qs[2] = {{VelocityKey::kCard, kDay}, {VelocityKey::kCard, kHour}};
+    auto r = must(c.record_now(ev(t, amount, "USD", "c1"), std::span(qs, 2)));
+    for (int q = 0; q < 2; ++q) {
+      const std::int64_t w = q == 0 ? kDay : kHour;
+      const std::int64_t cut = t - w;
+      std::int64_t n = 0, a = 0, edge_n = 0, edge_a = 0;
+      for (const auto& [at, am] : events) {
+        if (at > cut) n += 1, a += am;
+        if (at <= cut && at > cut - kMinute) edge_n += 1, edge_a += am;
+      }
+      ASSERT_TRUE(r.totals[q].has_value());
+      const VelocityTotals got = *r.totals[q];
+      if (q == 1 || edge_n == 0) {
+        ASSERT_EQ(got, (VelocityTotals{n, a})) << i << " window " << w;
+        ++exact;
+      } else {
+        ASSERT_GE(got.count, n) << i;
+        ASSERT_LE(got.count, n + edge_n) << i;
+        ASSERT_GE(got.amount, a) << i;
+        ASSERT_LE(got.amount, a + edge_a) << i;
+        blurred += got.count != n ? 1 : 0;
+      }
+    }
+    events.emplace_back(t, amount);
+    while (!events.empty() && events.front().first < t - 3 * kDay) events.erase(events.begin());
+  }
+  EXPECT_GT(c.stats().folded, 0u);
+  EXPECT_GT(exact, 4500u);
+  EXPECT_GT(blurred, 0u);  // the edge was hit and counted its bucket (else the tiers were never exercised)
+}
+
+// Memory per key value is bounded by the window, not by traffic: ten times the events of a merchant over 26 hours
+// with a 24 h retention: the same number of buckets, and only the exact last hour grows.
+TEST(LocalVelocityCountersTiers, MemoryPerKeyValueIsBoundedByTheWindowNotByTraffic) {
+  auto fill = [](std::int64_t every_ms) {
+    LocalVelocityCounters c({.retention = milliseconds(kDay), .prune_grace = milliseconds(60'000)});
+    for (std::int64_t t = kT0; t < kT0 + 26 * kHour; t += every_ms) {
+      auto in = ev(t, 1, "USD", "card");
+      in.keys[static_cast<std::size_t>(VelocityKey::kCard)].reset();  // the merchant only
+      (void)must(c.record_now(in, {}));
+    }
+    c.prune();
+    return c.stats();
+  };
+  const auto slow = fill(10'000), fast = fill(1'000);
+  EXPECT_EQ(slow.key_values, 1u);
+  EXPECT_LE(slow.buckets, 24u * 60 + 2);
+  EXPECT_LE(fast.buckets, 24u * 60 + 2);
+  EXPECT_LE(fast.entries, 62u * 60 + 2);  // the exact span, the grace and up to a minute, one event a second
+  EXPECT_GT(fast.folded, 9u * slow.folded);
+  EXPECT_LT(fast.approximate_bytes, 3 * slow.approximate_bytes);  // exact per-event entries would be 10x
+}
+
+// A cancel that comes after its event was folded (a request older than the exact span, or a clock step) takes it out
+// of its bucket: count and amount, in every window.
+TEST(LocalVelocityCountersTiers, CancelOfAFoldedEventTakesItOutOfItsBucket) {
+  LocalVelocityCounters c;
+  auto keep = must(c.record_now(ev(kT0, 500, "USD", "c1"), {}));
+  (void)must(c.record_now(ev(kT0 + 1000, 70, "USD", "c1"), {}));
+  (void)must(c.record_now(ev(kT0 + 3 * kHour, 1, "USD", "c2"), {}));               // the newest time moves on
+  EXPECT_EQ(probe(c, kT0 + 3 * kHour + 1, kDay, "c1"), (VelocityTotals{2, 570}));  // touching c1 folds it
+  EXPECT_GE(c.stats().folded, 2u);
+  ASSERT_TRUE(c.cancel_now(keep.ticket).ok());
+  EXPECT_EQ(probe(c, kT0 + 3 * kHour + 2, kDay, "c1"), (VelocityTotals{2, 70}));  // + the probe above (amount 0)
+  EXPECT_EQ(probe(c, kT0 + 3 * kHour + 3, 2 * kHour, "c1"), (VelocityTotals{2, 0}));
+  ASSERT_TRUE(c.cancel_now(keep.ticket).ok());  // idempotent
+  EXPECT_EQ(probe(c, kT0 + 3 * kHour + 4, kDay, "c1"), (VelocityTotals{4, 70}));
+  EXPECT_EQ(c.stats().cancelled, 2u);  // card and merchant
 }
 
 // The contract's example: N simultaneous requests for one card observe 0..N-1, so `count >= 3` approves exactly 3.

@@ -16,6 +16,7 @@
 #include <exception>
 #include <future>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -109,9 +110,9 @@ class Event {
   "merchant_id, transaction_id, request_hash, type, amount, currency, decision, reasons, shadow_matches, "         \
   "rules_version, card_brand, card_bin, card_last4, card_fingerprint, has_customer, customer_id, customer_email, " \
   "customer_ip, customer_country, customer_device_id, has_merchant, merchant_mcc, merchant_country, metadata, "    \
-  "occurred_at, decided_at, resolution_decision, resolution_note, resolution_by, resolution_at"
+  "occurred_at, decided_at, resolution_decision, resolution_note, resolution_by, resolution_at, trace"
 
-constexpr int kDecisionParams = 30;
+constexpr int kDecisionParams = 31;
 
 // The parameters of one decision row, in TXV_DECISION_INSERT_COLUMNS order.
 std::vector<Param> decision_params(const domain::DecisionRecord& r) {
@@ -151,6 +152,7 @@ std::vector<Param> decision_params(const domain::DecisionRecord& r) {
   } else {
     for (int i = 0; i < 4; ++i) p.push_back(pg::null());
   }
+  p.push_back(r.trace.empty() ? pg::null() : pg::text(r.trace));
   return p;
 }
 
@@ -233,6 +235,169 @@ std::string decision_key(std::string_view merchant_id, std::string_view transact
   k.push_back('\0');
   k.append(transaction_id);
   return k;
+}
+
+// ---------------------------------------------------------------- labels
+
+// The current label, kept on the transaction (migrations/postgres/0003_labels.sql).
+#define TXV_CURRENT_LABEL_COLUMNS "label, label_source, label_reason, label_at, label_by"
+
+// The number of columns of a column list such as TXV_DECISION_COLUMNS.
+constexpr int column_count(std::string_view columns) {
+  int n = 1;
+  for (char c : columns) n += c == ',' ? 1 : 0;
+  return n;
+}
+
+// Columns first .. first+4 of a row: TXV_CURRENT_LABEL_COLUMNS (all NULL: none),
+// or those of the labels table (label, source, reason, at, actor).
+Result<std::optional<Label>> decode_label(const PgResult& q, int row, int first, const std::string& merchant_id,
+                                          const std::string& transaction_id) {
+  if (q.is_null(row, first)) return std::optional<Label>{};
+  Label l;
+  l.merchant_id = merchant_id;
+  l.transaction_id = transaction_id;
+  auto value = parse_label_value(q.view(row, first));
+  if (!value) return corrupt("label");
+  l.value = *value;
+  auto source = parse_label_source(q.view(row, first + 1));
+  if (!source) return corrupt("label source");
+  l.source = *source;
+  l.reason = q.opt_text(row, first + 2);
+  l.at = from_ms(q.int8(row, first + 3));
+  l.by = q.text(row, first + 4);
+  return std::optional<Label>{std::move(l)};
+}
+
+// A text[] literal whose nullopt elements are SQL NULL.
+std::string nullable_text_array(std::span<const std::optional<std::string>> values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+bool has_nul(const Label& l) {
+  auto nul = [](std::string_view s) { return s.find('\0') != std::string_view::npos; };
+  return nul(l.merchant_id) || nul(l.transaction_id) || nul(l.by) || (l.reason && nul(*l.reason));
+}
+
+// What a chunk of labels does, given the locked rows of its transactions
+// (seq, merchant_id, transaction_id, TXV_CURRENT_LABEL_COLUMNS): one outcome
+// per label and the statements that write the history rows, the new current
+// labels and the audit entries (each one statement over arrays; none when no
+// label is stored). Labels of one transaction in a chunk see each other, in order.
+struct LabelPlan {
+  std::vector<Status> results;
+  std::vector<Statement> statements;
+};
+
+Result<LabelPlan> plan_labels(std::span<const Label> part, const PgResult& rows, std::int64_t now) {
+  struct Target {
+    std::int64_t seq = 0;
+    std::optional<Label> current;
+    bool changed = false;
+  };
+  std::map<std::pair<std::string, std::string>, Target> targets;
+  for (int i = 0; i < rows.rows(); ++i) {
+    std::string m = rows.text(i, 1);
+    std::string t = rows.text(i, 2);
+    auto current = decode_label(rows, i, 3, m, t);
+    if (!current.ok()) return current.error();
+    Target target;
+    target.seq = rows.int8(i, 0);
+    target.current = std::move(*current);
+    targets.insert_or_assign(std::make_pair(std::move(m), std::move(t)), std::move(target));
+  }
+  LabelPlan plan;
+  plan.results.reserve(part.size());
+  std::vector<std::int64_t> ins_seq, ins_at;
+  std::vector<std::string_view> ins_label, ins_source, ins_by;
+  std::vector<std::optional<std::string>> ins_reason;
+  std::vector<std::string> aud_object, aud_before, aud_after;
+  for (const auto& l : part) {
+    std::string object_id = l.merchant_id + "/" + l.transaction_id;
+    if (has_nul(l)) {
+      plan.results.emplace_back(make_error("internal", "postgres: a text value holds a NUL byte"));
+      continue;
+    }
+    auto it = targets.find(std::make_pair(l.merchant_id, l.transaction_id));
+    if (it == targets.end()) {
+      plan.results.emplace_back(make_error("not_found", "transaction " + object_id + " not found"));
+      continue;
+    }
+    Target& target = it->second;
+    json::object before;
+    before["label"] = target.current ? json::value(label_to_json(*target.current)) : json::value(nullptr);
+    // The latest by `at` is current; on a tie the one stored last wins.
+    if (!target.current || l.at >= target.current->at) {
+      target.current = l;
+      target.changed = true;
+    }
+    json::object after;
+    after["label"] = label_to_json(*target.current);
+    after["added"] = label_to_json(l);
+    ins_seq.push_back(target.seq);
+    ins_label.push_back(to_string(l.value));
+    ins_source.push_back(to_string(l.source));
+    ins_reason.push_back(l.reason);
+    ins_at.push_back(to_ms(l.at));
+    ins_by.push_back(l.by);
+    aud_object.push_back(std::move(object_id));
+    aud_before.push_back(json::serialize(before));
+    aud_after.push_back(json::serialize(after));
+    plan.results.emplace_back(Ok{});
+  }
+  if (ins_seq.empty()) return plan;
+  std::vector<std::int64_t> upd_seq, upd_at;
+  std::vector<std::string_view> upd_label, upd_source, upd_by;
+  std::vector<std::optional<std::string>> upd_reason;
+  for (const auto& [key, target] : targets) {
+    if (!target.changed) continue;
+    upd_seq.push_back(target.seq);
+    upd_label.push_back(to_string(target.current->value));
+    upd_source.push_back(to_string(target.current->source));
+    upd_reason.push_back(target.current->reason);
+    upd_at.push_back(to_ms(target.current->at));
+    upd_by.push_back(target.current->by);
+  }
+  std::vector<std::string_view> object_views(aud_object.begin(), aud_object.end());
+  std::vector<std::string_view> before_views(aud_before.begin(), aud_before.end());
+  std::vector<std::string_view> after_views(aud_after.begin(), aud_after.end());
+  plan.statements.push_back(
+      stmt("txv_label_insert",
+           "INSERT INTO labels (transaction_seq, label, source, reason, at, actor, created_at) "
+           "SELECT s, l, src, r, a, b, $7::bigint FROM unnest($1::bigint[], $2::text[], $3::text[], "
+           "$4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY AS u(s, l, src, r, a, b, n) ORDER BY n",
+           pg::int8_array(ins_seq), pg::text_array(ins_label), pg::text_array(ins_source),
+           nullable_text_array(ins_reason), pg::int8_array(ins_at), pg::text_array(ins_by), pg::int8(now)));
+  plan.statements.push_back(
+      stmt("txv_label_update",
+           "UPDATE transactions t SET label = u.l, label_source = u.src, label_reason = u.r, "
+           "label_at = u.a, label_by = u.b FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+           "$5::bigint[], $6::text[]) AS u(s, l, src, r, a, b) WHERE t.seq = u.s",
+           pg::int8_array(upd_seq), pg::text_array(upd_label), pg::text_array(upd_source),
+           nullable_text_array(upd_reason), pg::int8_array(upd_at), pg::text_array(upd_by)));
+  plan.statements.push_back(
+      stmt("txv_label_audit",
+           "INSERT INTO audit_log (at, actor, action, object_type, object_id, before_json, after_json) "
+           "SELECT $1::bigint, a, 'label', 'transaction', o, bj, aj FROM unnest($2::text[], $3::text[], "
+           "$4::text[], $5::text[]) WITH ORDINALITY AS u(a, o, bj, aj, n) ORDER BY n",
+           pg::int8(now), pg::text_array(ins_by), pg::text_array(object_views), pg::text_array(before_views),
+           pg::text_array(after_views)));
+  return plan;
 }
 
 // ---------------------------------------------------------------- api keys
@@ -1380,13 +1545,27 @@ Task<Result<std::optional<domain::DecisionRecord>>> PostgresDatabase::find_decis
 Task<Result<TransactionPage>> PostgresDatabase::list_decisions(const TransactionQuery& query) {
   const int limit = clamp_limit(query.limit);
   SqlBuilder b;
-  b.sql = "SELECT " TXV_DECISION_COLUMNS " FROM transactions WHERE true";
+  b.sql = "SELECT " TXV_DECISION_COLUMNS ", " TXV_CURRENT_LABEL_COLUMNS " FROM transactions WHERE true";
   if (query.merchant_id) b.sql += " AND merchant_id = " + b.add(pg::text(*query.merchant_id));
   if (query.decision) b.sql += " AND decision = " + b.add(pg::text(domain::to_string(*query.decision)));
   if (query.resolved) {
     // Literal terms, so the planner can use the partial review-queue index.
     b.sql += *query.resolved ? " AND decision = 'review' AND resolution_decision IS NOT NULL"
                              : " AND decision = 'review' AND resolution_decision IS NULL";
+  }
+  if (query.label) {
+    // Literal terms, so the planner can use the partial label indexes.
+    switch (*query.label) {
+      case TransactionQuery::LabelFilter::kFraud:
+        b.sql += " AND label = 'fraud'";
+        break;
+      case TransactionQuery::LabelFilter::kNotFraud:
+        b.sql += " AND label = 'not_fraud'";
+        break;
+      case TransactionQuery::LabelFilter::kNone:
+        b.sql += " AND label IS NULL";
+        break;
+    }
   }
   if (query.since) b.sql += " AND decided_at >= " + b.add(pg::int8(to_ms(*query.since))) + "::bigint";
   if (query.until) b.sql += " AND decided_at < " + b.add(pg::int8(to_ms(*query.until))) + "::bigint";
@@ -1399,10 +1578,15 @@ Task<Result<TransactionPage>> PostgresDatabase::list_decisions(const Transaction
   TransactionPage page;
   const int n = std::min(rows.rows(), limit);
   page.items.reserve(static_cast<std::size_t>(n));
+  page.labels.reserve(static_cast<std::size_t>(n));
+  constexpr int kFirstLabelColumn = column_count(TXV_DECISION_COLUMNS);  // the label columns follow
   for (int i = 0; i < n; ++i) {
     auto rec = decode_decision(rows, i);
     if (!rec.ok()) co_return rec.error();
+    auto label = decode_label(rows, i, kFirstLabelColumn, rec->merchant_id, rec->transaction_id);
+    if (!label.ok()) co_return label.error();
     page.items.push_back(std::move(*rec));
+    page.labels.push_back(std::move(*label));
   }
   if (rows.rows() > limit) page.next_before_seq = page.items.back().seq;
   co_return page;
@@ -1440,6 +1624,110 @@ Task<Result<domain::DecisionRecord>> PostgresDatabase::resolve_review(const std:
     co_return make_error("not_reviewable", "transaction " + object_id + " is not a review decision");
   }
   co_return make_error("not_reviewable", "transaction " + object_id + " is already resolved");
+}
+
+// ==================================================================== labels
+
+Task<Result<Label>> PostgresDatabase::add_label(const Label& label) {
+  auto out = co_await add_labels(std::span<const Label>(&label, 1));
+  if (out.size() != 1) co_return make_error("internal", "postgres: no outcome for the label");
+  if (!out[0].ok()) co_return out[0].error();
+  co_return label;
+}
+
+Task<std::vector<Status>> PostgresDatabase::add_labels(std::span<const Label> labels) {
+  std::vector<Status> out;
+  out.reserve(labels.size());
+  Impl* impl = impl_.get();
+  const std::size_t chunk = std::max<std::size_t>(impl->options.label_chunk, 1);
+  for (std::size_t begin = 0; begin < labels.size(); begin += chunk) {
+    const auto part = labels.subspan(begin, std::min(chunk, labels.size() - begin));
+    // Prepared on the caller's thread: the keys to lock, in one statement.
+    std::vector<std::string_view> merchants, transactions;
+    std::set<std::pair<std::string_view, std::string_view>> keys;
+    for (const auto& l : part) {
+      if (has_nul(l)) continue;
+      if (keys.emplace(l.merchant_id, l.transaction_id).second) {
+        merchants.push_back(l.merchant_id);
+        transactions.push_back(l.transaction_id);
+      }
+    }
+    std::string merchant_array = pg::text_array(merchants);
+    std::string transaction_array = pg::text_array(transactions);
+    auto fn = [impl, part, &merchant_array, &transaction_array]() -> Task<Result<std::vector<Status>>> {
+      auto lease = co_await impl->primary->acquire(Clock::now() + impl->options.call_timeout);
+      if (!lease.ok()) co_return lease.error();
+      // 1. Lock the labelled transactions' rows (in seq order: two batches never
+      // wait on each other in a cycle) and read their current labels.
+      auto locked = co_await impl->run(
+          *lease,
+          seq(stmt(nullptr, "BEGIN"),
+              stmt("txv_label_lock",
+                   "SELECT t.seq, t.merchant_id, t.transaction_id, " TXV_CURRENT_LABEL_COLUMNS
+                   " FROM transactions t JOIN unnest($1::text[], $2::text[]) AS k(m, x) "
+                   "ON t.merchant_id = k.m AND t.transaction_id = k.x ORDER BY t.seq FOR UPDATE OF t",
+                   merchant_array, transaction_array)),
+          "labelling transactions");
+      if (!locked.ok()) {
+        co_await impl->rollback(*lease);
+        co_return locked.error();
+      }
+      auto plan = plan_labels(part, (*locked)[1], to_ms(domain::now_millis()));
+      if (!plan.ok()) {
+        co_await impl->rollback(*lease);
+        co_return plan.error();
+      }
+      if (plan->statements.empty()) {
+        co_await impl->rollback(*lease);
+        co_return std::move(plan->results);
+      }
+      // 3. Everything else in one round trip.
+      plan->statements.push_back(stmt(nullptr, "COMMIT"));
+      auto done = co_await impl->run(*lease, std::move(plan->statements), "labelling transactions");
+      if (!done.ok()) co_return done.error();  // the connection, left in a transaction, is dropped
+      co_return std::move(plan->results);
+    };
+    auto done = co_await impl->call(std::move(fn));
+    if (done.ok()) {
+      for (auto& r : *done) out.push_back(std::move(r));
+    } else {
+      for (std::size_t i = 0; i < part.size(); ++i) out.emplace_back(done.error());
+    }
+  }
+  co_return out;
+}
+
+Task<Result<std::optional<Label>>> PostgresDatabase::find_label(const std::string& merchant_id,
+                                                                const std::string& transaction_id) {
+  auto r = co_await impl_->read(
+      Impl::Target::kPrimary,
+      seq(stmt("txv_find_label",
+               "SELECT " TXV_CURRENT_LABEL_COLUMNS " FROM transactions WHERE merchant_id = $1 AND transaction_id = $2",
+               pg::text(merchant_id), pg::text(transaction_id))),
+      "finding a label");
+  if (!r.ok()) co_return r.error();
+  if ((*r)[0].rows() == 0) co_return std::optional<Label>{};
+  co_return decode_label((*r)[0], 0, 0, merchant_id, transaction_id);
+}
+
+Task<Result<std::vector<Label>>> PostgresDatabase::label_history(const std::string& merchant_id,
+                                                                 const std::string& transaction_id) {
+  auto r = co_await impl_->read(Impl::Target::kPrimary,
+                                seq(stmt("txv_label_history",
+                                         "SELECT l.label, l.source, l.reason, l.at, l.actor FROM labels l "
+                                         "JOIN transactions t ON t.seq = l.transaction_seq "
+                                         "WHERE t.merchant_id = $1 AND t.transaction_id = $2 ORDER BY l.at, l.id",
+                                         pg::text(merchant_id), pg::text(transaction_id))),
+                                "reading labels");
+  if (!r.ok()) co_return r.error();
+  std::vector<Label> out;
+  const PgResult& rows = (*r)[0];
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto label = decode_label(rows, i, 0, merchant_id, transaction_id);
+    if (!label.ok()) co_return label.error();
+    out.push_back(std::move(**label));
+  }
+  co_return out;
 }
 
 Status PostgresDatabase::scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk,
@@ -1484,6 +1772,57 @@ Status PostgresDatabase::scan_velocity_events(TimePoint since, TimePoint until, 
     if (auto st = sink(std::span<const VelocityEvent>(events)); !st.ok()) return st;
     if (events.size() < chunk) return Ok{};
   }
+}
+
+Status PostgresDatabase::scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) {
+  chunk = std::max<std::size_t>(chunk, 1);
+  std::vector<ReplayedDecision> decisions;
+  decisions.reserve(std::min<std::size_t>(chunk, 65536));
+  std::int64_t after_at = to_ms(since);
+  std::int64_t after_seq = std::numeric_limits<std::int64_t>::min();  // `since` inclusive
+  constexpr int kLabelColumn = 31;                                    // after TXV_DECISION_COLUMNS
+  Impl* impl = impl_.get();
+  for (;;) {
+    // Lag-tolerant: a backtest reads history, from the read replica when there is one.
+    std::vector<Statement> s{stmt("txv_scan_decisions",
+                                  "SELECT " TXV_DECISION_COLUMNS ", label FROM transactions "
+                                  "WHERE (decided_at, seq) > ($1::bigint, $2::bigint) AND decided_at < $3::bigint "
+                                  "ORDER BY decided_at, seq LIMIT $4::bigint",
+                                  pg::int8(after_at), pg::int8(after_seq), pg::int8(to_ms(until)),
+                                  pg::int8(static_cast<std::int64_t>(chunk)))};
+    auto r = impl->block([impl, &s]() -> Task<Result<std::vector<PgResult>>> {
+      return impl->exchange(Impl::Target::kRead, s, "scanning decisions for a backtest", true);
+    });
+    if (!r.ok()) return r.error();
+    const PgResult& rows = (*r)[0];
+    decisions.clear();
+    for (int i = 0; i < rows.rows(); ++i) {
+      auto rec = decode_decision(rows, i);
+      if (!rec.ok()) return rec.error();
+      after_at = to_ms(rec->decided_at);
+      after_seq = rec->seq;
+      ReplayedDecision d{std::move(*rec), std::nullopt};
+      if (!rows.is_null(i, kLabelColumn)) d.fraud = rows.text(i, kLabelColumn) == "fraud";
+      decisions.push_back(std::move(d));
+    }
+    if (decisions.empty()) return Ok{};
+    const std::size_t got = decisions.size();
+    if (auto st = sink(decisions); !st.ok()) return st;
+    if (got < chunk) return Ok{};
+  }
+}
+
+Task<Result<std::optional<std::string>>> PostgresDatabase::find_trace(const std::string& merchant_id,
+                                                                      const std::string& transaction_id) {
+  auto r = co_await impl_->read(
+      Impl::Target::kPrimary,
+      seq(stmt("txv_find_trace", "SELECT trace FROM transactions WHERE merchant_id = $1 AND transaction_id = $2",
+               pg::text(merchant_id), pg::text(transaction_id))),
+      "reading a decision trace");
+  if (!r.ok()) co_return r.error();
+  const PgResult& rows = (*r)[0];
+  if (rows.rows() == 0 || rows.is_null(0, 0)) co_return std::optional<std::string>{};
+  co_return std::optional<std::string>{rows.text(0, 0)};
 }
 
 namespace {

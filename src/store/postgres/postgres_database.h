@@ -111,6 +111,8 @@ struct PostgresOptions {
   int insert_writers = 2;
   // Most list rows written by one statement (staging, deleting).
   int list_chunk_rows = 5000;
+  // Labels of a batch stored per database transaction (LabelStore::add_labels).
+  std::size_t label_chunk = 1000;
   std::string application_name = "txv";  // fallback_application_name (the URL's wins)
   // Called on the database's thread after every round trip with its duration
   // in seconds (metrics without a dependency); must be quick and not throw.
@@ -157,9 +159,23 @@ class PostgresDatabase final : public Database {
   Task<Result<domain::DecisionRecord>> resolve_review(const std::string& merchant_id, const std::string& transaction_id,
                                                       const domain::Resolution& resolution) override;
   Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocitySink& sink) override;
+  Status scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) override;
+  Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
+                                                      const std::string& transaction_id) override;
   // One statement per query (each on its field's index), all in one round
   // trip on the primary. Emails compare lower(customer_email), ASCII only.
   Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) override;
+
+  // LabelStore. add_labels: per chunk of label_chunk labels, one explicit
+  // transaction of two round trips (lock the transactions' rows in seq order,
+  // then insert the history rows, update the current labels, append the audit
+  // entries and commit, each one statement over arrays).
+  Task<Result<Label>> add_label(const Label& label) override;
+  Task<std::vector<Status>> add_labels(std::span<const Label> labels) override;
+  Task<Result<std::optional<Label>>> find_label(const std::string& merchant_id,
+                                                const std::string& transaction_id) override;
+  Task<Result<std::vector<Label>>> label_history(const std::string& merchant_id,
+                                                 const std::string& transaction_id) override;
 
   // RuleStore. create_rule stores version 1 and the caller's times.
   Task<Result<RuleRecord>> create_rule(const RuleRecord& rule, const std::string& actor) override;

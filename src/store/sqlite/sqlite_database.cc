@@ -79,8 +79,9 @@ constexpr const char* kInsertDecision =
     "reasons, shadow_matches, rules_version, card_brand, card_bin, card_last4, card_fingerprint, has_customer, "
     "customer_id, customer_email, customer_ip, customer_country, customer_device_id, has_merchant, merchant_mcc, "
     "merchant_country, metadata, occurred_at, decided_at, resolution_decision, resolution_note, resolution_by, "
-    "resolution_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (merchant_id, transaction_id) DO NOTHING";
+    "resolution_at, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, "
+    "?, ?) ON CONFLICT (merchant_id, transaction_id) DO NOTHING";
 
 constexpr const char* kFindDecision =
     "SELECT " TXV_DECISION_COLUMNS " FROM transactions WHERE merchant_id = ? AND transaction_id = ?";
@@ -262,6 +263,95 @@ const char* synchronous_pragma(SqliteSynchronous s) {
       return "PRAGMA synchronous = OFF";
   }
   return "PRAGMA synchronous = FULL";
+}
+
+// ---------------------------------------------------------------- labels
+
+// The current label, kept on the transaction (migrations/sqlite/0003_labels.sql).
+#define TXV_CURRENT_LABEL_COLUMNS "label, label_source, label_reason, label_at, label_by"
+
+// The number of columns of a column list such as TXV_DECISION_COLUMNS.
+constexpr int column_count(std::string_view columns) {
+  int n = 1;
+  for (char c : columns) n += c == ',' ? 1 : 0;
+  return n;
+}
+
+// Columns first .. first+4 of a row: TXV_CURRENT_LABEL_COLUMNS (all NULL: none),
+// or those of the labels table (label, source, reason, at, actor).
+Result<std::optional<Label>> decode_label(const Query& q, int first, const std::string& merchant_id,
+                                          const std::string& transaction_id) {
+  if (q.is_null(first)) return std::optional<Label>{};
+  Label l;
+  l.merchant_id = merchant_id;
+  l.transaction_id = transaction_id;
+  auto value = parse_label_value(q.get_text(first));
+  if (!value) return corrupt("label");
+  l.value = *value;
+  auto source = parse_label_source(q.get_text(first + 1));
+  if (!source) return corrupt("label source");
+  l.source = *source;
+  l.reason = q.get_opt_text(first + 2);
+  l.at = from_ms(q.get_int(first + 3));
+  l.by = q.get_text(first + 4);
+  return std::optional<Label>{std::move(l)};
+}
+
+// Stores one label inside the caller's write transaction: the history row,
+// the transaction's current label when this one is the latest, the audit entry.
+Result<Label> add_label_on(Connection& c, const Label& label) {
+  const std::string object_id = label.merchant_id + "/" + label.transaction_id;
+  std::int64_t seq = 0;
+  std::optional<Label> current;
+  {
+    Query q(c,
+            "SELECT seq, " TXV_CURRENT_LABEL_COLUMNS " FROM transactions WHERE merchant_id = ? AND transaction_id = ?");
+    q.bind(1, label.merchant_id).bind(2, label.transaction_id);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return make_error("not_found", "transaction " + object_id + " not found");
+    seq = q.get_int(0);
+    auto cur = decode_label(q, 1, label.merchant_id, label.transaction_id);
+    if (!cur.ok()) return cur.error();
+    current = std::move(*cur);
+  }
+  const std::int64_t now = to_ms(domain::now_millis());
+  {
+    Query q(c,
+            "INSERT INTO labels (transaction_seq, label, source, reason, at, actor, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    q.bind(1, seq)
+        .bind(2, to_string(label.value))
+        .bind(3, to_string(label.source))
+        .bind(4, label.reason)
+        .bind(5, to_ms(label.at))
+        .bind(6, label.by)
+        .bind(7, now);
+    if (auto st = q.run(); !st.ok()) return st.error();
+  }
+  // The latest by `at` is current; on a tie the one stored last wins.
+  const bool becomes_current = !current || label.at >= current->at;
+  if (becomes_current) {
+    Query q(c,
+            "UPDATE transactions SET label = ?, label_source = ?, label_reason = ?, label_at = ?, label_by = ? "
+            "WHERE seq = ?");
+    q.bind(1, to_string(label.value))
+        .bind(2, to_string(label.source))
+        .bind(3, label.reason)
+        .bind(4, to_ms(label.at))
+        .bind(5, label.by)
+        .bind(6, seq);
+    if (auto st = q.run(); !st.ok()) return st.error();
+    if (c.changes() != 1) return make_error("internal", "label update touched no row");
+  }
+  json::object before{{"label", current ? json::value(label_to_json(*current)) : json::value(nullptr)}};
+  json::object after{{"label", label_to_json(becomes_current ? label : *current)}, {"added", label_to_json(label)}};
+  if (auto st = append_audit(c, label.by, "label", "transaction", object_id, json::serialize(before),
+                             json::serialize(after), now);
+      !st.ok()) {
+    return st.error();
+  }
+  return label;
 }
 
 // ---------------------------------------------------------------- lists
@@ -927,6 +1017,11 @@ Task<Result<InsertOutcome>> SqliteDatabase::insert_decision(const domain::Decisi
       } else {
         q.bind_null(27).bind_null(28).bind_null(29).bind_null(30);
       }
+      if (r.trace.empty()) {
+        q.bind_null(31);
+      } else {
+        q.bind(31, r.trace);
+      }
       if (auto st = q.run(); !st.ok()) return st.error();
     }
     if (c.changes() == 1) {
@@ -948,7 +1043,7 @@ Task<Result<std::optional<domain::DecisionRecord>>> SqliteDatabase::find_decisio
 
 Task<Result<TransactionPage>> SqliteDatabase::list_decisions(const TransactionQuery& query) {
   const int limit = clamp_limit(query.limit);
-  std::string sql = "SELECT " TXV_DECISION_COLUMNS " FROM transactions WHERE 1 = 1";
+  std::string sql = "SELECT " TXV_DECISION_COLUMNS ", " TXV_CURRENT_LABEL_COLUMNS " FROM transactions WHERE 1 = 1";
   std::vector<Param> params;
   if (query.merchant_id) {
     sql += " AND merchant_id = ?";
@@ -962,6 +1057,20 @@ Task<Result<TransactionPage>> SqliteDatabase::list_decisions(const TransactionQu
     // Literal terms, so the planner can use the partial review-queue index.
     sql += *query.resolved ? " AND decision = 'review' AND resolution_decision IS NOT NULL"
                            : " AND decision = 'review' AND resolution_decision IS NULL";
+  }
+  if (query.label) {
+    // Literal terms, so the planner can use the partial label indexes.
+    switch (*query.label) {
+      case TransactionQuery::LabelFilter::kFraud:
+        sql += " AND label = 'fraud'";
+        break;
+      case TransactionQuery::LabelFilter::kNotFraud:
+        sql += " AND label = 'not_fraud'";
+        break;
+      case TransactionQuery::LabelFilter::kNone:
+        sql += " AND label IS NULL";
+        break;
+    }
   }
   if (query.since) {
     sql += " AND decided_at >= ?";
@@ -982,9 +1091,22 @@ Task<Result<TransactionPage>> SqliteDatabase::list_decisions(const TransactionQu
     Query q(c, sql);
     bind_params(q, params);
     TransactionPage page;
-    auto more = read_page(q, limit, page.items, [](Query& row) { return decode_decision(row); });
-    if (!more.ok()) return more.error();
-    if (*more) page.next_before_seq = page.items.back().seq;
+    constexpr int kFirstLabelColumn = column_count(TXV_DECISION_COLUMNS);  // the label columns follow
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_before_seq = page.items.back().seq;
+        break;
+      }
+      auto rec = decode_decision(q);
+      if (!rec.ok()) return rec.error();
+      auto label = decode_label(q, kFirstLabelColumn, rec->merchant_id, rec->transaction_id);
+      if (!label.ok()) return label.error();
+      page.items.push_back(std::move(*rec));
+      page.labels.push_back(std::move(*label));
+    }
     return page;
   });
 }
@@ -1024,6 +1146,76 @@ Task<Result<domain::DecisionRecord>> SqliteDatabase::resolve_review(const std::s
       return st.error();
     }
     return rec;
+  });
+}
+
+// ==================================================================== labels
+
+Task<Result<Label>> SqliteDatabase::add_label(const Label& label) {
+  co_return co_await impl_->write<Label>([&](Connection& c) { return add_label_on(c, label); });
+}
+
+Task<std::vector<Status>> SqliteDatabase::add_labels(std::span<const Label> labels) {
+  std::vector<Status> out;
+  out.reserve(labels.size());
+  // Bounded write items: decisions' commits interleave with a large batch.
+  const std::size_t chunk = std::max<std::size_t>(impl_->options.label_chunk, 1);
+  for (std::size_t begin = 0; begin < labels.size(); begin += chunk) {
+    const auto part = labels.subspan(begin, std::min(chunk, labels.size() - begin));
+    auto done = co_await impl_->write<std::vector<Status>>([&](Connection& c) -> Result<std::vector<Status>> {
+      std::vector<Status> results;
+      results.reserve(part.size());
+      for (const auto& label : part) {
+        auto one = add_label_on(c, label);
+        if (one.ok()) {
+          results.emplace_back(Ok{});
+        } else if (one.error().code == ErrorCode::kNotFound) {
+          results.emplace_back(one.error());  // nothing of it was written; the others go on
+        } else {
+          return one.error();  // the whole chunk rolls back
+        }
+      }
+      return results;
+    });
+    if (done.ok()) {
+      for (auto& r : *done) out.push_back(std::move(r));
+    } else {
+      for (std::size_t i = 0; i < part.size(); ++i) out.emplace_back(done.error());
+    }
+  }
+  co_return out;
+}
+
+Task<Result<std::optional<Label>>> SqliteDatabase::find_label(const std::string& merchant_id,
+                                                              const std::string& transaction_id) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<Label>> {
+    Query q(c, "SELECT " TXV_CURRENT_LABEL_COLUMNS " FROM transactions WHERE merchant_id = ? AND transaction_id = ?");
+    q.bind(1, merchant_id).bind(2, transaction_id);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<Label>{};
+    return decode_label(q, 0, merchant_id, transaction_id);
+  });
+}
+
+Task<Result<std::vector<Label>>> SqliteDatabase::label_history(const std::string& merchant_id,
+                                                               const std::string& transaction_id) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::vector<Label>> {
+    Query q(c,
+            "SELECT l.label, l.source, l.reason, l.at, l.actor FROM labels l "
+            "JOIN transactions t ON t.seq = l.transaction_seq "
+            "WHERE t.merchant_id = ? AND t.transaction_id = ? ORDER BY l.at, l.id");
+    q.bind(1, merchant_id).bind(2, transaction_id);
+    std::vector<Label> out;
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      auto label = decode_label(q, 0, merchant_id, transaction_id);
+      if (!label.ok()) return label.error();
+      out.push_back(std::move(**label));
+    }
+    return out;
   });
 }
 
@@ -1073,6 +1265,58 @@ Status SqliteDatabase::scan_velocity_events(TimePoint since, TimePoint until, st
     if (auto st = sink(std::span<const VelocityEvent>(events)); !st.ok()) return st;
     if (events.size() < chunk) return Ok{};
   }
+}
+
+Status SqliteDatabase::scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) {
+  if (impl_->closed.load()) return Impl::closed_error();
+  chunk = std::max<std::size_t>(chunk, 1);
+  // A connection of its own, as for scan_velocity_events: a backtest holds no request's connection.
+  auto conn = Connection::open(impl_->options.path, SQLITE_OPEN_READONLY, impl_->options.busy_timeout);
+  if (!conn.ok()) return conn.error();
+  Connection& c = **conn;
+  std::vector<ReplayedDecision> decisions;
+  decisions.reserve(std::min<std::size_t>(chunk, 65536));
+  std::int64_t after_at = to_ms(since);
+  std::int64_t after_seq = std::numeric_limits<std::int64_t>::min();
+  constexpr int kLabelColumn = 31;  // after TXV_DECISION_COLUMNS
+  Query q(c, "SELECT " TXV_DECISION_COLUMNS
+             ", label FROM transactions "
+             "WHERE (decided_at, seq) > (?1, ?2) AND decided_at < ?3 ORDER BY decided_at, seq LIMIT ?4");
+  for (;;) {
+    if (impl_->closed.load()) return Impl::closed_error();
+    decisions.clear();
+    q.reset();
+    q.bind(1, after_at).bind(2, after_seq).bind(3, to_ms(until)).bind(4, static_cast<std::int64_t>(chunk));
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      auto rec = decode_decision(q);
+      if (!rec.ok()) return rec.error();
+      after_at = to_ms(rec->decided_at);
+      after_seq = rec->seq;
+      ReplayedDecision d{std::move(*rec), std::nullopt};
+      if (!q.is_null(kLabelColumn)) d.fraud = q.get_text(kLabelColumn) == "fraud";
+      decisions.push_back(std::move(d));
+    }
+    q.reset();  // ends the chunk's read transaction before the sink runs
+    if (decisions.empty()) return Ok{};
+    const std::size_t got = decisions.size();
+    if (auto st = sink(decisions); !st.ok()) return st;
+    if (got < chunk) return Ok{};
+  }
+}
+
+Task<Result<std::optional<std::string>>> SqliteDatabase::find_trace(const std::string& merchant_id,
+                                                                    const std::string& transaction_id) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<std::string>> {
+    Query q(c, "SELECT trace FROM transactions WHERE merchant_id = ? AND transaction_id = ?");
+    q.bind(1, merchant_id).bind(2, transaction_id);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row || q.is_null(0)) return std::optional<std::string>{};
+    return std::optional<std::string>{q.get_text(0)};
+  });
 }
 
 // ==================================================================== rules

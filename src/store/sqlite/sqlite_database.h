@@ -98,6 +98,8 @@ struct SqliteOptions {
   // on the 2-core box: 10,000 rows hold it ~30-50 ms, 2,000 rows ~10-20 ms,
   // for about the same total time of a 1M-entry replace.
   int list_chunk_rows = 2000;
+  // Labels of a batch stored per write item (LabelStore::add_labels).
+  std::size_t label_chunk = 500;
 };
 
 // Opens (creating if needed) the database and starts the writer thread. Does
@@ -146,8 +148,20 @@ class SqliteDatabase final : public Database {
   // across chunks, so the WAL can be checkpointed meanwhile); a row inserted
   // during the scan behind the cursor is not seen. at = decided_at.
   Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocitySink& sink) override;
+  Status scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) override;
+  Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
+                                                      const std::string& transaction_id) override;
   // Not indexed by key (embedded mode counts in process; this serves the contract and tools): a scan per query.
   Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) override;
+
+  // LabelStore. add_labels writes options.label_chunk labels per write item
+  // (one group commit each).
+  Task<Result<Label>> add_label(const Label& label) override;
+  Task<std::vector<Status>> add_labels(std::span<const Label> labels) override;
+  Task<Result<std::optional<Label>>> find_label(const std::string& merchant_id,
+                                                const std::string& transaction_id) override;
+  Task<Result<std::vector<Label>>> label_history(const std::string& merchant_id,
+                                                 const std::string& transaction_id) override;
 
   // RuleStore. create_rule stores version 1 and the caller's times.
   Task<Result<RuleRecord>> create_rule(const RuleRecord& rule, const std::string& actor) override;
