@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The benchmarks' 20-rule set (sourced): 3 velocity rules, 1 over the 100k-entry list `bench_bins`,
 # 16 ordinary ones. bench_rules prints one rule body (JSON) per line.
 bench_rules() {

@@ -25,6 +25,8 @@
 #  8. Embedded start-up with stored history (bench/startup_bench.sh): N decisions written straight
 #     into a fresh SQLite file, then txv serve timed from exec to /startupz 200, with RSS
 #     (BENCH_STARTUP_SIZES, default 1000000).
+#  9. Backtests (bench/backtest_bench.sh): 1,000,000 stored decisions replayed with the 20 rules, and
+#     live p99 at a fixed rate alone and while a backtest runs (BENCH_BACKTEST_SIZE, _RATE).
 # Benchmarks report; nothing here asserts a timing.
 #
 # Environment: TXV_BIN (default build/txv), BENCH_SECONDS (closed-loop runs, 15),
@@ -32,7 +34,7 @@
 # the stability server's closed-loop rate), BENCH_CONNECTIONS (64), BENCH_WRK_THREADS (2),
 # BENCH_ALLOC_REQUESTS (5000), BENCH_RULE_CHANGES (1000), BENCH_DIR (where data goes; default
 # build/, on the disk you want to measure: a tmpfs makes fsync free), BENCH_PARTS (any of
-# "nginx sqlite txv alloc stability micro replica startup"; default all), BENCH_PGBENCH_SECONDS (20),
+# "nginx sqlite txv alloc stability micro replica startup backtest"; default all), BENCH_PGBENCH_SECONDS (20),
 # BENCH_PERF_SECONDS (profile of the 1-replica run, 10; 0: none), BENCH_REPLICA_PORT (18090),
 # BENCH_REPLICA_WARMUP (seconds of load before ANALYZE and the measured runs, 3; 0: cold start).
 set -euo pipefail
@@ -49,7 +51,7 @@ CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_WRK_THREADS:-2}
 ALLOC_REQUESTS=${BENCH_ALLOC_REQUESTS:-5000}
 RULE_CHANGES=${BENCH_RULE_CHANGES:-1000}
-PARTS=" ${BENCH_PARTS:-nginx sqlite txv alloc stability micro replica startup} "
+PARTS=" ${BENCH_PARTS:-nginx sqlite txv alloc stability micro replica startup backtest} "
 PY=/usr/bin/python3
 NGINX_PORT=${BENCH_NGINX_PORT:-18081}
 TXV_PORT=${BENCH_TXV_PORT:-18080}
@@ -768,6 +770,11 @@ fi
 if want startup; then
   echo
   TXV_BIN=$TXV_BIN BENCH_DIR=$WORK BENCH_TXV_PORT=$TXV_PORT bash "$ROOT/bench/startup_bench.sh"
+fi
+if want backtest; then
+  echo
+  TXV_BIN=$TXV_BIN BENCH_DIR=$WORK BENCH_TXV_PORT=$TXV_PORT BENCH_OPENLOOP_BIN=$OPENLOOP \
+    bash "$ROOT/bench/backtest_bench.sh"
 fi
 echo
 echo "bench: $((SECONDS - BENCH_START)) s; at the end: $(machine_load)"
