@@ -65,6 +65,7 @@ EXPECTED_OPERATIONS = {
     ("DELETE", "/v1/rules/{id}"),
     ("POST", "/v1/rules/check"),  # section 12
     ("GET", "/v1/rules/analysis"),  # section 12
+    ("PUT", "/v1/rules"),  # section 12
     ("POST", "/v1/backtests"),  # section 11
     ("GET", "/v1/backtests"),  # section 11
     ("GET", "/v1/backtests/{id}"),  # section 11

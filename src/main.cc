@@ -33,6 +33,7 @@
 #include "cli/command_line.h"
 #include "cli/http_client.h"
 #include "cli/labels_import.h"
+#include "cli/rules_commands.h"
 #include "config/pan_key.h"
 #include "decide/backtest_jobs.h"
 #include "decide/fingerprint.h"
@@ -176,6 +177,32 @@ int run_labels_import(const txv::cli::Command& cmd) {
   return txv::cli::import_labels(
       in, [&](const std::string& body) { return (*client)->post_json("/v1/labels/batch", body, secret); }, options,
       std::cout, std::cerr);
+}
+
+// `txv rules export|plan FILE|apply FILE` (contract section 12): exit 0 done or nothing to do, 1 error, 2 bad
+// usage (no TXV_API_KEY, bad --url), 3 version mismatch.
+int run_rules(const txv::cli::Command& cmd) {
+  const char* key = std::getenv("TXV_API_KEY");
+  if (key == nullptr || *key == '\0') return fail_config("TXV_API_KEY: required (the API key to talk to the server)");
+  auto client = txv::cli::HttpClient::create(cmd.server_url);
+  if (!client.ok()) return fail_config(client.error().message);
+  const std::string secret = key;
+  txv::cli::RulesCall call = [&](const std::string& method, const std::string& path, const std::string& body,
+                                 const std::string& if_match) {
+    return (*client)->send(method, path, body, secret, if_match);
+  };
+  if (cmd.verb == txv::cli::Verb::kRulesExport) return txv::cli::rules_export(call, std::cout, std::cerr);
+  std::ifstream in(cmd.rules_file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "txv: rules: cannot open %s\n", cmd.rules_file.c_str());
+    return txv::cli::kRulesExitError;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (cmd.verb == txv::cli::Verb::kRulesApply) return txv::cli::rules_apply(text, call, std::cout, std::cerr);
+  txv::cli::RulesPlanOptions options;
+  options.since = cmd.since;
+  options.progress = isatty(STDERR_FILENO) == 1;
+  return txv::cli::rules_plan(text, call, options, std::cout, std::cerr);
 }
 
 // A readiness check's answer: "ok" or the failure.
@@ -419,6 +446,10 @@ int main(int argc, char** argv) {
         return run_apikey_revoke(*cmd);
       case txv::cli::Verb::kLabelsImport:
         return run_labels_import(*cmd);
+      case txv::cli::Verb::kRulesExport:
+      case txv::cli::Verb::kRulesPlan:
+      case txv::cli::Verb::kRulesApply:
+        return run_rules(*cmd);
       case txv::cli::Verb::kServe:
         return run_serve(*cmd);
     }

@@ -118,6 +118,79 @@ json::object warning_json(const rules::Warning& w) {
 // Ids that would be taken for the fixed routes under /v1/rules/.
 bool reserved_rule_id(const std::string& id) { return id == "check" || id == "analysis"; }
 
+// The rule set's entity tag: the quoted rules_version.
+std::string rules_etag(std::int64_t version) { return "\"" + std::to_string(version) + "\""; }
+
+// If-Match of PUT /v1/rules: one rules_version, quoted as an entity tag
+// ("12") or bare (12). Absent: 428; anything else (`*`, a list, a weak tag,
+// not a number): 422 naming If-Match.
+Result<std::int64_t> parse_if_match(const std::string* header) {
+  if (header == nullptr) {
+    return make_error("precondition_required", "PUT /v1/rules needs If-Match: \"<rules_version>\" (see GET /v1/rules)");
+  }
+  std::string_view v = *header;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  const Error invalid = make_error("validation_failed", "If-Match must be one rules_version, e.g. \"12\"",
+                                   {{"If-Match", "invalid_format"}});
+  if (v.empty() || v.size() > 18) return invalid;
+  std::int64_t out = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return invalid;
+    out = out * 10 + (c - '0');
+  }
+  return out;
+}
+
+// Prefixes every detail's field with "rules[i].".
+Error in_rule(Error e, std::size_t i) {
+  for (auto& d : e.details) d.field = "rules[" + std::to_string(i) + "]." + d.field;
+  return e;
+}
+
+// {"rules": [rule body, ...]}: every rule with an id (a new one when the body gives none).
+Result<std::vector<store::RuleRecord>> parse_rule_set_body(const std::string& text) {
+  auto body = parse_json_body(text);
+  if (!body.ok()) return Error(body.error());
+  const json::object* obj = body->if_object();
+  if (obj == nullptr) {
+    return make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}});
+  }
+  std::vector<FieldIssue> issues;
+  for (const auto& kv : *obj) {
+    if (kv.key() != "rules") issues.push_back({std::string(kv.key()), "unknown_field"});
+  }
+  const json::value* rules = obj->if_contains("rules");
+  if (rules == nullptr) {
+    issues.push_back({"rules", "required"});
+  } else if (!rules->is_array()) {
+    issues.push_back({"rules", "invalid_type"});
+  } else if (rules->as_array().size() > RulesApi::kMaxRuleSet) {
+    issues.push_back({"rules", "too_many"});
+  }
+  if (!issues.empty()) return make_error("validation_failed", "invalid body", std::move(issues));
+  const json::array& items = rules->as_array();
+  std::vector<store::RuleRecord> out;
+  out.reserve(items.size());
+  std::set<std::string, std::less<>> named;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    store::RuleRecord rule;
+    if (auto s = parse_rule_body(items[i], rule, true); !s.ok()) return in_rule(s.error(), i);
+    const std::string field = "rules[" + std::to_string(i) + "].id";
+    if (rule.id.empty()) {
+      rule.id = new_rule_id();
+    } else if (reserved_rule_id(rule.id)) {
+      return make_error("validation_failed", "the rule ids 'check' and 'analysis' are reserved",
+                        {{field, "invalid_value"}});
+    } else if (!named.insert(rule.id).second) {
+      return make_error("validation_failed", "rule id " + rule.id + " is given twice", {{field, "duplicate"}});
+    }
+    out.push_back(std::move(rule));
+  }
+  return out;
+}
+
 }  // namespace
 
 RulesApi::RulesApi(store::RuleStore& rules, store::ListStore& lists, store::AuditLog& audit, decide::RuleEngine& engine,
@@ -133,6 +206,8 @@ void RulesApi::register_routes(http::Router& router) {
   router.add("POST", "/v1/rules/check", {readers}, [this](http::Request& r) { return check_rule(r); });
   router.add("GET", "/v1/rules/analysis", {readers}, [this](http::Request& r) { return rules_analysis(r); });
   router.add("GET", "/v1/rules", {readers}, [this](http::Request& r) { return list_rules(r); });
+  router.add("PUT", "/v1/rules", http::RouteOptions{admins, kMaxRuleSetBody},
+             [this](http::Request& r) { return replace_rule_set(r); });
   router.add("GET", "/v1/rules/{id}", {readers}, [this](http::Request& r) { return get_rule(r); });
   router.add("PUT", "/v1/rules/{id}", {admins}, [this](http::Request& r) { return replace_rule(r); });
   router.add("DELETE", "/v1/rules/{id}", {admins}, [this](http::Request& r) { return delete_rule(r); });
@@ -210,7 +285,40 @@ Task<http::Response> RulesApi::list_rules(http::Request&) {
   if (!version.ok()) co_return error_response(version.error());
   json::array items;
   for (const auto& r : *all) items.emplace_back(store::rule_to_json(r));
-  co_return json_response(200, json::object{{"items", std::move(items)}, {"rules_version", *version}});
+  auto response = json_response(200, json::object{{"items", std::move(items)}, {"rules_version", *version}});
+  response.headers.emplace_back("ETag", rules_etag(*version));
+  co_return response;
+}
+
+Task<http::Response> RulesApi::replace_rule_set(http::Request& request) {
+  const Principal& principal = principal_of(request);
+  auto expected = parse_if_match(request.header("if-match"));
+  if (!expected.ok()) co_return error_response(expected.error());
+  // Up to 1,000 rules, each parsed and type-checked: on the admin executor.
+  auto rules = co_await run_on(admin_, [&request] { return parse_rule_set_body(request.body); });
+  if (!rules.ok()) co_return error_response(rules.error());
+  auto guard = co_await catalog_.lock_changes();
+  auto change =
+      co_await rules_.replace_rule_set(std::move(rules).value(), *expected, principal.name, domain::now_millis());
+  if (!change.ok()) co_return error_response(change.error());
+  const bool changed = !change->created.empty() || !change->updated.empty() || !change->deleted.empty();
+  if (changed) {
+    if (auto s = co_await catalog_.rules_changed_locked(); !s.ok()) co_return error_response(s.error());
+  }
+  json::array items;
+  for (const auto& r : change->rules) items.emplace_back(store::rule_to_json(r));
+  auto ids = [](const std::vector<std::string>& v) {
+    json::array a;
+    for (const auto& id : v) a.emplace_back(id);
+    return a;
+  };
+  auto response = json_response(200, json::object{{"items", std::move(items)},
+                                                  {"rules_version", change->rules_version},
+                                                  {"created", ids(change->created)},
+                                                  {"updated", ids(change->updated)},
+                                                  {"deleted", ids(change->deleted)}});
+  response.headers.emplace_back("ETag", rules_etag(change->rules_version));
+  co_return response;
 }
 
 Task<json::array> RulesApi::warnings_for(const store::RuleRecord& rule) {

@@ -39,6 +39,8 @@ class RulesApi {
   Task<http::Response> delete_rule(http::Request& request);
   Task<http::Response> get_rule(http::Request& request);
   Task<http::Response> list_rules(http::Request& request);
+  // PUT /v1/rules (contract section 12): the whole set, If-Match: "<rules_version>".
+  Task<http::Response> replace_rule_set(http::Request& request);
   Task<http::Response> replace_list(http::Request& request);
   Task<http::Response> add_list_entries(http::Request& request);
   Task<http::Response> remove_list_entry(http::Request& request);
@@ -51,6 +53,9 @@ class RulesApi {
 
   // Body limits (contract section 2): list uploads carry up to 1,000,000 entries.
   static constexpr std::size_t kMaxListUploadBody = 128 * 1024 * 1024;
+  // PUT /v1/rules: up to kMaxRuleSet rules.
+  static constexpr std::size_t kMaxRuleSetBody = 8 * 1024 * 1024;
+  static constexpr std::size_t kMaxRuleSet = 1000;
 
  private:
   // The analysis warnings of `rule` within the stored set, as JSON.

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/rules_commands.h"
 #include "domain/identifiers.h"
 
 namespace txv::cli {
@@ -29,6 +30,20 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const conf
                              "source,reason,at) to the server; the API key comes from TXV_API_KEY");
   labels_import->add_option("file", cmd.labels_file, "the CSV file")->required();
   labels_import->add_option("--url", cmd.server_url, "the server's base URL (default http://127.0.0.1:8080)");
+  auto* rules = app.add_subcommand("rules", "rules as code (talks to a running server; docs/rules-as-code.md)");
+  rules->require_subcommand(1);
+  auto* rules_export = rules->add_subcommand("export", "print the live rule set as YAML on stdout");
+  auto* rules_plan =
+      rules->add_subcommand("plan", "print what applying FILE would change and a backtest of it over --since");
+  auto* rules_apply =
+      rules->add_subcommand("apply", "replace the live rule set by FILE (If-Match: FILE's rules_version)");
+  rules_plan->add_option("file", cmd.rules_file, "the rules YAML file")->required();
+  rules_apply->add_option("file", cmd.rules_file, "the rules YAML file")->required();
+  std::string since = "7d";
+  rules_plan->add_option("--since", since, "the history to backtest over: Nd, Nh or Nm (default 7d)");
+  for (auto* sub : {rules_export, rules_plan, rules_apply}) {
+    sub->add_option("--url", cmd.server_url, "the server's base URL (default http://127.0.0.1:8080)");
+  }
   app.add_subcommand("version", "print the version");
 
   for (auto* sub : {serve, migrate, create, list, revoke}) {
@@ -94,6 +109,18 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const conf
   } else if (labels_import->parsed()) {
     // Talks to a server over HTTP: no database or server settings are read.
     cmd.verb = Verb::kLabelsImport;
+    return cmd;
+  } else if (rules_export->parsed()) {
+    cmd.verb = Verb::kRulesExport;
+    return cmd;
+  } else if (rules_plan->parsed()) {
+    cmd.verb = Verb::kRulesPlan;
+    auto s = parse_since(since);
+    if (!s.ok()) return Error(s.error());
+    cmd.since = *s;
+    return cmd;
+  } else if (rules_apply->parsed()) {
+    cmd.verb = Verb::kRulesApply;
     return cmd;
   } else {
     cmd.verb = Verb::kVersion;

@@ -23,6 +23,33 @@ TEST(CommandLine, EnvironmentUsedWithoutFlag) {
   EXPECT_EQ(c->config.listen_port, 7777);
 }
 
+TEST(CommandLine, RulesSubcommands) {
+  auto e = parse({"rules", "export", "--url", "http://h:1"});
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->verb, Verb::kRulesExport);
+  EXPECT_EQ(e->server_url, "http://h:1");
+  auto p = parse({"rules", "plan", "rules.yaml"});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->verb, Verb::kRulesPlan);
+  EXPECT_EQ(p->rules_file, "rules.yaml");
+  EXPECT_EQ(p->since, std::chrono::hours(24 * 7));
+  EXPECT_EQ(p->server_url, kDefaultServerUrl);
+  auto p2 = parse({"rules", "plan", "r.yaml", "--since", "36h"});
+  ASSERT_TRUE(p2.ok()) << p2.error().message;
+  EXPECT_EQ(p2->since, std::chrono::hours(36));
+  auto a = parse({"rules", "apply", "r.yaml"});
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->verb, Verb::kRulesApply);
+  EXPECT_EQ(a->rules_file, "r.yaml");
+  for (std::vector<const char*> bad : {std::vector<const char*>{"rules", "plan", "r.yaml", "--since", "7s"},
+                                       std::vector<const char*>{"rules", "apply"}, std::vector<const char*>{"rules"},
+                                       std::vector<const char*>{"rules", "apply", "r.yaml", "--since", "7d"}}) {
+    auto r = parse(bad);
+    ASSERT_FALSE(r.ok()) << bad.size();
+    EXPECT_EQ(r.error().code, "usage");
+  }
+}
+
 TEST(CommandLine, ApiKeyCreate) {
   auto c = parse({"apikey", "create", "--role", "validator", "--merchant", "m-1", "--name", "shop"});
   ASSERT_TRUE(c.ok()) << c.error().message;

@@ -29,16 +29,26 @@ class BeastClient final : public HttpClient {
       : tls_(tls), host_(std::move(host)), port_(std::move(port)), prefix_(std::move(prefix)), timeout_(timeout) {}
 
   Result<HttpAnswer> post_json(const std::string& path, const std::string& body, const std::string& key) override {
+    return send("POST", path, body, key, "");
+  }
+
+  Result<HttpAnswer> send(const std::string& method, const std::string& path, const std::string& body,
+                          const std::string& key, const std::string& if_match) override {
+    const bhttp::verb verb = bhttp::string_to_verb(method);
+    if (verb == bhttp::verb::unknown) return make_error("usage", "unknown HTTP method " + method);
     asio::io_context io;
     boost::system::error_code ec;
     tcp::resolver resolver(io);
     auto endpoints = resolver.resolve(host_, port_, ec);
     if (ec) return unreachable("cannot resolve " + host_, ec);
 
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, prefix_ + path, 11};
+    bhttp::request<bhttp::string_body> req{verb, prefix_ + path, 11};
     req.set(bhttp::field::host, host_);
     req.set(bhttp::field::user_agent, "txv-cli");
-    req.set(bhttp::field::content_type, "application/json");
+    if (!body.empty() || verb == bhttp::verb::post || verb == bhttp::verb::put) {
+      req.set(bhttp::field::content_type, "application/json");
+    }
+    if (!if_match.empty()) req.set(bhttp::field::if_match, if_match);
     req.set(bhttp::field::authorization, "Bearer " + key);
     req.set(bhttp::field::connection, "close");
     req.body() = body;

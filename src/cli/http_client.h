@@ -26,6 +26,10 @@ class HttpClient {
   // POSTs a JSON body to base_url's path + `path` with `Authorization: Bearer key`.
   // Errors: "unavailable" when the server cannot be reached or the exchange fails.
   virtual Result<HttpAnswer> post_json(const std::string& path, const std::string& body, const std::string& key) = 0;
+  // Any method ("GET", "POST", "PUT", "DELETE"); a non-empty body is sent as
+  // JSON, a non-empty `if_match` as the If-Match header.
+  virtual Result<HttpAnswer> send(const std::string& method, const std::string& path, const std::string& body,
+                                  const std::string& key, const std::string& if_match = "") = 0;
 };
 
 }  // namespace txv::cli

@@ -3,16 +3,17 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 
 namespace txv {
 
-// Appends `s` as a JSON string literal (quotes included). Escapes '"', '\\' and
-// every control character; other bytes are copied as they are (callers pass
-// valid UTF-8).
+// Appends `s` as a JSON string literal (quotes included): '"' and '\\' escaped,
+// \b \f \n \r \t as such, other control characters as \u00XX (lower-case
+// hex); every other byte copied as it is (callers pass valid UTF-8). Request
+// hashes are computed over this form (api/mapping/canonical_json.cc): keep it.
 inline void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -22,6 +23,12 @@ inline void append_json_string(std::string& out, std::string_view s) {
         break;
       case '\\':
         out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
         break;
       case '\n':
         out += "\\n";
@@ -34,9 +41,9 @@ inline void append_json_string(std::string& out, std::string_view s) {
         break;
       default:
         if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
         } else {
           out.push_back(ch);
         }

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "common/result.h"
 #include "domain/transaction.h"
 
 namespace txv::store {
@@ -45,6 +47,27 @@ struct RuleRecord {
   TimePoint updated_at{};
   bool operator==(const RuleRecord&) const = default;
 };
+
+// The outcome of RuleStore::replace_rule_set.
+struct RuleSetChange {
+  std::vector<RuleRecord> rules;  // the live set after, ordered by priority, then id (bytewise)
+  std::int64_t rules_version = 0;
+  std::vector<std::string> created, updated, deleted;  // ids, each list sorted
+};
+
+// What replace_rule_set does to `live` to make `wanted` the set (shared by
+// the back-ends). Rules are compared on name, expression, action, code,
+// priority and mode only.
+struct RuleSetPlan {
+  std::vector<RuleRecord> create;                         // as stored: version 1, times = now
+  std::vector<std::pair<RuleRecord, RuleRecord>> update;  // {before, after}: version + 1, updated_at = now
+  std::vector<RuleRecord> remove;                         // as they were
+  std::vector<RuleRecord> after;                          // the live set after, ordered by priority, then id
+  bool empty() const { return create.empty() && update.empty() && remove.empty(); }
+  RuleSetChange change(std::int64_t rules_version) const;
+};
+// invalid_argument when `wanted` has an empty or repeated id.
+Result<RuleSetPlan> plan_rule_set(const std::vector<RuleRecord>& live, std::vector<RuleRecord> wanted, TimePoint now);
 
 struct ListSummary {
   std::string name;

@@ -1127,6 +1127,131 @@ TEST_P(StoreContractTest, RulesVersioningAndAudit) {
   EXPECT_EQ(after.at("action").as_string(), "review");
 }
 
+std::vector<std::string> rule_ids(const std::vector<RuleRecord>& rules) {
+  std::vector<std::string> out;
+  for (const auto& r : rules) out.push_back(r.id);
+  return out;
+}
+
+TEST_P(StoreContractTest, ReplaceRuleSetAtAStaleVersionChangesNothing) {
+  ASSERT_OK(run(db_->create_rule(make_rule("r-1"), "alice")));
+  ASSERT_OK(run(db_->create_rule(make_rule("r-2"), "alice")));
+  auto before = run(db_->list_rules());
+  ASSERT_OK(before);
+  const std::size_t audit_before = all_audit().size();
+  RuleRecord changed = make_rule("r-1");
+  changed.expression = "amount > 5";
+  for (std::int64_t stale : {std::int64_t{1}, std::int64_t{3}, std::int64_t{0}}) {
+    EXPECT_ERROR(run(db_->replace_rule_set({changed, make_rule("r-3")}, stale, "bob", kT0 + minutes(1))),
+                 "version_mismatch");
+  }
+  EXPECT_EQ(*run(db_->rules_version()), 2);
+  EXPECT_EQ(*run(db_->list_rules()), *before);
+  EXPECT_EQ(all_audit().size(), audit_before);
+  // Repeated ids are refused before anything is written.
+  EXPECT_ERROR(run(db_->replace_rule_set({make_rule("r-9"), make_rule("r-9")}, 2, "bob", kT0)), "validation_failed");
+  EXPECT_EQ(*run(db_->list_rules()), *before);
+  EXPECT_EQ(*run(db_->rules_version()), 2);
+}
+
+TEST_P(StoreContractTest, ReplaceRuleSetCreatesUpdatesDeletesInOneBumpWithOneAuditEntryEach) {
+  auto kept = run(db_->create_rule(make_rule("keep", 5), "alice"));
+  ASSERT_OK(kept);
+  auto old_upd = run(db_->create_rule(make_rule("upd", 7), "alice"));
+  ASSERT_OK(old_upd);
+  auto old_del = run(db_->create_rule(make_rule("del", 9), "alice"));
+  ASSERT_OK(old_del);
+  ASSERT_OK(run(db_->replace_rule(make_rule("upd", 7), "alice")));  // upd at version 2
+  ASSERT_EQ(*run(db_->rules_version()), 4);
+  const std::size_t audit_before = all_audit().size();
+
+  const TimePoint now = kT0 + minutes(10);
+  RuleRecord same = make_rule("keep", 5);
+  same.version = 42;                     // ignored
+  same.updated_at = kT0 + minutes(99);   // ignored: unchanged content keeps the stored rule
+  RuleRecord upd = make_rule("upd", 1);  // the priority differs
+  upd.mode = RuleMode::kShadow;
+  RuleRecord fresh = make_rule("new", 3);
+  fresh.action = domain::RuleAction::kDecline;
+  auto change = run(db_->replace_rule_set({fresh, upd, same}, 4, "bob", now));
+  ASSERT_OK(change);
+  EXPECT_EQ(change->rules_version, 5);
+  EXPECT_EQ(*run(db_->rules_version()), 5);
+  EXPECT_EQ(change->created, (std::vector<std::string>{"new"}));
+  EXPECT_EQ(change->updated, (std::vector<std::string>{"upd"}));
+  EXPECT_EQ(change->deleted, (std::vector<std::string>{"del"}));
+  auto listed = run(db_->list_rules());
+  ASSERT_OK(listed);
+  EXPECT_EQ(change->rules, *listed);
+  EXPECT_EQ(rule_ids(*listed), (std::vector<std::string>{"upd", "new", "keep"}));  // priority 1, 3, 5
+
+  const RuleRecord& stored_upd = (*listed)[0];
+  EXPECT_EQ(stored_upd.version, 3);
+  EXPECT_EQ(stored_upd.priority, 1);
+  EXPECT_EQ(stored_upd.mode, RuleMode::kShadow);
+  EXPECT_EQ(stored_upd.created_at, kT0);
+  EXPECT_EQ(stored_upd.updated_at, now);
+  const RuleRecord& stored_new = (*listed)[1];
+  EXPECT_EQ(stored_new.version, 1);
+  EXPECT_EQ(stored_new.action, domain::RuleAction::kDecline);
+  EXPECT_EQ(stored_new.created_at, now);
+  EXPECT_EQ(stored_new.updated_at, now);
+  EXPECT_EQ((*listed)[2], *kept);  // untouched: version 1, times kept
+
+  auto audit = all_audit();
+  ASSERT_EQ(audit.size(), audit_before + 3);  // newest first: the three of the change
+  std::map<std::string, AuditEntry> by_id;
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(audit[i].actor, "bob");
+    EXPECT_EQ(audit[i].object_type, "rule");
+    by_id[audit[i].object_id] = audit[i];
+  }
+  ASSERT_EQ(by_id.size(), 3u);
+  EXPECT_EQ(by_id["del"].action, "delete");
+  EXPECT_EQ(parse_json(by_id["del"].before_json), json::value(rule_to_json(*old_del)));
+  EXPECT_TRUE(parse_json(by_id["del"].after_json).is_null());
+  EXPECT_EQ(by_id["upd"].action, "update");
+  RuleRecord upd_v2 = *old_upd;
+  upd_v2.version = 2;
+  EXPECT_EQ(parse_json(by_id["upd"].before_json), json::value(rule_to_json(upd_v2)));
+  EXPECT_EQ(parse_json(by_id["upd"].after_json), json::value(rule_to_json(stored_upd)));
+  EXPECT_EQ(by_id["new"].action, "create");
+  EXPECT_TRUE(parse_json(by_id["new"].before_json).is_null());
+  EXPECT_EQ(parse_json(by_id["new"].after_json), json::value(rule_to_json(stored_new)));
+
+  // The set survives a reopen (it was committed).
+  reopen();
+  EXPECT_EQ(*run(db_->list_rules()), change->rules);
+  EXPECT_EQ(*run(db_->rules_version()), 5);
+}
+
+TEST_P(StoreContractTest, ReplaceRuleSetWithNothingChangedDoesNotBump) {
+  ASSERT_OK(run(db_->create_rule(make_rule("a", 1), "alice")));
+  ASSERT_OK(run(db_->create_rule(make_rule("b", 2), "alice")));
+  auto before = run(db_->list_rules());
+  ASSERT_OK(before);
+  const std::size_t audit_before = all_audit().size();
+  auto change = run(db_->replace_rule_set({make_rule("b", 2), make_rule("a", 1)}, 2, "bob", kT0 + minutes(5)));
+  ASSERT_OK(change);
+  EXPECT_EQ(change->rules_version, 2);
+  EXPECT_TRUE(change->created.empty());
+  EXPECT_TRUE(change->updated.empty());
+  EXPECT_TRUE(change->deleted.empty());
+  EXPECT_EQ(change->rules, *before);
+  EXPECT_EQ(*run(db_->rules_version()), 2);
+  EXPECT_EQ(*run(db_->list_rules()), *before);
+  EXPECT_EQ(all_audit().size(), audit_before);
+
+  // An empty set deletes every rule, still in one bump.
+  auto emptied = run(db_->replace_rule_set({}, 2, "bob", kT0 + minutes(6)));
+  ASSERT_OK(emptied);
+  EXPECT_EQ(emptied->rules_version, 3);
+  EXPECT_EQ(emptied->deleted, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(emptied->rules.empty());
+  EXPECT_TRUE(run(db_->list_rules())->empty());
+  EXPECT_EQ(all_audit().size(), audit_before + 2);
+}
+
 // ------------------------------------------------------------------ lists
 
 json::value newest_after_json(const std::vector<AuditEntry>& audit) {

@@ -161,6 +161,18 @@ class RuleStore {
   virtual Task<Result<std::optional<RuleRecord>>> find_rule(const std::string& id) = 0;
   virtual Task<Result<std::vector<RuleRecord>>> list_rules() = 0;  // ordered by priority, then id
   virtual Task<Result<std::int64_t>> rules_version() = 0;
+  // PUT /v1/rules (contract section 12): makes `rules` (distinct, non-empty
+  // ids) the whole live set in one database transaction that first checks
+  // rules_version == expected_version (else version_mismatch, nothing
+  // changed). A given rule whose id is live is replaced (version + 1,
+  // created_at kept, updated_at = now) when any of name, expression, action,
+  // code, priority or mode differs and left as it is otherwise; one not live
+  // is created (version 1, created_at = updated_at = now); live rules not
+  // given are deleted. One audit entry per rule created, updated or deleted,
+  // as create_rule/replace_rule/delete_rule write them, and one
+  // rules_version bump, only if something changed.
+  virtual Task<Result<RuleSetChange>> replace_rule_set(std::vector<RuleRecord> rules, std::int64_t expected_version,
+                                                       const std::string& actor, TimePoint now) = 0;
 };
 
 // Named lists. Each change appends one bounded audit entry (counts of the

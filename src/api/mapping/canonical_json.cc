@@ -7,50 +7,16 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json_text.h"
+
 namespace txv::api {
 namespace {
 
 namespace json = boost::json;
 
-void write_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
+// The one JSON string escaping (common/json_text.h): part of what request hashes are computed over, so it must
+// not change.
+void write_string(std::string& out, std::string_view s) { append_json_string(out, s); }
 
 template <typename Int>
 void write_integer(std::string& out, Int v) {

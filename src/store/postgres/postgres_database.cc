@@ -442,6 +442,13 @@ Result<RuleRecord> decode_rule(const PgResult& q, int row) {
   return r;
 }
 
+constexpr const char* kInsertRuleSql =
+    "INSERT INTO rules (" TXV_RULE_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+constexpr const char* kUpdateRuleSql =
+    "UPDATE rules SET name = $2, expression = $3, action = $4, code = $5, priority = $6, mode = $7, "
+    "version = $8, created_at = $9, updated_at = $10 WHERE id = $1";
+constexpr const char* kDeleteRuleSql = "DELETE FROM rules WHERE id = $1";
+
 std::vector<Param> rule_params(const RuleRecord& r) {
   return {pg::text(r.id),
           pg::text(r.name),
@@ -1885,10 +1892,7 @@ Task<Result<RuleRecord>> PostgresDatabase::create_rule(const RuleRecord& rule, c
   RuleRecord stored = rule;
   stored.version = 1;
   auto r = co_await impl_->write(
-      seq(stmt("txv_create_rule",
-               "INSERT INTO rules (" TXV_RULE_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-               rule_params(stored)),
-          bump_counter("rules_version"),
+      seq(stmt("txv_create_rule", kInsertRuleSql, rule_params(stored)), bump_counter("rules_version"),
           append_audit(actor, "create", "rule", stored.id, "null", json::serialize(rule_to_json(stored)))),
       "creating a rule");
   if (!r.ok()) {
@@ -1930,11 +1934,7 @@ Task<Result<RuleRecord>> PostgresDatabase::replace_rule(const RuleRecord& rule, 
     stored.created_at = old->created_at;
     auto done = co_await impl->run(
         *lease,
-        seq(stmt("txv_replace_rule",
-                 "UPDATE rules SET name = $2, expression = $3, action = $4, code = $5, priority = $6, mode = $7, "
-                 "version = $8, created_at = $9, updated_at = $10 WHERE id = $1",
-                 rule_params(stored)),
-            bump_counter("rules_version"),
+        seq(stmt("txv_replace_rule", kUpdateRuleSql, rule_params(stored)), bump_counter("rules_version"),
             append_audit(actor, "update", "rule", stored.id, json::serialize(rule_to_json(*old)),
                          json::serialize(rule_to_json(stored))),
             stmt(nullptr, "COMMIT")),
@@ -1964,12 +1964,12 @@ Task<Status> PostgresDatabase::delete_rule(const std::string& id, const std::str
       co_await impl->rollback(*lease);
       co_return old.error();
     }
-    auto done = co_await impl->run(
-        *lease,
-        seq(stmt("txv_delete_rule", "DELETE FROM rules WHERE id = $1", pg::text(id)), bump_counter("rules_version"),
-            append_audit(actor, "delete", "rule", id, json::serialize(rule_to_json(*old)), "null"),
-            stmt(nullptr, "COMMIT")),
-        "deleting a rule");
+    auto done =
+        co_await impl->run(*lease,
+                           seq(stmt("txv_delete_rule", kDeleteRuleSql, pg::text(id)), bump_counter("rules_version"),
+                               append_audit(actor, "delete", "rule", id, json::serialize(rule_to_json(*old)), "null"),
+                               stmt(nullptr, "COMMIT")),
+                           "deleting a rule");
     if (!done.ok()) co_return done.error();
     co_return Ok{};
   };
@@ -2006,6 +2006,76 @@ Task<Result<std::int64_t>> PostgresDatabase::rules_version() {
   auto r = co_await impl_->read(Impl::Target::kPrimary, seq(read_counter("rules_version")), "reading rules_version");
   if (!r.ok()) co_return r.error();
   co_return counter_of(*r, "rules_version");
+}
+
+Task<Result<RuleSetChange>> PostgresDatabase::replace_rule_set(std::vector<RuleRecord> rules,
+                                                               std::int64_t expected_version, const std::string& actor,
+                                                               TimePoint now) {
+  Impl* impl = impl_.get();
+  auto fn = [&, impl]() -> Task<Result<RuleSetChange>> {
+    auto lease = co_await impl->primary->acquire(Clock::now() + impl->options.call_timeout);
+    if (!lease.ok()) co_return lease.error();
+    // The counter's row lock first: every rule change bumps it, so the rules
+    // read next (a new snapshot under READ COMMITTED) are the set at that version.
+    auto found = co_await impl->run(
+        *lease,
+        seq(stmt(nullptr, "BEGIN"),
+            stmt("txv_lock_counter", "SELECT value FROM meta WHERE key = $1 FOR UPDATE", pg::text("rules_version")),
+            stmt("txv_list_rules_for_update",
+                 "SELECT " TXV_RULE_COLUMNS " FROM rules ORDER BY priority, id FOR UPDATE")),
+        "replacing the rule set");
+    if (!found.ok()) {
+      co_await impl->rollback(*lease);
+      co_return found.error();
+    }
+    if ((*found)[1].rows() != 1) {
+      co_await impl->rollback(*lease);
+      co_return make_error("internal", "meta counter missing: rules_version");
+    }
+    const std::int64_t version = (*found)[1].int8(0, 0);
+    if (version != expected_version) {
+      co_await impl->rollback(*lease);
+      co_return make_error("version_mismatch", "the rule set is at version " + std::to_string(version) + ", not " +
+                                                   std::to_string(expected_version));
+    }
+    std::vector<RuleRecord> live;
+    for (int i = 0; i < (*found)[2].rows(); ++i) {
+      auto rule = decode_rule((*found)[2], i);
+      if (!rule.ok()) {
+        co_await impl->rollback(*lease);
+        co_return rule.error();
+      }
+      live.push_back(std::move(*rule));
+    }
+    auto plan = plan_rule_set(live, rules, now);
+    if (!plan.ok() || plan->empty()) {
+      co_await impl->rollback(*lease);
+      if (!plan.ok()) co_return plan.error();
+      co_return plan->change(version);
+    }
+    const std::int64_t at = to_ms(now);
+    std::vector<Statement> s;
+    s.reserve(2 * (plan->remove.size() + plan->update.size() + plan->create.size()) + 2);
+    for (const auto& old : plan->remove) {
+      s.push_back(stmt("txv_delete_rule", kDeleteRuleSql, pg::text(old.id)));
+      s.push_back(append_audit(actor, "delete", "rule", old.id, json::serialize(rule_to_json(old)), "null", at));
+    }
+    for (const auto& u : plan->update) {  // {before, after}
+      s.push_back(stmt("txv_replace_rule", kUpdateRuleSql, rule_params(u.second)));
+      s.push_back(append_audit(actor, "update", "rule", u.second.id, json::serialize(rule_to_json(u.first)),
+                               json::serialize(rule_to_json(u.second)), at));
+    }
+    for (const auto& stored : plan->create) {
+      s.push_back(stmt("txv_create_rule", kInsertRuleSql, rule_params(stored)));
+      s.push_back(append_audit(actor, "create", "rule", stored.id, "null", json::serialize(rule_to_json(stored)), at));
+    }
+    s.push_back(bump_counter("rules_version"));
+    s.push_back(stmt(nullptr, "COMMIT"));
+    auto done = co_await impl->run(*lease, std::move(s), "replacing the rule set");
+    if (!done.ok()) co_return done.error();  // the connection, left in a transaction, is dropped
+    co_return plan->change(version + 1);
+  };
+  co_return co_await impl->call(std::move(fn));
 }
 
 // ==================================================================== lists

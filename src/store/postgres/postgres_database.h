@@ -184,6 +184,8 @@ class PostgresDatabase final : public Database {
   Task<Result<std::optional<RuleRecord>>> find_rule(const std::string& id) override;
   Task<Result<std::vector<RuleRecord>>> list_rules() override;
   Task<Result<std::int64_t>> rules_version() override;
+  Task<Result<RuleSetChange>> replace_rule_set(std::vector<RuleRecord> rules, std::int64_t expected_version,
+                                               const std::string& actor, TimePoint now) override;
 
   // ListStore. Entries are sets, returned sorted bytewise.
   Task<Result<ListSummary>> replace_list(const std::string& name, const std::vector<std::string>& entries,

@@ -176,6 +176,11 @@ Result<std::optional<RuleRecord>> find_rule_on(Connection& c, const std::string&
   return std::optional<RuleRecord>{std::move(*rule)};
 }
 
+constexpr const char* kInsertRuleSql = "INSERT INTO rules (" TXV_RULE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* kUpdateRuleSql =
+    "UPDATE rules SET name = ?2, expression = ?3, action = ?4, code = ?5, priority = ?6, "
+    "mode = ?7, version = ?8, created_at = ?9, updated_at = ?10 WHERE id = ?1";
+
 Status write_rule(Connection& c, const char* sql, const RuleRecord& r) {
   Query q(c, sql);
   q.bind(1, r.id)
@@ -189,6 +194,25 @@ Status write_rule(Connection& c, const char* sql, const RuleRecord& r) {
       .bind(9, to_ms(r.created_at))
       .bind(10, to_ms(r.updated_at));
   return q.run();
+}
+
+Status delete_rule_row(Connection& c, const std::string& id) {
+  Query q(c, "DELETE FROM rules WHERE id = ?");
+  q.bind(1, id);
+  return q.run();
+}
+
+Result<std::vector<RuleRecord>> list_rules_on(Connection& c) {
+  Query q(c, "SELECT " TXV_RULE_COLUMNS " FROM rules ORDER BY priority, id");
+  std::vector<RuleRecord> out;
+  for (;;) {
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    auto rule = decode_rule(q);
+    if (!rule.ok()) return rule.error();
+    out.push_back(std::move(*rule));
+  }
 }
 
 // ---------------------------------------------------------------- shared
@@ -1328,9 +1352,7 @@ Task<Result<RuleRecord>> SqliteDatabase::create_rule(const RuleRecord& rule, con
     if (*existing) return make_error("conflict", "rule " + rule.id + " already exists");
     RuleRecord stored = rule;
     stored.version = 1;
-    if (auto st =
-            write_rule(c, "INSERT INTO rules (" TXV_RULE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", stored);
-        !st.ok()) {
+    if (auto st = write_rule(c, kInsertRuleSql, stored); !st.ok()) {
       return st.error();
     }
     if (auto st = bump_counter(c, "rules_version"); !st.ok()) return st.error();
@@ -1351,11 +1373,7 @@ Task<Result<RuleRecord>> SqliteDatabase::replace_rule(const RuleRecord& rule, co
     RuleRecord stored = rule;
     stored.version = old.version + 1;
     stored.created_at = old.created_at;
-    if (auto st = write_rule(c,
-                             "UPDATE rules SET name = ?2, expression = ?3, action = ?4, code = ?5, priority = ?6, "
-                             "mode = ?7, version = ?8, created_at = ?9, updated_at = ?10 WHERE id = ?1",
-                             stored);
-        !st.ok()) {
+    if (auto st = write_rule(c, kUpdateRuleSql, stored); !st.ok()) {
       return st.error();
     }
     if (auto st = bump_counter(c, "rules_version"); !st.ok()) return st.error();
@@ -1373,9 +1391,7 @@ Task<Status> SqliteDatabase::delete_rule(const std::string& id, const std::strin
     auto existing = find_rule_on(c, id);
     if (!existing.ok()) return existing.error();
     if (!*existing) return make_error("not_found", "rule " + id + " not found");
-    Query q(c, "DELETE FROM rules WHERE id = ?");
-    q.bind(1, id);
-    if (auto st = q.run(); !st.ok()) return st;
+    if (auto st = delete_rule_row(c, id); !st.ok()) return st;
     if (auto st = bump_counter(c, "rules_version"); !st.ok()) return st;
     return append_audit(c, actor, "delete", "rule", id, json::serialize(rule_to_json(**existing)), "null");
   });
@@ -1386,22 +1402,55 @@ Task<Result<std::optional<RuleRecord>>> SqliteDatabase::find_rule(const std::str
 }
 
 Task<Result<std::vector<RuleRecord>>> SqliteDatabase::list_rules() {
-  co_return co_await impl_->read([&](Connection& c) -> Result<std::vector<RuleRecord>> {
-    Query q(c, "SELECT " TXV_RULE_COLUMNS " FROM rules ORDER BY priority, id");
-    std::vector<RuleRecord> out;
-    for (;;) {
-      auto row = q.step();
-      if (!row.ok()) return row.error();
-      if (!*row) return out;
-      auto rule = decode_rule(q);
-      if (!rule.ok()) return rule.error();
-      out.push_back(std::move(*rule));
-    }
-  });
+  co_return co_await impl_->read([&](Connection& c) { return list_rules_on(c); });
 }
 
 Task<Result<std::int64_t>> SqliteDatabase::rules_version() {
   co_return co_await impl_->read([&](Connection& c) { return read_counter(c, "rules_version"); });
+}
+
+Task<Result<RuleSetChange>> SqliteDatabase::replace_rule_set(std::vector<RuleRecord> rules,
+                                                             std::int64_t expected_version, const std::string& actor,
+                                                             TimePoint now) {
+  co_return co_await impl_->write<RuleSetChange>([&](Connection& c) -> Result<RuleSetChange> {
+    auto version = read_counter(c, "rules_version");
+    if (!version.ok()) return version.error();
+    if (*version != expected_version) {
+      return make_error("version_mismatch", "the rule set is at version " + std::to_string(*version) + ", not " +
+                                                std::to_string(expected_version));
+    }
+    auto live = list_rules_on(c);
+    if (!live.ok()) return live.error();
+    auto plan = plan_rule_set(*live, rules, now);
+    if (!plan.ok()) return plan.error();
+    if (plan->empty()) return plan->change(*version);
+    const std::int64_t at = to_ms(now);
+    for (const auto& old : plan->remove) {
+      if (auto st = delete_rule_row(c, old.id); !st.ok()) return st.error();
+      if (auto st = append_audit(c, actor, "delete", "rule", old.id, json::serialize(rule_to_json(old)), "null", at);
+          !st.ok()) {
+        return st.error();
+      }
+    }
+    for (const auto& [old, stored] : plan->update) {
+      if (auto st = write_rule(c, kUpdateRuleSql, stored); !st.ok()) return st.error();
+      if (auto st = append_audit(c, actor, "update", "rule", stored.id, json::serialize(rule_to_json(old)),
+                                 json::serialize(rule_to_json(stored)), at);
+          !st.ok()) {
+        return st.error();
+      }
+    }
+    for (const auto& stored : plan->create) {
+      if (auto st = write_rule(c, kInsertRuleSql, stored); !st.ok()) return st.error();
+      if (auto st =
+              append_audit(c, actor, "create", "rule", stored.id, "null", json::serialize(rule_to_json(stored)), at);
+          !st.ok()) {
+        return st.error();
+      }
+    }
+    if (auto st = bump_counter(c, "rules_version"); !st.ok()) return st.error();
+    return plan->change(*version + 1);
+  });
 }
 
 // ==================================================================== lists

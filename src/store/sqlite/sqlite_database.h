@@ -170,6 +170,8 @@ class SqliteDatabase final : public Database {
   Task<Result<std::optional<RuleRecord>>> find_rule(const std::string& id) override;
   Task<Result<std::vector<RuleRecord>>> list_rules() override;
   Task<Result<std::int64_t>> rules_version() override;
+  Task<Result<RuleSetChange>> replace_rule_set(std::vector<RuleRecord> rules, std::int64_t expected_version,
+                                               const std::string& actor, TimePoint now) override;
 
   // ListStore. Entries are sets (duplicates in the input are ignored) and are
   // returned sorted bytewise. Audit entries as in list_change.h.
