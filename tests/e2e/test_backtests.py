@@ -49,7 +49,7 @@ def history(server):
     """Merchant M: card A three times (1,000, 2,000, 3,000), card B 60,000, card C 150,000 (declined by the live
     rule `amount > 100000`). Labels: A's third and C fraud, B not_fraud."""
     m = unique_merchant("bt")
-    a, b, c = make_pan("4", 16), make_pan("5", 16), make_pan("4", 16)
+    a, b, c = make_pan("4", 16), make_pan("51", 16), make_pan("4", 16)
     with Rules(server) as rules:
         live = rules.add("amount > 100000", "decline", "too_big", priority=10)
         ids = {}
