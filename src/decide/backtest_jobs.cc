@@ -1,6 +1,8 @@
 #include "decide/backtest_jobs.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -131,8 +133,13 @@ void BacktestJobs::forget_old_locked() {
 }
 
 void BacktestJobs::work() {
-  // Backtests take what CPU the decisions leave: the lowest priority for this thread only.
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
+  // Backtests take what CPU the decisions leave: SCHED_IDLE (a runnable request thread preempts it at once, where
+  // nice 19 alone still let it hold a core for a scheduler slice), and the lowest nice where that is refused. For this
+  // thread only; the replay's reader thread inherits both.
+  const sched_param idle{};
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0) {
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
+  }
   for (;;) {
     std::string id;
     BacktestRequest request;

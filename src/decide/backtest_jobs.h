@@ -1,6 +1,6 @@
 // BacktestJobs: backtests as jobs (contract section 11): started by a request,
 // run one at a time on a worker thread of their own at the lowest CPU priority
-// (nice 19), polled for progress, cancellable.
+// (SCHED_IDLE; nice 19 where that is refused), polled for progress, cancellable.
 //
 // Jobs live in this process's memory: the last `max_kept` finished ones and
 // every queued or running one. They survive nothing: a restart forgets them
