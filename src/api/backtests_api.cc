@@ -120,18 +120,11 @@ Task<http::Response> BacktestsApi::start(http::Request& request) {
   const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
   if (!body.ok()) co_return error_response(body.error());
-  const json::object* obj = body->if_object();
-  if (obj == nullptr) {
-    co_return error_response(
-        make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}}));
-  }
+  auto object = json_object_body(*body);
+  if (!object.ok()) co_return error_response(object.error());
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
-  for (const auto& kv : *obj) {
-    static const char* kKnown[] = {"rules", "since", "until", "merchant_id", "replace_all"};
-    if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return kv.key() == k; })) {
-      issues.push_back({std::string(kv.key()), "unknown_field"});
-    }
-  }
+  add_unknown_fields(*obj, {"rules", "since", "until", "merchant_id", "replace_all"}, issues);
   decide::BacktestRequest req;
   auto time_field = [&](const char* name, domain::TimePoint& out) {
     const json::value* v = obj->if_contains(name);

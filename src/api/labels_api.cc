@@ -3,7 +3,6 @@
 #include "api/mapping/error_json.h"
 #include "api/mapping/label_request.h"
 #include "api/responses.h"
-#include "common/text.h"
 #include "domain/time.h"
 #include "store/record_json.h"
 
@@ -11,14 +10,6 @@ namespace txv::api {
 
 namespace json = boost::json;
 using store::Role;
-
-namespace {
-
-Error body_not_object() {
-  return make_error("validation_failed", "the body must be a JSON object", {FieldIssue{"body", "invalid_type"}});
-}
-
-}  // namespace
 
 void LabelsApi::register_routes(http::Router& router) {
   const auto labellers = allow({Role::kAdmin, Role::kAnalyst});
@@ -55,14 +46,11 @@ Task<http::Response> LabelsApi::add_batch(http::Request& request) {
   const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
   if (!body.ok()) co_return error_response(body.error());
-  const json::object* obj = body->if_object();
-  if (obj == nullptr) {
-    co_return error_response(body_not_object());
-  }
+  auto object = json_object_body(*body);
+  if (!object.ok()) co_return error_response(object.error());
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
-  for (const auto& kv : *obj) {
-    if (kv.key() != "labels") issues.push_back({mask_long_digit_runs(kv.key()), "unknown_field"});
-  }
+  add_unknown_fields(*obj, {"labels"}, issues);
   const json::value* items = obj->if_contains("labels");
   if (items == nullptr || items->is_null()) {
     issues.push_back({"labels", "required"});

@@ -1,7 +1,10 @@
 #include "api/responses.h"
 
+#include <algorithm>
+
 #include "api/mapping/error_json.h"
 #include "api/mapping/json_body.h"
+#include "common/text.h"
 
 namespace txv::api {
 
@@ -63,5 +66,22 @@ http::Response error_response(int status, const Error& error) {
 http::Response error_response(const Error& error) { return error_response(status_for(error.code), error); }
 
 Result<boost::json::value> parse_json_body(const std::string& body) { return parse_json_strict(body); }
+
+Result<const boost::json::object*> json_object_body(const boost::json::value& body) {
+  const boost::json::object* obj = body.if_object();
+  if (obj == nullptr) {
+    return make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}});
+  }
+  return obj;
+}
+
+void add_unknown_fields(const boost::json::object& obj, std::initializer_list<std::string_view> known,
+                        std::vector<FieldIssue>& issues) {
+  for (const auto& kv : obj) {
+    if (std::find(known.begin(), known.end(), std::string_view(kv.key())) == known.end()) {
+      issues.push_back({mask_long_digit_runs(kv.key()), "unknown_field"});
+    }
+  }
+}
 
 }  // namespace txv::api

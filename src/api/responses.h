@@ -3,7 +3,10 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "http/message.h"
@@ -25,5 +28,15 @@ http::Response error_response(int status, const Error& error);  // explicit stat
 // a repeated key is malformed). Errors: malformed_json (400) for text that is
 // not JSON, is empty or repeats a key; the message never echoes the body.
 Result<boost::json::value> parse_json_body(const std::string& body);
+
+// A body that must be a JSON object: the object, or validation_failed with
+// {"body", "invalid_type"}. The returned pointer refers into `body`.
+Result<const boost::json::object*> json_object_body(const boost::json::value& body);
+
+// Appends an {key, "unknown_field"} issue for each key of `obj` not in `known`,
+// the key masked as card numbers are (common/text.h), so a card number sent as
+// a key is never echoed.
+void add_unknown_fields(const boost::json::object& obj, std::initializer_list<std::string_view> known,
+                        std::vector<FieldIssue>& issues);
 
 }  // namespace txv::api

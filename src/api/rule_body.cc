@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "api/responses.h"
 #include "domain/card_text.h"
 #include "domain/identifiers.h"
 #include "rules/expression.h"
@@ -29,10 +30,9 @@ bool snake_case(std::string_view s) {
 }  // namespace
 
 Status parse_rule_body(const json::value& body, store::RuleRecord& rule, bool id_allowed) {
-  const json::object* obj = body.if_object();
-  if (obj == nullptr) {
-    return make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}});
-  }
+  auto object = json_object_body(body);
+  if (!object.ok()) return object.error();
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
   auto string_field = [&](const char* name, std::string& out, std::size_t max, bool required) {
     const json::value* v = obj->if_contains(name);
@@ -55,14 +55,9 @@ Status parse_rule_body(const json::value& body, store::RuleRecord& rule, bool id
     out = std::string(v->as_string());
     return true;
   };
-  for (const auto& kv : *obj) {
-    static const char* kKnown[] = {"id",       "name", "expression", "action",     "code",
-                                   "priority", "mode", "version",    "created_at", "updated_at"};
-    if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return kv.key() == k; }) ==
-        std::end(kKnown)) {
-      issues.push_back({std::string(kv.key()), "unknown_field"});
-    }
-  }
+  add_unknown_fields(
+      *obj, {"id", "name", "expression", "action", "code", "priority", "mode", "version", "created_at", "updated_at"},
+      issues);
   std::string id;
   if (string_field("id", id, 64, false)) {
     if (!domain::is_valid_id(id)) {

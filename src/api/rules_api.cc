@@ -38,13 +38,11 @@ std::string new_rule_id() {
 Result<std::vector<std::string>> parse_entries_body(const std::string& text) {
   auto body = parse_json_body(text);
   if (!body.ok()) return Error(body.error());
-  const json::object* obj = body->if_object();
-  if (obj == nullptr)
-    return make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}});
+  auto object = json_object_body(*body);
+  if (!object.ok()) return object.error();
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
-  for (const auto& kv : *obj) {
-    if (kv.key() != "entries") issues.push_back({std::string(kv.key()), "unknown_field"});
-  }
+  add_unknown_fields(*obj, {"entries"}, issues);
   const json::value* entries = obj->if_contains("entries");
   std::vector<std::string> out;
   if (entries == nullptr) {
@@ -153,14 +151,11 @@ Error in_rule(Error e, std::size_t i) {
 Result<std::vector<store::RuleRecord>> parse_rule_set_body(const std::string& text) {
   auto body = parse_json_body(text);
   if (!body.ok()) return Error(body.error());
-  const json::object* obj = body->if_object();
-  if (obj == nullptr) {
-    return make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}});
-  }
+  auto object = json_object_body(*body);
+  if (!object.ok()) return object.error();
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
-  for (const auto& kv : *obj) {
-    if (kv.key() != "rules") issues.push_back({std::string(kv.key()), "unknown_field"});
-  }
+  add_unknown_fields(*obj, {"rules"}, issues);
   const json::value* rules = obj->if_contains("rules");
   if (rules == nullptr) {
     issues.push_back({"rules", "required"});
@@ -342,15 +337,11 @@ Task<json::array> RulesApi::warnings_for(const store::RuleRecord& rule) {
 Task<http::Response> RulesApi::check_rule(http::Request& request) {
   auto body = parse_json_body(request.body);
   if (!body.ok()) co_return error_response(body.error());
-  const json::object* obj = body->if_object();
-  if (obj == nullptr) {
-    co_return error_response(
-        make_error("validation_failed", "the body must be a JSON object", {{"body", "invalid_type"}}));
-  }
+  auto object = json_object_body(*body);
+  if (!object.ok()) co_return error_response(object.error());
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
-  for (const auto& kv : *obj) {
-    if (kv.key() != "expression") issues.push_back({std::string(kv.key()), "unknown_field"});
-  }
+  add_unknown_fields(*obj, {"expression"}, issues);
   const json::value* expr = obj->if_contains("expression");
   if (expr == nullptr) {
     issues.push_back({"expression", "required"});

@@ -22,10 +22,6 @@ constexpr std::size_t kMaxBatch = 500;
 constexpr int kMaxListLimit = 500;
 constexpr std::size_t kMaxNoteLength = 1000;
 
-Error validation_error(std::string field, std::string issue, std::string message) {
-  return make_error("validation_failed", std::move(message), {FieldIssue{std::move(field), std::move(issue)}});
-}
-
 }  // namespace
 
 std::string encode_cursor(std::int64_t position) {
@@ -130,14 +126,11 @@ Task<http::Response> TransactionsApi::validate_batch(http::Request& request) {
   const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
   if (!body.ok()) co_return error_response(body.error());
-  const json::object* obj = body->if_object();
-  if (obj == nullptr) {
-    co_return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
-  }
+  auto object = json_object_body(*body);
+  if (!object.ok()) co_return error_response(object.error());
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
-  for (const auto& kv : *obj) {
-    if (kv.key() != "transactions") issues.push_back({std::string(kv.key()), "unknown_field"});
-  }
+  add_unknown_fields(*obj, {"transactions"}, issues);
   const json::value* items = obj->if_contains("transactions");
   if (items == nullptr) {
     issues.push_back({"transactions", "required"});
@@ -277,10 +270,9 @@ Task<http::Response> TransactionsApi::resolve(http::Request& request) {
   const Principal& principal = principal_of(request);
   auto body = parse_json_body(request.body);
   if (!body.ok()) co_return error_response(body.error());
-  const json::object* obj = body->if_object();
-  if (obj == nullptr) {
-    co_return error_response(validation_error("body", "invalid_type", "the body must be a JSON object"));
-  }
+  auto object = json_object_body(*body);
+  if (!object.ok()) co_return error_response(object.error());
+  const json::object* obj = *object;
   std::vector<FieldIssue> issues;
   domain::Resolution resolution;
   for (const auto& kv : *obj) {

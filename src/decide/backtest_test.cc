@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "decide/rule_record_test_support.h"
+
 namespace txv::decide {
 namespace {
 
@@ -18,18 +20,7 @@ using domain::Decision;
 using domain::RuleAction;
 using std::chrono::minutes;
 
-store::RuleRecord rule(std::string id, std::string expr, RuleAction action, std::int64_t priority,
-                       store::RuleMode mode = store::RuleMode::kEnforce) {
-  store::RuleRecord r;
-  r.id = std::move(id);
-  r.name = r.id;
-  r.expression = std::move(expr);
-  r.action = action;
-  r.code = "code_" + r.id;
-  r.priority = priority;
-  r.mode = mode;
-  return r;
-}
+using test::rule;
 
 const domain::TimePoint kSince = domain::TimePoint(std::chrono::milliseconds(1'790'000'000'000));
 const domain::TimePoint kUntil = kSince + minutes(10);

@@ -18,6 +18,7 @@
 
 #include "common/async.h"
 #include "common/async_test_runner.h"
+#include "decide/rule_record_test_support.h"
 #include "domain/transaction.h"
 #include "store/sqlite/sqlite_database.h"
 #include "store/stores.h"
@@ -65,19 +66,6 @@ class TempDatabase {
   std::string dir_;
   std::unique_ptr<store::Database> db_;
 };
-
-inline store::RuleRecord rule(std::string id, std::string expr, domain::RuleAction action, std::int64_t priority,
-                              store::RuleMode mode = store::RuleMode::kEnforce) {
-  store::RuleRecord r;
-  r.id = std::move(id);
-  r.name = r.id;
-  r.expression = std::move(expr);
-  r.action = action;
-  r.code = "code_" + r.id;
-  r.priority = priority;
-  r.mode = mode;
-  return r;
-}
 
 // A Luhn-valid 16-digit Visa number, distinct per n.
 inline std::string card_number(std::uint64_t n) {
