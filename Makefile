@@ -4,16 +4,20 @@ JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 export CTEST_OUTPUT_ON_FAILURE := 1
 
-.PHONY: run run-cluster bench-replica test deps build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench bench-soak format format-check clean
+.PHONY: run run-cluster bench-replica test deps console build build-asan test-unit test-e2e test-sanitize test-fuzz test-deploy bench bench-soak format format-check clean
 
 deps:
 	@bash scripts/install-deps.sh
 
-build: deps
+# The analyst console (console/, npm): built first, embedded in the binary.
+console: deps
+	@bash scripts/build-console.sh
+
+build: deps console
 	cmake --preset dev >/dev/null
 	cmake --build --preset dev -j $(JOBS)
 
-build-asan: deps
+build-asan: deps console
 	cmake --preset asan-ubsan >/dev/null
 	cmake --build --preset asan-ubsan -j $(JOBS)
 

@@ -47,6 +47,13 @@ NODE_DIR = ROOT / "api"
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 HEALTH_PATHS = {"/livez", "/readyz", "/startupz", "/metrics"}
+# Section 13: signing in (the key is in the body) and the console's files take no auth either.
+PUBLIC_OPERATIONS = {
+    ("POST", "/v1/sessions"),
+    ("GET", "/console"),
+    ("GET", "/console/{file}"),
+    ("GET", "/console/assets/{file}"),
+}
 ROLES = {"admin", "analyst", "validator"}
 
 # The contract's routes (api-v1.md sections 3, 4, 5, 6, 6b and 7): no more, no fewer.
@@ -76,6 +83,15 @@ EXPECTED_OPERATIONS = {
     ("GET", "/v1/lists"),
     ("GET", "/v1/lists/{name}"),
     ("GET", "/v1/audit"),
+    ("GET", "/v1/transactions/{merchant_id}/{transaction_id}/labels"),  # console: label history
+    ("GET", "/v1/lists/{name}/entries"),  # console: list paging and prefix search
+    ("GET", "/v1/stats"),  # console: dashboard
+    ("POST", "/v1/sessions"),  # section 13
+    ("GET", "/v1/sessions/current"),  # section 13
+    ("DELETE", "/v1/sessions/current"),  # section 13
+    ("GET", "/console"),  # section 13
+    ("GET", "/console/{file}"),  # section 13
+    ("GET", "/console/assets/{file}"),  # section 13
     ("GET", "/livez"),
     ("GET", "/readyz"),
     ("GET", "/startupz"),
@@ -278,6 +294,7 @@ class Checker:
             self.error(where, "operation must be an object")
             return
         is_health = path in HEALTH_PATHS
+        is_public = (method.upper(), path) in PUBLIC_OPERATIONS
 
         # operationId
         op_id = op.get("operationId")
@@ -305,11 +322,11 @@ class Checker:
         else:
             security = self.doc.get("security")
         schemes = self.doc.get("components", {}).get("securitySchemes", {})
-        if is_health:
+        if is_health or is_public:
             if op.get("security") != []:
-                self.error(where, "health endpoints take no auth: set `security: []` explicitly")
+                self.error(where, "health and public endpoints take no auth: set `security: []` explicitly")
             if "x-roles" in op:
-                self.error(where, "health endpoints have no roles (no x-roles)")
+                self.error(where, "health and public endpoints have no roles (no x-roles)")
         else:
             if not isinstance(security, list) or not security:
                 self.error(where, "security missing (every /v1/ operation requires bearerAuth)")
@@ -419,10 +436,11 @@ class Checker:
                     self.resolve(ex, f"{rwhere}/content/{mt}/examples/{ename}", "example")
         if not any(c.startswith("2") for c in codes):
             self.error(where, "no 2xx response")
-        if not is_health:
+        if not is_health and not is_public:
             for needed in ("401", "429", "500", "503"):
                 if needed not in codes:
                     self.error(where, f"{needed} response missing")
+        if not is_health:
             if body is not None:
                 for needed in ("400", "413", "415", "422"):
                     if needed not in codes:

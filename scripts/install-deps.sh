@@ -23,6 +23,11 @@ PACKAGES=(
   python3 python3-pytest python3-yaml
 )
 
+# --browser: also Debian's Chromium, for the console's browser suite (make test only).
+if [ "${1:-}" = "--browser" ]; then
+  PACKAGES+=(chromium)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

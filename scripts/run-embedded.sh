@@ -14,6 +14,9 @@ In another terminal:
          "card":{"number":"4242424242424242","expiry_month":12,"expiry_year":2030}}'
   curl -s http://127.0.0.1:8080/v1/transactions/m-1/ord-1 -H "Authorization: Bearer $KEY"
 
+The analyst console: open http://127.0.0.1:8080/console/ and sign in with $KEY
+(an admin key, or one made with --role analyst).
+
 Stop with Ctrl-C.
 MSG
 exec ./build/txv serve

@@ -37,12 +37,15 @@ tls_env=(env SSL_CERT_FILE="$TXV_TEST_REDIS_CA_FILE")
 run_suite format-check make -s format-check
 run_suite unit "${tls_env[@]}" ctest --preset dev -L unit -j "$JOBS"
 run_suite openapi bash -c '(cd api && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && /usr/bin/python3 scripts/check-openapi.py'
+# The analyst console: its unit tests (Vitest), then the browser suite (Debian's Chromium driven by
+# playwright-core) against the real binary with the console embedded.
+run_suite console bash -c 'bash scripts/install-deps.sh --browser && (cd console && npm test --silent) && bash scripts/test-console.sh'
 run_suite e2e env TXV_BIN="$PWD/build/txv" $PY -m pytest -q tests/e2e tests/faults
 # The same end-to-end suite with every server a replica on PostgreSQL + Redis, and the multi-replica suite.
 run_suite e2e-replica env TXV_BIN="$PWD/build/txv" TXV_E2E_BACKEND=replica $PY -m pytest -q tests/e2e tests/replica
 run_suite sanitize "${tls_env[@]}" make -s test-sanitize
 if [ -x scripts/fuzz-rules.sh ]; then
-  run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" bash scripts/fuzz-rules.sh
+  run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/fuzz-rules.sh
 fi
 if [ -x scripts/test-deploy.sh ]; then
   run_suite deploy bash scripts/test-deploy.sh

@@ -19,15 +19,20 @@
 #include "api/access.h"
 #include "api/auth.h"
 #include "api/backtests_api.h"
+#include "api/console_api.h"
 #include "api/health_api.h"
 #include "api/responses.h"
 #include "api/rules_api.h"
+#include "api/sessions.h"
+#include "api/sessions_api.h"
+#include "api/stats_api.h"
 #include "api/transactions_api.h"
 #include "cache/degrading_velocity_counters.h"
 #include "cache/local/local_rate_limiter.h"
 #include "cache/local/local_velocity_counters.h"
 #include "cache/redis/redis_client.h"
 #include "cache/redis/redis_rate_limiter.h"
+#include "cache/redis/redis_session_store.h"
 #include "cache/redis/redis_velocity_counters.h"
 #include "cache/store_velocity_counters.h"
 #include "cli/command_line.h"
@@ -35,6 +40,7 @@
 #include "cli/labels_import.h"
 #include "cli/rules_commands.h"
 #include "config/pan_key.h"
+#include "console/console_assets.h"
 #include "decide/backtest_jobs.h"
 #include "decide/fingerprint.h"
 #include "decide/pipeline.h"
@@ -319,7 +325,17 @@ int run_serve(const txv::cli::Command& cmd) {
     rate_limiter =
         std::make_unique<txv::cache::LocalRateLimiter>(txv::cache::LocalRateLimiterOptions{config.rate_limit, {}});
   }
-  txv::api::AccessControl access(authenticator, rate_limiter.get(), metrics);
+  // Console sessions (contract section 13): in Redis when replicas share one, else in the database.
+  std::unique_ptr<txv::cache::RedisSessionStore> redis_sessions;
+  if (redis)
+    redis_sessions = std::make_unique<txv::cache::RedisSessionStore>(*redis, txv::cache::RedisSessionStoreOptions{});
+  txv::store::SessionStore& session_store =
+      redis_sessions ? static_cast<txv::store::SessionStore&>(*redis_sessions) : *db;
+  txv::api::SessionOptions session_options;
+  session_options.secure_cookie = config.tls_cert_file.has_value();
+  txv::api::Sessions sessions(session_options, authenticator, session_store);
+  txv::api::SessionsApi sessions_api(sessions);
+  txv::api::AccessControl access(authenticator, rate_limiter.get(), metrics, &sessions);
   txv::api::Lifecycle lifecycle;
   txv::api::HealthApi health(
       lifecycle, metrics, [&db]() -> txv::Task<std::string> { co_return check_text(co_await db->ping()); },
@@ -354,17 +370,31 @@ int run_serve(const txv::cli::Command& cmd) {
       },
       [&engine](const std::string& name) { return engine.list(name); });
   txv::api::BacktestsApi backtests_api(*db, backtests);
+  txv::api::StatsApi stats_api(*db, metrics.validate_latency());
   if (auto s = txv::block_on(catalog.load_all()); !s.ok())
     return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
   if (auto s = engine.rebuild_counters(); !s.ok()) {
     return fail_config("TXV_DATABASE_URL: cannot rebuild velocity counters: " + s.error().message);
   }
 
+  txv::console::AssetSet console_assets;
+  if (config.console_dir) {
+    auto loaded = txv::console::console_assets_from_directory(*config.console_dir);
+    if (!loaded.ok()) return fail_config(loaded.error().message);
+    console_assets = std::move(loaded).value();
+  } else {
+    console_assets = txv::console::embedded_console_assets();
+  }
+  txv::api::ConsoleApi console_api(console_assets);
+
   txv::http::Router router;
   health.register_routes(router);
+  sessions_api.register_routes(router);
+  console_api.register_routes(router);
   transactions.register_routes(router);
   rules_api.register_routes(router);
   backtests_api.register_routes(router);
+  stats_api.register_routes(router);
   txv::http::Dispatcher dispatcher(
       router, metrics, [](int status, const txv::Error& e) { return txv::api::error_response(status, e); },
       [&access](txv::http::Request& r, const txv::http::RouteOptions& route) { return access.admit(r, route); });

@@ -7,14 +7,23 @@
 
 namespace txv::api {
 
-AccessControl::AccessControl(Authenticator& auth, cache::RateLimiter* rate_limiter, metrics::Metrics& metrics)
-    : auth_(auth), rate_limiter_(rate_limiter), metrics_(metrics) {}
+AccessControl::AccessControl(Authenticator& auth, cache::RateLimiter* rate_limiter, metrics::Metrics& metrics,
+                             Sessions* sessions)
+    : auth_(auth), rate_limiter_(rate_limiter), metrics_(metrics), sessions_(sessions) {}
 
 Task<std::optional<http::Response>> AccessControl::admit(http::Request& request, const http::RouteOptions& route) {
-  auto principal = co_await auth_.authenticate(request);
+  const bool by_session =
+      sessions_ != nullptr && request.header("authorization") == nullptr && Sessions::has_cookie(request);
+  Result<Principal> principal = make_error("unauthorized", "not authenticated");
+  if (by_session) {
+    principal = co_await sessions_->resume(request);
+  } else {
+    principal = co_await auth_.authenticate(request);
+  }
   if (!principal.ok()) {
     auto r = error_response(principal.error());
     if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"txv\"");
+    if (r.status == 401 && by_session) r.headers.emplace_back("Set-Cookie", sessions_->expired_cookie());
     co_return r;
   }
   if (rate_limiter_ != nullptr) {
@@ -39,7 +48,7 @@ const Principal& principal_of(const http::Request& request) {
   const Principal* p = std::any_cast<Principal>(&request.principal);
   // The dispatcher runs a protected route's handler only after admit() set
   // it; should that ever fail, the fallback may act for no merchant at all.
-  static const Principal kNobody{"", "", store::Role::kValidator, std::string()};
+  static const Principal kNobody{"", "", store::Role::kValidator, std::string(), std::nullopt};
   if (TXV_BUG_IF(p == nullptr, "handler of a protected route ran without a principal")) return kNobody;
   return *p;
 }

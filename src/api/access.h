@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "api/auth.h"
+#include "api/sessions.h"
 #include "cache/rate_limiter.h"
 #include "http/message.h"
 #include "http/router.h"
@@ -26,18 +27,23 @@ constexpr std::uint32_t allow(std::initializer_list<store::Role> roles) {
 
 class AccessControl {
  public:
-  // rate_limiter may be null (TXV_RATE_LIMIT=0).
-  AccessControl(Authenticator& auth, cache::RateLimiter* rate_limiter, metrics::Metrics& metrics);
+  // rate_limiter may be null (TXV_RATE_LIMIT=0); sessions may be null (no
+  // console sessions: only Bearer keys).
+  AccessControl(Authenticator& auth, cache::RateLimiter* rate_limiter, metrics::Metrics& metrics,
+                Sessions* sessions = nullptr);
 
   // The admission hook: nullopt when the request may go on (request.principal
   // is then set), else the answer (401 with WWW-Authenticate, 403, 429 with
-  // Retry-After, 503).
+  // Retry-After, 503). A request without an Authorization header but with the
+  // session cookie is authenticated by its session (sessions.h), CSRF check
+  // included; a refused session also removes the cookie.
   Task<std::optional<http::Response>> admit(http::Request& request, const http::RouteOptions& route);
 
  private:
   Authenticator& auth_;
   cache::RateLimiter* rate_limiter_;
   metrics::Metrics& metrics_;
+  Sessions* sessions_;
 };
 
 // The principal admit() attached to the request. Only for routes registered

@@ -19,7 +19,6 @@ std::string sha256_hex(std::string_view data) {
   return hex_encode(md, len);
 }
 
-namespace {
 std::string random_base64url(int bytes) {
   std::string raw(static_cast<std::size_t>(bytes), '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), bytes) != 1) {
@@ -40,7 +39,6 @@ std::string random_base64url(int bytes) {
   if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3F]);
   return out;
 }
-}  // namespace
 
 NewApiKey generate_api_key(store::Role role, std::optional<std::string> merchant_id, std::string name,
                            domain::TimePoint now) {
@@ -100,8 +98,15 @@ bool has_key_shape(std::string_view secret) {
 Task<Result<Principal>> Authenticator::authenticate(const http::Request& request) {
   auto secret = bearer_secret(request.header("authorization"));
   if (!secret) co_return make_error("unauthorized", "missing or malformed Authorization: Bearer <api key>");
-  if (!has_key_shape(*secret)) co_return make_error("unauthorized", "unknown API key");
-  std::string hash = sha256_hex(*secret);
+  co_return co_await authenticate_secret(*secret);
+}
+
+Task<Result<Principal>> Authenticator::authenticate_secret(std::string_view secret) {
+  if (!has_key_shape(secret)) co_return make_error("unauthorized", "unknown API key");
+  co_return co_await authenticate_hash(sha256_hex(secret));
+}
+
+Task<Result<Principal>> Authenticator::authenticate_hash(const std::string& hash) {
   const auto now = std::chrono::steady_clock::now();
 
   std::optional<store::ApiKey> key;
@@ -138,7 +143,7 @@ Task<Result<Principal>> Authenticator::authenticate(const http::Request& request
     // Best effort: a failed write of last_used_at must not fail the request.
     (void)co_await keys_.touch_api_key(key->id, domain::now_millis());
   }
-  co_return Principal{key->id, key->name, key->role, key->merchant_id};
+  co_return Principal{key->id, key->name, key->role, key->merchant_id, std::nullopt};
 }
 
 }  // namespace txv::api

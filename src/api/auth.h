@@ -31,11 +31,21 @@
 
 namespace txv::api {
 
+// The console session a request came with (contract section 13).
+struct SessionRef {
+  std::string id_hash;
+  std::string csrf_token;
+  domain::TimePoint expires_at{};
+};
+
 struct Principal {
   std::string key_id;
   std::string name;
   store::Role role = store::Role::kValidator;
   std::optional<std::string> merchant_id;
+  // Set when the request was authenticated by a session cookie rather than a
+  // Bearer key; the session acts with its key's role and merchant scope.
+  std::optional<SessionRef> session;
 };
 
 // Whether `p` may act for `merchant_id`: keys without a merchant scope may act
@@ -52,6 +62,11 @@ class Authenticator {
   Authenticator(AuthenticatorOptions options, store::ApiKeyStore& keys);
   // Errors: unauthorized (missing, malformed, unknown or revoked key), unavailable.
   Task<Result<Principal>> authenticate(const http::Request& request);
+  // The same for a key presented some other way (a sign-in body).
+  Task<Result<Principal>> authenticate_secret(std::string_view secret);
+  // The key whose secret has this hash (a session's key), with the same cache
+  // and revocation check. Errors: unauthorized, unavailable.
+  Task<Result<Principal>> authenticate_hash(const std::string& secret_hash);
 
  private:
   struct Cached {
@@ -75,5 +90,10 @@ NewApiKey generate_api_key(store::Role role, std::optional<std::string> merchant
                            domain::TimePoint now);
 
 std::string sha256_hex(std::string_view data);
+
+// `bytes` random bytes from OpenSSL's CSPRNG, base64url without padding. The
+// one source of secrets: API keys, session tokens, CSRF tokens. Throws only
+// when the system has no randomness (then nothing secret can be made).
+std::string random_base64url(int bytes);
 
 }  // namespace txv::api

@@ -3,6 +3,7 @@
 #include "api/mapping/error_json.h"
 #include "api/mapping/label_request.h"
 #include "api/responses.h"
+#include "api/transactions_api.h"
 #include "domain/time.h"
 #include "store/record_json.h"
 
@@ -16,6 +17,32 @@ void LabelsApi::register_routes(http::Router& router) {
   router.add("POST", "/v1/transactions/{merchant_id}/{transaction_id}/labels", {labellers},
              [this](http::Request& r) { return add(r); });
   router.add("POST", "/v1/labels/batch", {labellers, kMaxBatchBody}, [this](http::Request& r) { return add_batch(r); });
+  router.add("GET", "/v1/transactions/{merchant_id}/{transaction_id}/labels", {labellers},
+             [this](http::Request& r) { return history(r); });
+}
+
+Task<http::Response> LabelsApi::history(http::Request& request) {
+  const Principal& principal = principal_of(request);
+  std::vector<FieldIssue> issues;  // no query parameter is known
+  for (const auto& kv : parse_query(request.query)) issues.push_back({kv.first, "unknown_field"});
+  if (!issues.empty()) {
+    co_return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
+  }
+  const std::string& merchant_id = request.path_params["merchant_id"];
+  const std::string& transaction_id = request.path_params["transaction_id"];
+  // A key scoped to a merchant reads only that merchant's labels; others are absent to it.
+  if (!in_merchant_scope(principal, merchant_id)) {
+    co_return error_response(make_error("not_found", "no such transaction"));
+  }
+  auto found = co_await transactions_.find_decision(merchant_id, transaction_id);
+  if (!found.ok()) co_return error_response(found.error());
+  if (!found->has_value()) co_return error_response(make_error("not_found", "no such transaction"));
+  auto labels = co_await labels_.label_history(merchant_id, transaction_id);
+  if (!labels.ok()) co_return error_response(labels.error());
+  json::array items;
+  items.reserve(labels->size());
+  for (const auto& label : *labels) items.emplace_back(store::label_to_json(label, /*ids=*/true));
+  co_return json_response(200, json::object{{"items", std::move(items)}});
 }
 
 Task<http::Response> LabelsApi::add(http::Request& request) {

@@ -13,13 +13,18 @@ namespace txv::api {
 
 class LabelsApi {
  public:
-  explicit LabelsApi(store::LabelStore& labels) : labels_(labels) {}
+  // `transactions` tells an unknown transaction from one without labels.
+  LabelsApi(store::LabelStore& labels, store::TransactionStore& transactions)
+      : labels_(labels), transactions_(transactions) {}
 
   void register_routes(http::Router& router);
 
   // POST /v1/transactions/{merchant_id}/{transaction_id}/labels → 201 with the label.
   Task<http::Response> add(http::Request& request);
   // POST /v1/labels/batch → 200 {"results": [{"ok": true} | {"error": {…}}]}, in order.
+  // GET /v1/transactions/{merchant_id}/{transaction_id}/labels → 200 {"items": [label…]}:
+  // the whole history, oldest first by (at, stored order), each label as add() answers it.
+  Task<http::Response> history(http::Request& request);
   Task<http::Response> add_batch(http::Request& request);
 
   store::LabelStore& store() { return labels_; }
@@ -31,6 +36,7 @@ class LabelsApi {
 
  private:
   store::LabelStore& labels_;
+  store::TransactionStore& transactions_;
 };
 
 }  // namespace txv::api

@@ -7,8 +7,11 @@
 #include <set>
 
 #include "api/backtests_api.h"
+#include "api/console_api.h"
 #include "api/health_api.h"
 #include "api/rules_api.h"
+#include "api/sessions_api.h"
+#include "api/stats_api.h"
 #include "api/transactions_api.h"
 #include "cache/local/local_velocity_counters.h"
 #include "store/sqlite/sqlite_database.h"
@@ -39,11 +42,20 @@ std::set<std::string> registered_routes() {
   RulesApi rules(**db, **db, **db, engine, catalog, admin.get_executor());
   decide::BacktestJobs jobs({}, nullptr, nullptr);
   BacktestsApi backtests(**db, jobs);
+  StatsApi stats(**db, metrics.validate_latency());
+  Authenticator keys({}, **db);
+  Sessions sessions({}, keys, **db);
+  SessionsApi sessions_api(sessions);
+  console::AssetSet console_assets;
+  ConsoleApi console(console_assets);
   http::Router router;
   health.register_routes(router);
+  sessions_api.register_routes(router);
+  console.register_routes(router);
   transactions.register_routes(router);
   rules.register_routes(router);
   backtests.register_routes(router);
+  stats.register_routes(router);
   std::set<std::string> out;
   for (const auto& r : router.routes()) out.insert(r.method + " " + r.route);
   (*db)->close();

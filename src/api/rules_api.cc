@@ -13,6 +13,7 @@
 #include "domain/time.h"
 #include "rules/analysis.h"
 #include "rules/expression.h"
+#include "store/list_change.h"
 #include "store/record_json.h"
 
 namespace txv::api {
@@ -208,6 +209,7 @@ void RulesApi::register_routes(http::Router& router) {
   router.add("DELETE", "/v1/rules/{id}", {admins}, [this](http::Request& r) { return delete_rule(r); });
   router.add("GET", "/v1/lists", {readers}, [this](http::Request& r) { return list_lists(r); });
   router.add("GET", "/v1/lists/{name}", {readers}, [this](http::Request& r) { return get_list(r); });
+  router.add("GET", "/v1/lists/{name}/entries", {readers}, [this](http::Request& r) { return list_entries(r); });
   router.add("PUT", "/v1/lists/{name}", upload, [this](http::Request& r) { return replace_list(r); });
   router.add("POST", "/v1/lists/{name}/entries", upload, [this](http::Request& r) { return add_list_entries(r); });
   router.add("DELETE", "/v1/lists/{name}/entries/{value}", {admins},
@@ -485,6 +487,74 @@ Task<http::Response> RulesApi::get_list(http::Request& request) {
     out["entries"] = std::move(items);
     return json_response(200, out);
   });
+}
+
+namespace {
+
+// The opaque cursor of a list page: "v" + hex of the last entry sent.
+std::string encode_entry_cursor(const std::string& value) { return "v" + hex_encode(std::string_view(value)); }
+
+// The entry a cursor names; nullopt unless this server could have issued it.
+std::optional<std::string> decode_entry_cursor(std::string_view cursor) {
+  if (cursor.size() < 3 || cursor.size() > 1 + 2 * kMaxEntryLength || cursor[0] != 'v' || cursor.size() % 2 == 0) {
+    return std::nullopt;
+  }
+  std::string out;
+  for (std::size_t i = 1; i < cursor.size(); i += 2) {
+    auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    const int hi = nibble(cursor[i]), lo = nibble(cursor[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  if (!store::is_valid_utf8(out)) return std::nullopt;
+  return out;
+}
+
+// The query of GET /v1/lists/{name}/entries, or the 422 naming each bad parameter.
+Result<store::ListEntriesQuery> parse_list_entries_query(const std::string& name, const std::string& query) {
+  store::ListEntriesQuery q{name, "", std::nullopt, 50};
+  std::vector<FieldIssue> issues;
+  for (const auto& [key, value] : parse_query(query)) {
+    if (key == "q") {
+      if (value.size() > kMaxEntryLength) {
+        issues.push_back({key, "too_long"});
+      } else if (!store::is_valid_utf8(value)) {
+        issues.push_back({key, "invalid_value"});
+      } else {
+        q.prefix = value;
+      }
+    } else if (key == "limit") {
+      auto limit = parse_page_limit(value);
+      if (!limit) issues.push_back({key, "out_of_range"});
+      q.limit = limit.value_or(q.limit);
+    } else if (key == "cursor") {
+      q.after = decode_entry_cursor(value);
+      if (!q.after) issues.push_back({key, "invalid_format"});
+    } else {
+      issues.push_back({key, "unknown_field"});
+    }
+  }
+  if (!issues.empty()) return make_error("validation_failed", "invalid query parameters", std::move(issues));
+  return q;
+}
+
+}  // namespace
+
+Task<http::Response> RulesApi::list_entries(http::Request& request) {
+  auto q = parse_list_entries_query(request.path_params["name"], request.query);
+  if (!q.ok()) co_return error_response(q.error());
+  auto page = co_await lists_.list_entries_page(*q);
+  if (!page.ok()) co_return error_response(page.error());
+  if (!page->has_value()) co_return error_response(make_error("not_found", "no such list"));
+  const store::ListEntriesPage& p = **page;
+  json::array items;
+  items.reserve(p.items.size());
+  for (const auto& e : p.items) items.emplace_back(e);
+  json::object out{{"items", std::move(items)}};
+  out["next_cursor"] =
+      p.more && !p.items.empty() ? json::value(encode_entry_cursor(p.items.back())) : json::value(nullptr);
+  out["total"] = p.total;
+  co_return json_response(200, out);
 }
 
 Task<http::Response> RulesApi::list_lists(http::Request&) {

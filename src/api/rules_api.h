@@ -45,6 +45,10 @@ class RulesApi {
   Task<http::Response> add_list_entries(http::Request& request);
   Task<http::Response> remove_list_entry(http::Request& request);
   Task<http::Response> get_list(http::Request& request);
+  // GET /v1/lists/{name}/entries?q=&cursor=&limit= → {"items", "next_cursor", "total"}:
+  // one page of the entries (ascending bytewise, `q` a case-sensitive prefix),
+  // read by an indexed range query (ListStore::list_entries_page), never the whole list.
+  Task<http::Response> list_entries(http::Request& request);
   Task<http::Response> list_lists(http::Request& request);
   Task<http::Response> list_audit(http::Request& request);
   // Contract section 12: rule analysis.

@@ -1,5 +1,7 @@
 #include "api/transactions_api.h"
 
+#include <charconv>
+
 #include "api/mapping/canonical_json.h"
 #include "api/mapping/error_json.h"
 #include "api/mapping/transaction_json.h"
@@ -54,6 +56,15 @@ std::optional<int> parse_page_limit(const std::string& value) {
   return static_cast<int>(n);
 }
 
+std::optional<std::int64_t> parse_amount_filter(const std::string& value) {
+  constexpr std::int64_t kMaxAmount = 1'000'000'000'000'000;  // 10^15, the largest amount (contract section 3)
+  std::int64_t n = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, n);
+  if (value.empty() || ec != std::errc() || ptr != end || n < 0 || n > kMaxAmount) return std::nullopt;
+  return n;
+}
+
 std::map<std::string, std::string> parse_query(const std::string& query) {
   std::map<std::string, std::string> out;
   std::size_t i = 0;
@@ -75,7 +86,7 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
 TransactionsApi::TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store,
                                  store::LabelStore& labels, const decide::Fingerprinter& fingerprinter,
                                  metrics::Metrics& metrics)
-    : pipeline_(pipeline), store_(store), labels_(labels), fingerprinter_(fingerprinter), metrics_(metrics) {}
+    : pipeline_(pipeline), store_(store), labels_(labels, store), fingerprinter_(fingerprinter), metrics_(metrics) {}
 
 void TransactionsApi::register_routes(http::Router& router) {
   const auto deciders = allow({Role::kAdmin, Role::kValidator});
@@ -200,7 +211,9 @@ Task<http::Response> TransactionsApi::get_one(http::Request& request) {
 Task<http::Response> TransactionsApi::list(http::Request& request) {
   const Principal& principal = principal_of(request);
 
+  using Order = store::TransactionQuery::Order;
   store::TransactionQuery q;
+  std::optional<std::int64_t> cursor;
   std::vector<FieldIssue> issues;
   for (const auto& [key, value] : parse_query(request.query)) {
     if (key == "merchant_id") {
@@ -231,13 +244,23 @@ Task<http::Response> TransactionsApi::list(http::Request& request) {
       } else {
         (key == "since" ? q.since : q.until) = t;
       }
+    } else if (key == "min_amount" || key == "max_amount") {
+      auto amount = parse_amount_filter(value);
+      if (!amount) issues.push_back({key, "invalid_value"});
+      (key == "min_amount" ? q.min_amount : q.max_amount) = amount;
+    } else if (key == "order") {
+      if (value == "newest" || value == "oldest") {
+        q.order = value == "oldest" ? Order::kOldestFirst : Order::kNewestFirst;
+      } else {
+        issues.push_back({key, "invalid_value"});
+      }
     } else if (key == "limit") {
       auto limit = parse_page_limit(value);
       if (!limit) issues.push_back({key, "out_of_range"});
       q.limit = limit.value_or(q.limit);
     } else if (key == "cursor") {
-      q.before_seq = decode_cursor(value);
-      if (!q.before_seq) issues.push_back({key, "invalid_format"});
+      cursor = decode_cursor(value);
+      if (!cursor) issues.push_back({key, "invalid_format"});
     } else {
       issues.push_back({key, "unknown_field"});
     }
@@ -245,6 +268,8 @@ Task<http::Response> TransactionsApi::list(http::Request& request) {
   if (!issues.empty()) {
     co_return error_response(make_error("validation_failed", "invalid query parameters", std::move(issues)));
   }
+  // The cursor is the last seq sent: the next page is below it (newest first) or above it (oldest first).
+  (q.order == Order::kOldestFirst ? q.after_seq : q.before_seq) = cursor;
   if (principal.merchant_id) {
     if (q.merchant_id && !in_merchant_scope(principal, *q.merchant_id)) {
       co_return error_response(
@@ -261,8 +286,8 @@ Task<http::Response> TransactionsApi::list(http::Request& request) {
     items.emplace_back(std::move(item));
   }
   json::object out{{"items", std::move(items)}};
-  out["next_cursor"] =
-      page->next_before_seq ? json::value(encode_cursor(*page->next_before_seq)) : json::value(nullptr);
+  const auto& next = q.order == Order::kOldestFirst ? page->next_after_seq : page->next_before_seq;
+  out["next_cursor"] = next ? json::value(encode_cursor(*next)) : json::value(nullptr);
   co_return json_response(200, out);
 }
 

@@ -56,6 +56,10 @@ std::optional<std::int64_t> decode_cursor(std::string_view cursor);
 // A listing's `limit` query parameter: an integer 1..500; nullopt otherwise.
 std::optional<int> parse_page_limit(const std::string& value);
 
+// A listing's `min_amount` / `max_amount`: a decimal integer 0..10^15 (minor
+// units; no sign, no spaces); nullopt otherwise.
+std::optional<std::int64_t> parse_amount_filter(const std::string& value);
+
 // Parses "a=1&b=2" (percent-decoded); repeated keys keep the last value.
 std::map<std::string, std::string> parse_query(const std::string& query);
 

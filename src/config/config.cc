@@ -42,6 +42,7 @@ const std::vector<SettingInfo>& settings() {
       {"TXV_TLS_KEY_FILE", "private key (PEM)"},
       {"TXV_RATE_LIMIT", "requests per second per API key, burst 2x (default 0: off)"},
       {"TXV_DECISION_TRACES", "on or off: store what each rule saw with every decision (default on)"},
+      {"TXV_CONSOLE_DIR", "serve the console from this directory (a console/dist) instead of the embedded one"},
       {"TXV_DRAIN_DELAY", "after SIGTERM keep accepting this long (default 5s)"},
       {"TXV_GRACE_PERIOD", "after SIGTERM exit within this long (default 25s)"},
   };
@@ -178,6 +179,7 @@ Result<ServerConfig> load_config(const std::vector<RawSettings>& layers) {
     c.threads = static_cast<int>(*n);
   }
   if (auto* v = get("TXV_TLS_CERT_FILE"); v && !v->empty()) c.tls_cert_file = *v;
+  if (auto* v = get("TXV_CONSOLE_DIR"); v && !v->empty()) c.console_dir = *v;
   if (auto* v = get("TXV_TLS_KEY_FILE"); v && !v->empty()) c.tls_key_file = *v;
   if (c.tls_cert_file.has_value() != c.tls_key_file.has_value()) {
     return bad(c.tls_cert_file ? "TXV_TLS_KEY_FILE" : "TXV_TLS_CERT_FILE",

@@ -45,8 +45,9 @@ struct ServerConfig {
   int threads = 1;
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
-  double rate_limit = 0;        // requests per second per key; 0 = off
-  bool decision_traces = true;  // store what each rule saw with every decision (contract section 10)
+  double rate_limit = 0;                   // requests per second per key; 0 = off
+  bool decision_traces = true;             // store what each rule saw with every decision (contract section 10)
+  std::optional<std::string> console_dir;  // unset: the console embedded at build time
   std::chrono::milliseconds drain_delay{5000};
   std::chrono::milliseconds grace_period{25000};
 };

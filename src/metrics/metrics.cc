@@ -80,6 +80,7 @@ class Metrics::HttpRoute {
 
   const std::string& route() const { return route_; }
   prometheus::Histogram* duration = nullptr;
+  LatencyWindow* latency = nullptr;  // set for kValidateRoute only
 
  private:
   std::string route_;
@@ -170,6 +171,7 @@ Metrics::HttpRoute& Metrics::http_route(std::string_view route) {
   if (it != http_routes_.end()) return *it->second;
   auto entry = std::make_unique<HttpRoute>(std::string(route));
   entry->duration = &http_duration_.Add({{"route", std::string(route)}}, latency_buckets());
+  if (route == kValidateRoute) entry->latency = &validate_latency_;
   return *http_routes_.emplace(std::string(route), std::move(entry)).first->second;
 }
 
@@ -187,8 +189,12 @@ prometheus::Counter& Metrics::http_counter(HttpRoute& route, std::size_t method,
 }
 
 void Metrics::observe_http_request(HttpRoute& route, std::string_view method, int status, double seconds) {
-  http_counter(route, method_index(method), status).Increment();
+  const std::size_t method_i = method_index(method);
+  http_counter(route, method_i, status).Increment();
   route.duration->Observe(seconds);
+  if (route.latency != nullptr && status == 200 && kMethodLabels[method_i] == "POST") {
+    route.latency->record(LatencyWindow::Clock::now(), seconds);
+  }
 }
 
 void Metrics::observe_http_request(std::string_view route, std::string_view method, int status, double seconds) {

@@ -23,6 +23,8 @@
 #include <string>
 #include <string_view>
 
+#include "metrics/latency_window.h"
+
 namespace txv::metrics {
 
 struct MetricsOptions {
@@ -56,6 +58,13 @@ class Metrics {
   void count_accept_error(std::string_view reason);
 
   void count_rule_match(const std::string& rule_id, const std::string& mode);
+
+  // The route whose answered decisions (POST, status 200) are recorded in
+  // validate_latency() by observe_http_request, with their duration.
+  static constexpr std::string_view kValidateRoute = "/v1/transactions/validate";
+  // This process's rolling per-minute record of POST /v1/transactions/validate
+  // durations over the last 24 h (GET /v1/stats `latency`, scope "replica").
+  const LatencyWindow& validate_latency() const { return validate_latency_; }
   void count_cache_error();
   void count_unhandled_exception();
   void set_db_pool(int idle, int in_use);
@@ -89,6 +98,7 @@ class Metrics {
   prometheus::Counter* decision_counters_[3];
   std::array<prometheus::Counter*, 5> accept_error_counters_{};
   std::function<void(Metrics&)> before_render_;
+  LatencyWindow validate_latency_;
 
   std::mutex http_mu_;  // guards http_routes_ and inserts into an HttpRoute's table
   std::map<std::string, std::unique_ptr<HttpRoute>, std::less<>> http_routes_;

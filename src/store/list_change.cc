@@ -187,4 +187,61 @@ Result<ListChange> plan_list_change(const std::string& name, const ListOpInput& 
   return make_error("internal", "unknown list operation");
 }
 
+namespace {
+
+// The code points of valid UTF-8 text (nullopt when it is not valid).
+std::optional<std::vector<char32_t>> decode_utf8(std::string_view text) {
+  std::vector<char32_t> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const int extra = lead < 0x80 ? 0 : (lead >> 5) == 0x6 ? 1 : (lead >> 4) == 0xE ? 2 : (lead >> 3) == 0x1E ? 3 : -1;
+    if (extra < 0 || text.size() - i <= static_cast<std::size_t>(extra)) return std::nullopt;
+    char32_t cp = extra == 0 ? lead : lead & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      const auto cont = static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]);
+      if ((cont >> 6) != 0x2) return std::nullopt;
+      cp = (cp << 6) | (cont & 0x3F);
+    }
+    static constexpr char32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+    out.push_back(cp);
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return out;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) { return decode_utf8(text).has_value(); }
+
+std::optional<std::string> prefix_upper_bound(std::string_view prefix) {
+  auto cps = decode_utf8(prefix);
+  if (!cps) return std::nullopt;
+  while (!cps->empty() && cps->back() == 0x10FFFF) cps->pop_back();
+  if (cps->empty()) return std::nullopt;
+  cps->back() = cps->back() == 0xD7FF ? 0xE000 : cps->back() + 1;
+  std::string out;
+  for (char32_t cp : *cps) append_utf8(out, cp);
+  return out;
+}
+
 }  // namespace txv::store

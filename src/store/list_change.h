@@ -103,4 +103,17 @@ Result<ListChange> plan_list_change(const std::string& name, const ListOpInput& 
 std::string list_audit_before_json(const ListChange& change);
 std::string list_audit_after_json(const ListChange& change, std::size_t sample_entries);
 
+// Prefix search over a list's entries (ListStore::list_entries_page) as an
+// index range: every string that starts with `prefix` is >= prefix and <
+// the returned bound, and no other string is in that range (bytewise order,
+// which for UTF-8 is code point order). The bound is valid UTF-8: the prefix
+// with its trailing U+10FFFF code points dropped and its last code point
+// incremented (skipping surrogates). nullopt: no upper bound (an empty prefix,
+// or one of U+10FFFF only). `prefix` must be valid UTF-8.
+std::optional<std::string> prefix_upper_bound(std::string_view prefix);
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points beyond U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
 }  // namespace txv::store

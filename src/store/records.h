@@ -30,6 +30,19 @@ struct ApiKey {
   bool operator==(const ApiKey&) const = default;
 };
 
+// A console session (contract section 13). The cookie's token is never
+// stored: `id_hash` is its hex SHA-256, as for API keys. The session acts
+// with the key whose secret hash is `key_hash`, so revoking the key ends it.
+struct Session {
+  std::string id_hash;
+  std::string key_hash;
+  std::string csrf_token;
+  TimePoint created_at{};
+  TimePoint expires_at{};    // absolute end (12 h after creation)
+  TimePoint last_seen_at{};  // coarse (about a minute); idle end = last_seen_at + idle timeout
+  bool operator==(const Session&) const = default;
+};
+
 enum class RuleMode { kEnforce, kShadow, kDisabled };
 const char* to_string(RuleMode m);
 std::optional<RuleMode> parse_rule_mode(std::string_view s);

@@ -552,6 +552,119 @@ TEST_P(StoreContractTest, ListFilters) {
   EXPECT_EQ(ids_of(q), (V{"b2"}));
 }
 
+TEST_P(StoreContractTest, ListOldestFirstPagesAscendingWithCursors) {
+  std::vector<std::int64_t> inserted;
+  for (int i = 0; i < 25; ++i) inserted.push_back(insert(make_record("m-1", "t-" + std::to_string(i))).record.seq);
+  std::vector<std::int64_t> listed;
+  TransactionQuery q;
+  q.order = TransactionQuery::Order::kOldestFirst;
+  q.limit = 10;
+  std::vector<std::size_t> page_sizes;
+  for (;;) {
+    auto page = run(db_->list_decisions(q));
+    ASSERT_OK(page);
+    EXPECT_FALSE(page->next_before_seq.has_value());
+    page_sizes.push_back(page->items.size());
+    auto s = seqs(page->items);
+    listed.insert(listed.end(), s.begin(), s.end());
+    if (!page->next_after_seq) break;
+    EXPECT_EQ(*page->next_after_seq, page->items.back().seq);
+    q.after_seq = page->next_after_seq;
+    insert(make_record("m-1", "late-" + std::to_string(page_sizes.size())));  // appended behind the cursor
+  }
+  // The 25 first, then the ones inserted while paging (they are newer): still ascending, each once.
+  ASSERT_GE(listed.size(), 25u);
+  EXPECT_EQ(std::vector<std::int64_t>(listed.begin(), listed.begin() + 25), inserted);
+  EXPECT_TRUE(std::is_sorted(listed.begin(), listed.end()));
+  EXPECT_EQ(std::set<std::int64_t>(listed.begin(), listed.end()).size(), listed.size());
+  EXPECT_EQ(listed.size(), 27u);  // 25 + the two inserted after the first and second page
+}
+
+TEST_P(StoreContractTest, ListFiltersOnAmountInclusiveAndTheReviewQueueOldestFirst) {
+  auto add = [&](const char* t, std::int64_t amount, Decision d) {
+    DecisionRecord r = make_record("m-amt", t, d);
+    r.amount = amount;
+    insert(r);
+  };
+  add("x1", 100, Decision::kApprove);
+  add("x2", 500, Decision::kReview);
+  add("x3", 1000, Decision::kReview);
+  add("x4", 1001, Decision::kDecline);
+  add("x5", 5000, Decision::kReview);
+  ASSERT_OK(run(db_->resolve_review("m-amt", "x3", domain::Resolution{Decision::kApprove, "", "ann", kT0})));
+  auto ids_of = [&](TransactionQuery q) {
+    auto page = run(db_->list_decisions(q));
+    EXPECT_TRUE(page.ok());
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const auto& r : page->items) ids.push_back(r.transaction_id);
+    }
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  TransactionQuery q;
+  q.min_amount = 500;
+  EXPECT_EQ(ids_of(q), (V{"x5", "x4", "x3", "x2"}));
+  q.max_amount = 1000;
+  EXPECT_EQ(ids_of(q), (V{"x3", "x2"}));
+  q.min_amount.reset();
+  EXPECT_EQ(ids_of(q), (V{"x3", "x2", "x1"}));
+  q.min_amount = 1001;
+  q.max_amount = 1001;
+  EXPECT_EQ(ids_of(q), (V{"x4"}));
+  q.min_amount = 2000;
+  q.max_amount = 1000;
+  EXPECT_EQ(ids_of(q), V{});
+
+  q = {};
+  q.resolved = false;  // the review queue, oldest first
+  q.order = TransactionQuery::Order::kOldestFirst;
+  EXPECT_EQ(ids_of(q), (V{"x2", "x5"}));
+  q.min_amount = 1000;
+  EXPECT_EQ(ids_of(q), (V{"x5"}));
+}
+
+TEST_P(StoreContractTest, DecisionStatsCountPerBucketAndRuleMatchesInTheWindow) {
+  using std::chrono::seconds;
+  auto add = [&](const std::string& t, Decision d, TimePoint at, std::vector<domain::Reason> reasons = {},
+                 std::vector<domain::ShadowMatch> shadow = {}) {
+    DecisionRecord r = make_record("m-st", t, d, at);
+    r.reasons = std::move(reasons);
+    r.shadow_matches = std::move(shadow);
+    insert(r);
+  };
+  const domain::Reason high{"high_amount", "rule", "r-high", domain::RuleAction::kDecline};
+  const domain::Reason velocity{"velocity", "rule", "r-vel", domain::RuleAction::kReview};
+  const domain::Reason expired{"card_expired", "check", "", domain::RuleAction::kDecline};
+  const domain::ShadowMatch shadow{"r-new", domain::RuleAction::kDecline, "new_code"};
+  add("before", Decision::kDecline, kT0 - std::chrono::milliseconds(1), {high});  // before since
+  add("s0a", Decision::kApprove, kT0, {}, {shadow});
+  add("s0b", Decision::kDecline, kT0 + seconds(59), {high, velocity}, {shadow});
+  add("s1", Decision::kReview, kT0 + seconds(60), {velocity});
+  add("s3a", Decision::kDecline, kT0 + seconds(200), {expired});
+  add("s3b", Decision::kDecline, kT0 + seconds(239), {high});
+  add("s4", Decision::kApprove, kT0 + seconds(250));                // the last, partial bucket
+  add("until", Decision::kReview, kT0 + seconds(270), {velocity});  // at until: excluded
+
+  DecisionStatsQuery q{kT0, kT0 + seconds(270), std::chrono::milliseconds(60000)};
+  auto stats = run(db_->decision_stats(q));
+  ASSERT_OK(stats);
+  using B = DecisionStats::Bucket;
+  EXPECT_EQ(stats->buckets, (std::vector<B>{{kT0, 1, 1, 0},
+                                            {kT0 + seconds(60), 0, 0, 1},
+                                            {kT0 + seconds(120), 0, 0, 0},
+                                            {kT0 + seconds(180), 0, 2, 0},
+                                            {kT0 + seconds(240), 1, 0, 0}}));
+  using R = DecisionStats::RuleMatches;
+  EXPECT_EQ(stats->rules, (std::vector<R>{{"r-high", "enforce", 2}, {"r-new", "shadow", 2}, {"r-vel", "enforce", 2}}));
+
+  // A window with no decisions: every bucket, all zeros, no rules.
+  auto quiet = run(db_->decision_stats(DecisionStatsQuery{kFarFuture, kFarFuture + seconds(600), seconds(300)}));
+  ASSERT_OK(quiet);
+  EXPECT_EQ(quiet->buckets, (std::vector<B>{{kFarFuture, 0, 0, 0}, {kFarFuture + seconds(300), 0, 0, 0}}));
+  EXPECT_TRUE(quiet->rules.empty());
+}
+
 TEST_P(StoreContractTest, ListPagingIsStableUnderConcurrentInserts) {
   for (int i = 0; i < 60; ++i) insert(make_record("m-page", "pre-" + std::to_string(i)));
 
@@ -1479,6 +1592,105 @@ TEST_P(StoreContractTest, ListAuditEntriesAreBounded) {
     std::sort(v.begin(), v.end());
     return v;
   }());
+}
+
+// Every page of a prefix (limit `limit`), following the keyset cursor; fails
+// the test on an error or a list that vanished.
+std::vector<std::string> page_through(Runner& runner, Database& db, const std::string& name, const std::string& prefix,
+                                      int limit, std::int64_t expected_total) {
+  std::vector<std::string> out;
+  ListEntriesQuery q{name, prefix, std::nullopt, limit};
+  for (int pages = 0; pages < 100000; ++pages) {
+    auto page = runner.run(db.list_entries_page(q));
+    EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
+    if (!page.ok() || !page->has_value()) return out;
+    EXPECT_EQ((*page)->total, expected_total);
+    EXPECT_LE(static_cast<int>((*page)->items.size()), limit);
+    out.insert(out.end(), (*page)->items.begin(), (*page)->items.end());
+    if (!(*page)->more) return out;
+    EXPECT_FALSE((*page)->items.empty());
+    if ((*page)->items.empty()) return out;
+    q.after = (*page)->items.back();
+  }
+  ADD_FAILURE() << "too many pages";
+  return out;
+}
+
+std::vector<std::string> with_prefix(const std::vector<std::string>& sorted, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& e : sorted) {
+    if (e.compare(0, prefix.size(), prefix) == 0) out.push_back(e);
+  }
+  return out;
+}
+
+TEST_P(StoreContractTest, ListEntriesPagesAreSortedPrefixFilteredAndKeysetPaged) {
+  auto missing = run(db_->list_entries_page(ListEntriesQuery{"nope", "", std::nullopt, 10}));
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  // Prefix edges: bytewise order, case-sensitive, multi-byte code points, the
+  // largest code point right after a prefix, and the code point after a prefix's last.
+  const std::vector<std::string> entries = {"a",
+                                            "ab",
+                                            "abc",
+                                            "ab\xF4\x8F\xBF\xBF",
+                                            "ab\xF4\x8F\xBF\xBFz",
+                                            "ac",
+                                            "Ab",
+                                            "b",
+                                            "\xC3\xA9t\xC3\xA9",
+                                            "\xC3\xA9",
+                                            "\xC3\xAA",
+                                            "ab ",
+                                            "\xED\x9F\xBF",
+                                            "\xED\x9F\xBFx",
+                                            "\xEE\x80\x80",
+                                            "zz"};
+  ASSERT_OK(run(db_->replace_list("edges", entries, "alice")));
+  std::vector<std::string> sorted = entries;
+  std::sort(sorted.begin(), sorted.end());
+  const auto total = static_cast<std::int64_t>(entries.size());
+  for (const std::string prefix :
+       {"", "a", "ab", "abc", "A", "\xC3\xA9", "ab\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", "zz", "zzz", "q"}) {
+    for (int limit : {1, 2, 3, 50}) {
+      EXPECT_EQ(page_through(*runner_, *db_, "edges", prefix, limit, total), with_prefix(sorted, prefix))
+          << "prefix " << prefix << " limit " << limit;
+    }
+  }
+
+  // An empty list exists and has no entries.
+  ASSERT_OK(run(db_->replace_list("empty", {}, "alice")));
+  auto empty = run(db_->list_entries_page(ListEntriesQuery{"empty", "", std::nullopt, 10}));
+  ASSERT_OK(empty);
+  ASSERT_TRUE(empty->has_value());
+  EXPECT_TRUE((*empty)->items.empty());
+  EXPECT_FALSE((*empty)->more);
+  EXPECT_EQ((*empty)->total, 0);
+}
+
+// A list made of several live generations (a large add publishes one more)
+// pages as one sorted set.
+TEST_P(StoreContractTest, ListEntriesPagesMergeEveryLiveGeneration) {
+  std::vector<std::string> first, second;
+  for (int i = 0; i < 12000; ++i) (i % 2 == 0 ? first : second).push_back("e" + std::to_string(100000 + i));
+  ASSERT_OK(run(db_->replace_list("big", first, "alice")));
+  ASSERT_OK(run(db_->add_list_entries("big", second, "alice")));  // 6,000: a staged generation on every back-end
+  ASSERT_OK(run(db_->add_list_entries("big", {"e1000005x", "f"}, "alice")));  // a small add in place
+  std::vector<std::string> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  all.push_back("e1000005x");
+  all.push_back("f");
+  std::sort(all.begin(), all.end());
+  const auto total = static_cast<std::int64_t>(all.size());
+  EXPECT_EQ(page_through(*runner_, *db_, "big", "", 500, total), all);
+  EXPECT_EQ(page_through(*runner_, *db_, "big", "e10000", 7, total), with_prefix(all, "e10000"));
+  EXPECT_EQ(page_through(*runner_, *db_, "big", "e1000005", 3, total), with_prefix(all, "e1000005"));
+  auto one = run(db_->list_entries_page(ListEntriesQuery{"big", "e1", std::string("e100011"), 2}));
+  ASSERT_OK(one);
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->items, (std::vector<std::string>{"e100012", "e100013"}));
+  EXPECT_TRUE((*one)->more);
 }
 
 TEST_P(StoreContractTest, FindListSummarisesOneList) {

@@ -16,6 +16,7 @@
 // down or busy beyond the retry budget), "internal".
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -57,14 +58,48 @@ struct TransactionQuery {
   // The transaction's current label (LabelStore): fraud, not_fraud, or none.
   enum class LabelFilter { kFraud, kNotFraud, kNone };
   std::optional<LabelFilter> label;
+  std::optional<std::int64_t> min_amount;  // amount >= min_amount (minor units)
+  std::optional<std::int64_t> max_amount;  // amount <= max_amount (minor units)
+  // kNewestFirst: seq descending; kOldestFirst: seq ascending (the review queue, oldest first).
+  enum class Order { kNewestFirst, kOldestFirst };
+  Order order = Order::kNewestFirst;
   int limit = 50;
-  std::optional<std::int64_t> before_seq;  // cursor: only records with seq < before_seq
+  std::optional<std::int64_t> before_seq;  // cursor of kNewestFirst: only records with seq < before_seq
+  std::optional<std::int64_t> after_seq;   // cursor of kOldestFirst: only records with seq > after_seq
 };
 
 struct TransactionPage {
-  std::vector<domain::DecisionRecord> items;    // newest first (seq descending)
+  std::vector<domain::DecisionRecord> items;    // in the query's order (seq descending or ascending)
   std::vector<std::optional<Label>> labels;     // each item's current label (same order and size as items)
-  std::optional<std::int64_t> next_before_seq;  // set when more items may follow
+  std::optional<std::int64_t> next_before_seq;  // kNewestFirst: set when more items may follow
+  std::optional<std::int64_t> next_after_seq;   // kOldestFirst: set when more items may follow
+};
+
+// Decisions counted over decided_at in [since, until) (the analyst console's
+// dashboard, GET /v1/stats).
+struct DecisionStatsQuery {
+  TimePoint since{};                        // inclusive; the start of the first bucket
+  TimePoint until{};                        // exclusive
+  std::chrono::milliseconds bucket{60000};  // > 0
+};
+struct DecisionStats {
+  struct Bucket {
+    TimePoint at{};  // start: since + i * bucket
+    std::int64_t approve = 0;
+    std::int64_t decline = 0;
+    std::int64_t review = 0;
+    bool operator==(const Bucket&) const = default;
+  };
+  struct RuleMatches {
+    std::string rule_id;
+    std::string mode;  // "enforce" (a reason with source "rule") or "shadow" (a shadow match)
+    std::int64_t matches = 0;
+    bool operator==(const RuleMatches&) const = default;
+  };
+  // Every bucket of [since, until), zeros included, oldest first: ceil((until - since) / bucket) of them.
+  std::vector<Bucket> buckets;
+  // Every (rule_id, mode) that matched in the window: matches descending, then rule_id, then mode.
+  std::vector<RuleMatches> rules;
 };
 
 // Counting stored decisions by a velocity key (cache/velocity_keys.h: the same
@@ -116,6 +151,15 @@ class TransactionStore {
   // when none was recorded or there is no such decision.
   virtual Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
                                                               const std::string& transaction_id) = 0;
+  // Decisions per bucket and decision, and rule matches, over decided_at in
+  // [since, until): aggregated by the database (GROUP BY over the decided_at
+  // index), never by loading the decisions. A read that tolerates lag (the
+  // PostgreSQL back-end asks the read replica when there is one). Default:
+  // "unavailable" (a back-end that cannot aggregate).
+  virtual Task<Result<DecisionStats>> decision_stats(const DecisionStatsQuery& query) {
+    (void)query;
+    co_return make_error("unavailable", "this store cannot aggregate decisions");
+  }
   // One count per query, in order, over the stored decisions (an indexed query per
   // field). Default: "unavailable" (a back-end that cannot count).
   virtual Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) {
@@ -185,6 +229,18 @@ class RuleStore {
 // interleave with, then published by one small transaction (readers and
 // decisions see the old list or the new one, never a mix). A replace that
 // fails part-way leaves the old list in place.
+struct ListEntriesQuery {
+  std::string name;
+  std::string prefix;                // "" = every entry
+  std::optional<std::string> after;  // keyset cursor: only entries > after
+  int limit = 50;
+};
+struct ListEntriesPage {
+  std::vector<std::string> items;  // ascending bytewise
+  bool more = false;               // entries after items.back() match too
+  std::int64_t total = 0;          // the list's entry count (every entry, not only the prefix's)
+};
+
 class ListStore {
  public:
   static constexpr std::size_t kAuditSampleEntries = 100;
@@ -198,6 +254,13 @@ class ListStore {
   virtual Task<Result<ListSummary>> remove_list_entry(const std::string& name, const std::string& value,
                                                       const std::string& actor) = 0;
   virtual Task<Result<std::optional<std::vector<std::string>>>> list_entries(const std::string& name) = 0;
+  // One page of a list's entries, ascending bytewise: those starting with
+  // `prefix` (case-sensitive) and greater than `after`, at most `limit` (clamped
+  // to [1, 10000]). An indexed range scan per live generation of the list: the
+  // cost is O(limit), whatever the size of the list. Read in one snapshot
+  // (the old content or the new, never a mix). nullopt for an unknown list.
+  // `prefix` and `after` must be valid UTF-8 (entries always are), else "internal".
+  virtual Task<Result<std::optional<ListEntriesPage>>> list_entries_page(const ListEntriesQuery& query) = 0;
   virtual Task<Result<std::optional<ListSummary>>> find_list(const std::string& name) = 0;
   virtual Task<Result<std::vector<ListSummary>>> list_lists() = 0;
   virtual Task<Result<std::int64_t>> lists_version() = 0;
@@ -241,6 +304,25 @@ class DatabaseHealth {
   virtual PoolStats pool_stats() = 0;
 };
 
+// Console sessions (contract section 13): in the database when embedded, in
+// Redis in replica mode (cache/redis/redis_session_store.h), so any replica
+// serves any session. A store may forget a session once it expired (absolute
+// or idle end); callers still check both ends themselves.
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+  // Also forgets the sessions that ended before session.created_at (bounded
+  // storage without a sweeper). `idle_timeout` is how long a session lives
+  // after its last touch.
+  virtual Task<Status> create_session(const Session& session, std::chrono::milliseconds idle_timeout) = 0;
+  virtual Task<Result<std::optional<Session>>> find_session(const std::string& id_hash) = 0;
+  // Moves last_seen_at forward (never back). Errors: not_found.
+  virtual Task<Status> touch_session(const std::string& id_hash, TimePoint at,
+                                     std::chrono::milliseconds idle_timeout) = 0;
+  // Idempotent: deleting an unknown session is Ok.
+  virtual Task<Status> delete_session(const std::string& id_hash) = 0;
+};
+
 // A back-end implements every role; main.cc wires the roles separately.
 class Database : public ApiKeyStore,
                  public TransactionStore,
@@ -248,6 +330,7 @@ class Database : public ApiKeyStore,
                  public RuleStore,
                  public ListStore,
                  public AuditLog,
+                 public SessionStore,
                  public DatabaseHealth {
  public:
   // Blocking (start-up, CLI). Applies pending migrations. Idempotent.

@@ -27,6 +27,7 @@
 
 #include "common/async_key_lock.h"
 #include "domain/time.h"
+#include "store/decision_stats.h"
 #include "store/list_change.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_pool.h"
@@ -1513,6 +1514,63 @@ Task<Status> PostgresDatabase::touch_api_key(const std::string& id, TimePoint at
   co_return Ok{};
 }
 
+// ==================================================================== sessions
+
+#define TXV_SESSION_COLUMNS "id_hash, key_hash, csrf_token, created_at, expires_at, last_seen_at"
+
+Task<Status> PostgresDatabase::create_session(const Session& session, std::chrono::milliseconds idle_timeout) {
+  auto r = co_await impl_->write(
+      seq(stmt("txv_forget_sessions", "DELETE FROM sessions WHERE expires_at <= $1 OR idle_until <= $1",
+               pg::int8(to_ms(session.created_at))),
+          stmt("txv_create_session",
+               "INSERT INTO sessions (" TXV_SESSION_COLUMNS ", idle_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+               pg::text(session.id_hash), pg::text(session.key_hash), pg::text(session.csrf_token),
+               pg::int8(to_ms(session.created_at)), pg::int8(to_ms(session.expires_at)),
+               pg::int8(to_ms(session.last_seen_at)), pg::int8(to_ms(session.last_seen_at + idle_timeout)))),
+      "creating a session");
+  if (!r.ok()) co_return r.error();
+  co_return Ok{};
+}
+
+Task<Result<std::optional<Session>>> PostgresDatabase::find_session(const std::string& id_hash) {
+  auto r = co_await impl_->read(
+      Impl::Target::kPrimary,
+      seq(stmt("txv_find_session", "SELECT " TXV_SESSION_COLUMNS " FROM sessions WHERE id_hash = $1",
+               pg::text(id_hash))),
+      "finding a session");
+  if (!r.ok()) co_return r.error();
+  const auto& q = (*r)[0];
+  if (q.rows() == 0) co_return std::optional<Session>{};
+  Session s;
+  s.id_hash = q.text(0, 0);
+  s.key_hash = q.text(0, 1);
+  s.csrf_token = q.text(0, 2);
+  s.created_at = from_ms(q.int8(0, 3));
+  s.expires_at = from_ms(q.int8(0, 4));
+  s.last_seen_at = from_ms(q.int8(0, 5));
+  co_return std::optional<Session>{std::move(s)};
+}
+
+Task<Status> PostgresDatabase::touch_session(const std::string& id_hash, TimePoint at,
+                                             std::chrono::milliseconds idle_timeout) {
+  auto r = co_await impl_->write(seq(stmt("txv_touch_session",
+                                          "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $2::bigint), "
+                                          "idle_until = GREATEST(idle_until, $3::bigint) WHERE id_hash = $1",
+                                          pg::text(id_hash), pg::int8(to_ms(at)), pg::int8(to_ms(at + idle_timeout)))),
+                                 "recording a session's use");
+  if (!r.ok()) co_return r.error();
+  if ((*r)[0].affected() == 0) co_return make_error("not_found", "no such session");
+  co_return Ok{};
+}
+
+Task<Status> PostgresDatabase::delete_session(const std::string& id_hash) {
+  auto r = co_await impl_->write(
+      seq(stmt("txv_delete_session", "DELETE FROM sessions WHERE id_hash = $1", pg::text(id_hash))),
+      "ending a session");
+  if (!r.ok()) co_return r.error();
+  co_return Ok{};
+}
+
 // ==================================================================== transactions
 
 Task<Result<InsertOutcome>> PostgresDatabase::insert_decision(const domain::DecisionRecord& r) {
@@ -1576,8 +1634,13 @@ Task<Result<TransactionPage>> PostgresDatabase::list_decisions(const Transaction
   }
   if (query.since) b.sql += " AND decided_at >= " + b.add(pg::int8(to_ms(*query.since))) + "::bigint";
   if (query.until) b.sql += " AND decided_at < " + b.add(pg::int8(to_ms(*query.until))) + "::bigint";
-  if (query.before_seq) b.sql += " AND seq < " + b.add(pg::int8(*query.before_seq)) + "::bigint";
-  b.sql += " ORDER BY seq DESC LIMIT " + b.add(pg::int8(static_cast<std::int64_t>(limit) + 1)) + "::bigint";
+  if (query.min_amount) b.sql += " AND amount >= " + b.add(pg::int8(*query.min_amount)) + "::bigint";
+  if (query.max_amount) b.sql += " AND amount <= " + b.add(pg::int8(*query.max_amount)) + "::bigint";
+  const bool oldest_first = query.order == TransactionQuery::Order::kOldestFirst;
+  if (!oldest_first && query.before_seq) b.sql += " AND seq < " + b.add(pg::int8(*query.before_seq)) + "::bigint";
+  if (oldest_first && query.after_seq) b.sql += " AND seq > " + b.add(pg::int8(*query.after_seq)) + "::bigint";
+  b.sql += oldest_first ? " ORDER BY seq ASC" : " ORDER BY seq DESC";
+  b.sql += " LIMIT " + b.add(pg::int8(static_cast<std::int64_t>(limit) + 1)) + "::bigint";
   auto r = co_await impl_->read(Impl::Target::kRead, seq(stmt(nullptr, std::move(b.sql), std::move(b.params))),
                                 "listing decisions");
   if (!r.ok()) co_return r.error();
@@ -1595,7 +1658,7 @@ Task<Result<TransactionPage>> PostgresDatabase::list_decisions(const Transaction
     page.items.push_back(std::move(*rec));
     page.labels.push_back(std::move(*label));
   }
-  if (rows.rows() > limit) page.next_before_seq = page.items.back().seq;
+  if (rows.rows() > limit) (oldest_first ? page.next_after_seq : page.next_before_seq) = page.items.back().seq;
   co_return page;
 }
 
@@ -1735,6 +1798,46 @@ Task<Result<std::vector<Label>>> PostgresDatabase::label_history(const std::stri
     out.push_back(std::move(**label));
   }
   co_return out;
+}
+
+Task<Result<DecisionStats>> PostgresDatabase::decision_stats(const DecisionStatsQuery& query) {
+  DecisionStats stats = empty_decision_stats(query);
+  if (stats.buckets.empty()) co_return stats;
+  // kind 'b': (bucket, decision, count); 'e' / 's': (0, rule_id, count) of enforced reasons / shadow matches.
+  auto r = co_await impl_->read(
+      Impl::Target::kRead,
+      seq(stmt("txv_decision_stats",
+               "SELECT 'b', (decided_at - $1::bigint) / $2::bigint, decision, count(*) FROM transactions "
+               "WHERE decided_at >= $1::bigint AND decided_at < $3::bigint GROUP BY 2, 3 "
+               "UNION ALL "
+               "SELECT 'e', 0, r->>'rule_id', count(*) FROM transactions t "
+               "CROSS JOIN LATERAL jsonb_array_elements(t.reasons::jsonb) r "
+               "WHERE t.decided_at >= $1::bigint AND t.decided_at < $3::bigint AND t.reasons <> '[]' "
+               "AND r->>'source' = 'rule' GROUP BY 3 "
+               "UNION ALL "
+               "SELECT 's', 0, s->>'rule_id', count(*) FROM transactions t "
+               "CROSS JOIN LATERAL jsonb_array_elements(t.shadow_matches::jsonb) s "
+               "WHERE t.decided_at >= $1::bigint AND t.decided_at < $3::bigint AND t.shadow_matches <> '[]' "
+               "GROUP BY 3",
+               pg::int8(to_ms(query.since)), pg::int8(static_cast<std::int64_t>(query.bucket.count())),
+               pg::int8(to_ms(query.until)))),
+      "aggregating decisions");
+  if (!r.ok()) co_return r.error();
+  const PgResult& rows = (*r)[0];
+  for (int i = 0; i < rows.rows(); ++i) {
+    const std::string_view kind = rows.view(i, 0);
+    if (kind == "b") {
+      if (auto st = add_bucket_count(stats, rows.int8(i, 1), rows.view(i, 2), rows.int8(i, 3)); !st.ok()) {
+        co_return st.error();
+      }
+    } else {
+      if (rows.is_null(i, 2)) co_return make_error("internal", "stored row does not decode: transactions.reasons");
+      stats.rules.push_back(
+          DecisionStats::RuleMatches{rows.text(i, 2), kind == "e" ? "enforce" : "shadow", rows.int8(i, 3)});
+    }
+  }
+  sort_rule_matches(stats);
+  co_return stats;
 }
 
 Status PostgresDatabase::scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk,
@@ -2103,6 +2206,38 @@ Task<Result<std::optional<std::vector<std::string>>>> PostgresDatabase::list_ent
   Result<std::optional<std::vector<std::string>>> out = std::optional<std::vector<std::string>>();
   if (snap->exists) out.value().emplace(snap->content());
   co_return out;
+}
+
+Task<Result<std::optional<ListEntriesPage>>> PostgresDatabase::list_entries_page(const ListEntriesQuery& query) {
+  if (!is_valid_utf8(query.prefix) || (query.after && !is_valid_utf8(*query.after))) {
+    co_return make_error("internal", "a list page's prefix and cursor must be UTF-8");
+  }
+  const int limit = clamp_limit(query.limit);
+  SqlBuilder b;
+  const std::string name = b.add(pg::text(query.name));
+  const std::string want = b.add(pg::int8(static_cast<std::int64_t>(limit) + 1)) + "::bigint";
+  std::string range = "value >= " + b.add(pg::text(query.prefix));
+  if (query.after) range += " AND value > " + b.add(pg::text(*query.after));
+  if (auto to = prefix_upper_bound(query.prefix)) range += " AND value < " + b.add(pg::text(*to));
+  b.sql =
+      "SELECT l.entry_count, p.value FROM lists l LEFT JOIN LATERAL ("
+      " SELECT v.value FROM list_generations g CROSS JOIN LATERAL ("
+      "  SELECT value FROM list_values WHERE generation = g.id AND " +
+      range + " ORDER BY value LIMIT " + want +
+      " ) v WHERE g.list_name = l.name AND g.state = 'live' ORDER BY v.value LIMIT " + want +
+      ") p ON true WHERE l.name = " + name + " ORDER BY p.value";
+  auto r = co_await impl_->read(Impl::Target::kRead, seq(stmt(nullptr, std::move(b.sql), std::move(b.params))),
+                                "reading a list page");
+  if (!r.ok()) co_return r.error();
+  const PgResult& rows = (*r)[0];
+  if (rows.rows() == 0) co_return std::optional<ListEntriesPage>{};
+  ListEntriesPage page;
+  page.total = rows.int8(0, 0);
+  for (int i = 0; i < rows.rows() && static_cast<int>(page.items.size()) < limit; ++i) {
+    if (!rows.is_null(i, 1)) page.items.push_back(rows.text(i, 1));
+  }
+  page.more = rows.rows() > limit;
+  co_return std::optional<ListEntriesPage>{std::move(page)};
 }
 
 Task<Result<std::optional<ListSummary>>> PostgresDatabase::find_list(const std::string& name) {

@@ -150,6 +150,10 @@ class PostgresDatabase final : public Database {
   Task<Result<std::vector<ApiKey>>> list_api_keys() override;  // by created_at, then id
   Task<Result<ApiKey>> revoke_api_key(const std::string& id, TimePoint at) override;
   Task<Status> touch_api_key(const std::string& id, TimePoint at) override;  // last_used_at only moves forward
+  Task<Status> create_session(const Session& session, std::chrono::milliseconds idle_timeout) override;
+  Task<Result<std::optional<Session>>> find_session(const std::string& id_hash) override;
+  Task<Status> touch_session(const std::string& id_hash, TimePoint at, std::chrono::milliseconds idle_timeout) override;
+  Task<Status> delete_session(const std::string& id_hash) override;
 
   // TransactionStore. list_decisions: limit clamped to [1, 10000].
   Task<Result<InsertOutcome>> insert_decision(const domain::DecisionRecord& record) override;
@@ -165,6 +169,11 @@ class PostgresDatabase final : public Database {
   // One statement per query (each on its field's index), all in one round
   // trip on the primary. Emails compare lower(customer_email), ASCII only.
   Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) override;
+  // One statement (one snapshot) on the read pool: the GROUP BY of the
+  // window's decisions by bucket and decision (decided_at index) and of their
+  // rule matches (jsonb_array_elements over the non-empty reasons and
+  // shadow_matches).
+  Task<Result<DecisionStats>> decision_stats(const DecisionStatsQuery& query) override;
 
   // LabelStore. add_labels: per chunk of label_chunk labels, one explicit
   // transaction of two round trips (lock the transactions' rows in seq order,
@@ -195,6 +204,10 @@ class PostgresDatabase final : public Database {
   Task<Result<ListSummary>> remove_list_entry(const std::string& name, const std::string& value,
                                               const std::string& actor) override;
   Task<Result<std::optional<std::vector<std::string>>>> list_entries(const std::string& name) override;
+  // One statement (one snapshot) on the read pool: the list's row joined
+  // laterally with, per live generation, a range scan of the (generation,
+  // value) primary key of at most limit + 1 rows, merged by the server.
+  Task<Result<std::optional<ListEntriesPage>>> list_entries_page(const ListEntriesQuery& query) override;
   Task<Result<std::optional<ListSummary>>> find_list(const std::string& name) override;
   Task<Result<std::vector<ListSummary>>> list_lists() override;  // by name
   Task<Result<std::int64_t>> lists_version() override;

@@ -24,6 +24,7 @@
 
 #include "common/async_key_lock.h"
 #include "domain/time.h"
+#include "store/decision_stats.h"
 #include "store/list_change.h"
 #include "store/record_json.h"
 #include "store/sqlite/connection.h"
@@ -389,9 +390,8 @@ struct ListSnapshot {
   std::vector<std::string> content;  // sorted, distinct (when asked for)
 };
 
-Status read_list_snapshot(Connection& c, const std::string& name, bool with_content, ListSnapshot& out) {
-  ReadTransaction txn(c);
-  if (!txn.status().ok()) return txn.status();
+// read_list_snapshot inside the caller's (read) transaction.
+Status read_list_snapshot_in(Connection& c, const std::string& name, bool with_content, ListSnapshot& out) {
   {
     Query q(c, "SELECT revision, entry_count, updated_at FROM lists WHERE name = ?");
     q.bind(1, name);
@@ -429,6 +429,12 @@ Status read_list_snapshot(Connection& c, const std::string& name, bool with_cont
     std::inplace_merge(out.content.begin(), out.content.begin() + middle, out.content.end());
   }
   return Ok{};
+}
+
+Status read_list_snapshot(Connection& c, const std::string& name, bool with_content, ListSnapshot& out) {
+  ReadTransaction txn(c);
+  if (!txn.status().ok()) return txn.status();
+  return read_list_snapshot_in(c, name, with_content, out);
 }
 
 // "conflict" unless the list is still as `snap` saw it.
@@ -997,6 +1003,68 @@ Task<Status> SqliteDatabase::touch_api_key(const std::string& id, TimePoint at) 
   });
 }
 
+// ==================================================================== sessions
+
+#define TXV_SESSION_COLUMNS "id_hash, key_hash, csrf_token, created_at, expires_at, last_seen_at"
+
+Task<Status> SqliteDatabase::create_session(const Session& session, std::chrono::milliseconds idle_timeout) {
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
+    {
+      Query forget(c, "DELETE FROM sessions WHERE expires_at <= ?1 OR idle_until <= ?1");
+      forget.bind(1, to_ms(session.created_at));
+      if (auto st = forget.run(); !st.ok()) return st;
+    }
+    Query q(c, "INSERT INTO sessions (" TXV_SESSION_COLUMNS ", idle_until) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    q.bind(1, session.id_hash)
+        .bind(2, session.key_hash)
+        .bind(3, session.csrf_token)
+        .bind(4, to_ms(session.created_at))
+        .bind(5, to_ms(session.expires_at))
+        .bind(6, to_ms(session.last_seen_at))
+        .bind(7, to_ms(session.last_seen_at + idle_timeout));
+    return q.run();
+  });
+}
+
+Task<Result<std::optional<Session>>> SqliteDatabase::find_session(const std::string& id_hash) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<Session>> {
+    Query q(c, "SELECT " TXV_SESSION_COLUMNS " FROM sessions WHERE id_hash = ?");
+    q.bind(1, id_hash);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<Session>{};
+    Session s;
+    s.id_hash = q.get_text(0);
+    s.key_hash = q.get_text(1);
+    s.csrf_token = q.get_text(2);
+    s.created_at = from_ms(q.get_int(3));
+    s.expires_at = from_ms(q.get_int(4));
+    s.last_seen_at = from_ms(q.get_int(5));
+    return std::optional<Session>{std::move(s)};
+  });
+}
+
+Task<Status> SqliteDatabase::touch_session(const std::string& id_hash, TimePoint at,
+                                           std::chrono::milliseconds idle_timeout) {
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
+    Query q(c,
+            "UPDATE sessions SET last_seen_at = max(last_seen_at, ?1), idle_until = max(idle_until, ?2) "
+            "WHERE id_hash = ?3");
+    q.bind(1, to_ms(at)).bind(2, to_ms(at + idle_timeout)).bind(3, id_hash);
+    if (auto st = q.run(); !st.ok()) return st;
+    if (c.changes() == 0) return make_error("not_found", "no such session");
+    return Ok{};
+  });
+}
+
+Task<Status> SqliteDatabase::delete_session(const std::string& id_hash) {
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
+    Query q(c, "DELETE FROM sessions WHERE id_hash = ?");
+    q.bind(1, id_hash);
+    return q.run();
+  });
+}
+
 // ==================================================================== transactions
 
 Task<Result<InsertOutcome>> SqliteDatabase::insert_decision(const domain::DecisionRecord& r) {
@@ -1104,11 +1172,24 @@ Task<Result<TransactionPage>> SqliteDatabase::list_decisions(const TransactionQu
     sql += " AND decided_at < ?";
     params.emplace_back(to_ms(*query.until));
   }
-  if (query.before_seq) {
+  if (query.min_amount) {
+    sql += " AND amount >= ?";
+    params.emplace_back(*query.min_amount);
+  }
+  if (query.max_amount) {
+    sql += " AND amount <= ?";
+    params.emplace_back(*query.max_amount);
+  }
+  const bool oldest_first = query.order == TransactionQuery::Order::kOldestFirst;
+  if (!oldest_first && query.before_seq) {
     sql += " AND seq < ?";
     params.emplace_back(*query.before_seq);
   }
-  sql += " ORDER BY seq DESC LIMIT ?";
+  if (oldest_first && query.after_seq) {
+    sql += " AND seq > ?";
+    params.emplace_back(*query.after_seq);
+  }
+  sql += oldest_first ? " ORDER BY seq ASC LIMIT ?" : " ORDER BY seq DESC LIMIT ?";
   params.emplace_back(static_cast<std::int64_t>(limit) + 1);
 
   co_return co_await impl_->read([&](Connection& c) -> Result<TransactionPage> {
@@ -1121,7 +1202,7 @@ Task<Result<TransactionPage>> SqliteDatabase::list_decisions(const TransactionQu
       if (!row.ok()) return row.error();
       if (!*row) break;
       if (static_cast<int>(page.items.size()) == limit) {
-        page.next_before_seq = page.items.back().seq;
+        (oldest_first ? page.next_after_seq : page.next_before_seq) = page.items.back().seq;
         break;
       }
       auto rec = decode_decision(q);
@@ -1480,6 +1561,57 @@ Task<Result<std::optional<std::vector<std::string>>>> SqliteDatabase::list_entri
   });
 }
 
+namespace {
+
+// Up to `want` entries of one generation in [from, to), > after, ascending.
+Status read_generation_range(Connection& c, std::int64_t gen, const ListEntriesQuery& query,
+                             const std::optional<std::string>& to, int want, std::vector<std::string>& out) {
+  std::string sql = "SELECT value FROM list_values WHERE generation = ?1 AND value >= ?2";
+  if (query.after) sql += " AND value > ?3";
+  if (to) sql += " AND value < ?4";
+  sql += " ORDER BY value LIMIT ?5";
+  Query q(c, sql);
+  q.bind(1, gen).bind(2, query.prefix).bind(5, static_cast<std::int64_t>(want));
+  if (query.after) q.bind(3, *query.after);
+  if (to) q.bind(4, *to);
+  for (;;) {
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return Ok{};
+    out.push_back(q.get_text(0));
+  }
+}
+
+}  // namespace
+
+Task<Result<std::optional<ListEntriesPage>>> SqliteDatabase::list_entries_page(const ListEntriesQuery& query) {
+  if (!is_valid_utf8(query.prefix) || (query.after && !is_valid_utf8(*query.after))) {
+    co_return make_error("internal", "a list page's prefix and cursor must be UTF-8");
+  }
+  const int limit = clamp_limit(query.limit);
+  const std::optional<std::string> to = prefix_upper_bound(query.prefix);
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<ListEntriesPage>> {
+    ReadTransaction txn(c);  // the list's row, its generations and their values: one snapshot
+    if (!txn.status().ok()) return txn.status().error();
+    ListSnapshot now;
+    if (auto st = read_list_snapshot_in(c, query.name, false, now); !st.ok()) return st.error();
+    if (!now.exists) return std::optional<ListEntriesPage>{};
+    std::vector<std::string> merged;
+    for (std::int64_t gen : now.live) {
+      const auto middle = static_cast<std::ptrdiff_t>(merged.size());
+      if (auto st = read_generation_range(c, gen, query, to, limit + 1, merged); !st.ok()) return st.error();
+      // Each generation's rows are sorted; generations of one list are disjoint.
+      std::inplace_merge(merged.begin(), merged.begin() + middle, merged.end());
+    }
+    ListEntriesPage page;
+    page.total = now.summary.entry_count;
+    page.more = static_cast<int>(merged.size()) > limit;
+    if (page.more) merged.resize(static_cast<std::size_t>(limit));
+    page.items = std::move(merged);
+    return std::optional<ListEntriesPage>{std::move(page)};
+  });
+}
+
 Task<Result<std::optional<ListSummary>>> SqliteDatabase::find_list(const std::string& name) {
   co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<ListSummary>> {
     Query q(c, "SELECT name, entry_count, updated_at FROM lists WHERE name = ?");
@@ -1616,6 +1748,57 @@ Task<Result<std::vector<DecisionCount>>> SqliteDatabase::count_decisions(std::sp
 }
 
 // ==================================================================== health
+
+namespace {
+
+// Decisions per (bucket, decision) of the window, on the decided_at index.
+Status count_stats_buckets(Connection& c, const DecisionStatsQuery& query, DecisionStats& stats) {
+  Query q(c,
+          "SELECT (decided_at - ?1) / ?2, decision, count(*) FROM transactions "
+          "WHERE decided_at >= ?1 AND decided_at < ?3 GROUP BY 1, 2");
+  q.bind(1, to_ms(query.since)).bind(2, static_cast<std::int64_t>(query.bucket.count())).bind(3, to_ms(query.until));
+  for (;;) {
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return Ok{};
+    if (auto st = add_bucket_count(stats, q.get_int(0), q.get_text(1), q.get_int(2)); !st.ok()) return st;
+  }
+}
+
+// Enforced rule reasons and shadow matches of the window's decisions, per rule.
+Status count_stats_rules(Connection& c, const DecisionStatsQuery& query, DecisionStats& stats) {
+  Query q(c,
+          "SELECT json_extract(r.value, '$.rule_id'), 'enforce', count(*) FROM transactions t, json_each(t.reasons) r "
+          "WHERE t.decided_at >= ?1 AND t.decided_at < ?2 AND t.reasons <> '[]' "
+          "AND json_extract(r.value, '$.source') = 'rule' GROUP BY 1 "
+          "UNION ALL "
+          "SELECT json_extract(s.value, '$.rule_id'), 'shadow', count(*) FROM transactions t, "
+          "json_each(t.shadow_matches) s "
+          "WHERE t.decided_at >= ?1 AND t.decided_at < ?2 AND t.shadow_matches <> '[]' GROUP BY 1");
+  q.bind(1, to_ms(query.since)).bind(2, to_ms(query.until));
+  for (;;) {
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return Ok{};
+    if (q.is_null(0)) return corrupt("transactions.reasons");
+    stats.rules.push_back(DecisionStats::RuleMatches{q.get_text(0), q.get_text(1), q.get_int(2)});
+  }
+}
+
+}  // namespace
+
+Task<Result<DecisionStats>> SqliteDatabase::decision_stats(const DecisionStatsQuery& query) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<DecisionStats> {
+    DecisionStats stats = empty_decision_stats(query);
+    if (stats.buckets.empty()) return stats;
+    ReadTransaction txn(c);
+    if (!txn.status().ok()) return txn.status().error();
+    if (auto st = count_stats_buckets(c, query, stats); !st.ok()) return st.error();
+    if (auto st = count_stats_rules(c, query, stats); !st.ok()) return st.error();
+    sort_rule_matches(stats);
+    return stats;
+  });
+}
 
 Task<Status> SqliteDatabase::ping() {
   co_return co_await impl_->read([&](Connection& c) -> Status {

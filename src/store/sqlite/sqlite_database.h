@@ -134,6 +134,10 @@ class SqliteDatabase final : public Database {
   Task<Result<ApiKey>> revoke_api_key(const std::string& id, TimePoint at) override;
   // last_used_at only moves forward. not_found for an unknown id.
   Task<Status> touch_api_key(const std::string& id, TimePoint at) override;
+  Task<Status> create_session(const Session& session, std::chrono::milliseconds idle_timeout) override;
+  Task<Result<std::optional<Session>>> find_session(const std::string& id_hash) override;
+  Task<Status> touch_session(const std::string& id_hash, TimePoint at, std::chrono::milliseconds idle_timeout) override;
+  Task<Status> delete_session(const std::string& id_hash) override;
 
   // TransactionStore.
   Task<Result<InsertOutcome>> insert_decision(const domain::DecisionRecord& record) override;
@@ -151,6 +155,10 @@ class SqliteDatabase final : public Database {
   Status scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) override;
   Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
                                                       const std::string& transaction_id) override;
+  // One read transaction on the decided_at index: a GROUP BY of the window's
+  // decisions by bucket and decision, and of their rule matches (json_each
+  // over the stored reasons and shadow_matches of the decisions that have any).
+  Task<Result<DecisionStats>> decision_stats(const DecisionStatsQuery& query) override;
   // Not indexed by key (embedded mode counts in process; this serves the contract and tools): a scan per query.
   Task<Result<std::vector<DecisionCount>>> count_decisions(std::span<const DecisionCountQuery> queries) override;
 
@@ -182,6 +190,10 @@ class SqliteDatabase final : public Database {
   Task<Result<ListSummary>> remove_list_entry(const std::string& name, const std::string& value,
                                               const std::string& actor) override;
   Task<Result<std::optional<std::vector<std::string>>>> list_entries(const std::string& name) override;
+  // One read transaction: the list's row, then per live generation a range
+  // scan of the (generation, value) primary key of at most limit + 1 rows,
+  // merged.
+  Task<Result<std::optional<ListEntriesPage>>> list_entries_page(const ListEntriesQuery& query) override;
   Task<Result<std::optional<ListSummary>>> find_list(const std::string& name) override;
   Task<Result<std::vector<ListSummary>>> list_lists() override;  // by name
   Task<Result<std::int64_t>> lists_version() override;
