@@ -311,6 +311,7 @@ int run_serve(const txv::cli::Command& cmd) {
   engine_options.history = history != nullptr ? db.get() : nullptr;
   engine_options.admin = admin_pool.get_executor();
   engine_options.traces = config.decision_traces;
+  engine_options.trace_layouts = db.get();
   txv::decide::RuleEngine engine(std::move(engine_options), *counters, history);
   txv::api::WriteHealth write_health;
   txv::decide::DecisionPipelineOptions pipeline_options;
@@ -362,14 +363,22 @@ int run_serve(const txv::cli::Command& cmd) {
   txv::decide::RuleCatalog catalog(std::move(catalog_options), *db, *db, engine);
   txv::api::RulesApi rules_api(*db, *db, *db, engine, catalog, admin_pool.get_executor());
   // Backtests (contract section 11): replayed from the stored decisions on a worker thread of their own, at the
-  // lowest CPU priority; destroyed (running ones cancelled, the worker joined) before the database.
+  // lowest CPU priority; the jobs are rows of the database (any replica answers for any job). Stopped (this
+  // replica's jobs stored failed) before the database closes.
+  txv::decide::BacktestJobsOptions backtest_options;
+  // Embedded (SQLite): this process is the only one, so a job still running at start-up was the previous
+  // process's. With PostgreSQL other replicas may be running theirs: only stale ones are failed.
+  backtest_options.sole_runner = config.database_kind != txv::config::DatabaseKind::kPostgres;
   txv::decide::BacktestJobs backtests(
-      {},
+      std::move(backtest_options), *db,
       [&db](txv::domain::TimePoint since, txv::domain::TimePoint until, const txv::decide::ReplaySink& sink) {
         return db->scan_decisions(since, until, 4096, sink);
       },
       [&engine](const std::string& name) { return engine.list(name); });
   txv::api::BacktestsApi backtests_api(*db, backtests);
+  if (auto s = backtests.recover(); !s.ok()) {
+    txv::logging::warn("backtests", {{"recover", s.error().message}});  // readers still fail them once stale
+  }
   txv::api::StatsApi stats_api(*db, metrics.validate_latency());
   if (auto s = txv::block_on(catalog.load_all()); !s.ok())
     return fail_config("TXV_DATABASE_URL: cannot load rules: " + s.error().message);
@@ -445,7 +454,8 @@ int run_serve(const txv::cli::Command& cmd) {
   if (shared_counters) shared_counters->stop();
   background_work.reset();
   background_thread.join();
-  db->close();  // commits what is pending
+  backtests.stop();  // this replica's queued and running backtests stored failed
+  db->close();       // commits what is pending
   server.stop();
   redis.reset();  // ends the subscription (its handler points at the catalog) and the client's thread
   admin_pool.join();

@@ -19,64 +19,6 @@ using store::Role;
 
 namespace {
 
-json::value optional_ratio(const std::optional<double>& r) {
-  if (!r) return nullptr;
-  return *r;
-}
-
-json::value matches(std::int64_t n) {
-  if (n < 0) return nullptr;  // the rule is not in that set
-  return n;
-}
-
-json::object outcome_table(const decide::OutcomeTable& table) {
-  json::object out;
-  for (auto d : {domain::Decision::kApprove, domain::Decision::kDecline, domain::Decision::kReview}) {
-    const decide::OutcomeTotals& t = table[static_cast<std::size_t>(d)];
-    json::object amount;
-    for (const auto& [currency, sum] : t.amount) amount[currency] = sum;
-    out[domain::to_string(d)] = json::object{{"count", t.count}, {"amount", std::move(amount)}};
-  }
-  return out;
-}
-
-json::object label_totals(const decide::LabelTotals& l) {
-  return {{"total", l.total}, {"stopped_live", l.stopped_live}, {"stopped_proposed", l.stopped_proposed}};
-}
-
-json::object result_json(const decide::BacktestResult& r) {
-  json::object changes;
-  for (const auto& [change, n] : r.changes) changes[change] = n;
-  json::array rules;
-  for (const auto& h : r.rules) {
-    json::object o;
-    if (!h.rule_id.empty()) o["rule_id"] = h.rule_id;
-    o["name"] = h.name;
-    o["matches_live"] = matches(h.matches_live);
-    o["matches_proposed"] = matches(h.matches_proposed);
-    rules.emplace_back(std::move(o));
-  }
-  json::object samples;
-  for (const auto& [change, ids] : r.samples) {
-    json::array a;
-    for (const auto& id : ids)
-      a.emplace_back(json::object{{"merchant_id", id.merchant_id}, {"transaction_id", id.transaction_id}});
-    samples[change] = std::move(a);
-  }
-  return {{"outcomes", json::object{{"actual", outcome_table(r.actual)},
-                                    {"live", outcome_table(r.live)},
-                                    {"proposed", outcome_table(r.proposed)}}},
-          {"changes", std::move(changes)},
-          {"rules", std::move(rules)},
-          {"labels", json::object{{"fraud", label_totals(r.fraud)},
-                                  {"not_fraud", label_totals(r.not_fraud)},
-                                  {"precision_live", optional_ratio(r.precision_live)},
-                                  {"precision_proposed", optional_ratio(r.precision_proposed)},
-                                  {"recall_live", optional_ratio(r.recall_live)},
-                                  {"recall_proposed", optional_ratio(r.recall_proposed)}}},
-          {"samples", std::move(samples)}};
-}
-
 json::object job_json(const decide::BacktestJob& j, bool with_result) {
   json::object o{{"id", j.id},
                  {"status", decide::to_string(j.status)},
@@ -89,7 +31,11 @@ json::object job_json(const decide::BacktestJob& j, bool with_result) {
                  {"created_at", domain::format_rfc3339(j.created_at)},
                  {"finished_at", j.finished_at ? json::value(domain::format_rfc3339(*j.finished_at)) : nullptr}};
   if (j.status == decide::BacktestStatus::kFailed) o["error"] = j.error;
-  if (with_result && j.result) o["result"] = result_json(*j.result);
+  if (with_result && j.result_json) {
+    boost::system::error_code ec;
+    json::value result = json::parse(*j.result_json, ec);
+    if (!ec) o["result"] = std::move(result);  // stored by this program: always parses
+  }
   return o;
 }
 
@@ -213,35 +159,39 @@ Task<http::Response> BacktestsApi::start(http::Request& request) {
   }
   for (auto& r : given) req.proposed.push_back(std::move(r));
 
-  auto job = jobs_.start(std::move(req), principal.name);
+  auto job = co_await jobs_.start(std::move(req), principal.name);
   if (!job.ok()) co_return error_response(job.error());
   co_return json_response(202, job_json(*job, false));
 }
 
 Task<http::Response> BacktestsApi::get(http::Request& request) {
-  auto job = jobs_.get(request.path_params["id"]);
-  if (!job || !visible_to(principal_of(request), *job)) {
+  auto job = co_await jobs_.get(request.path_params["id"]);
+  if (!job.ok()) co_return error_response(job.error());
+  if (!*job || !visible_to(principal_of(request), **job)) {
     co_return error_response(make_error("not_found", "no such backtest"));
   }
-  co_return json_response(200, job_json(*job, true));
+  co_return json_response(200, job_json(**job, true));
 }
 
 Task<http::Response> BacktestsApi::list(http::Request& request) {
   const Principal& principal = principal_of(request);
+  auto jobs = co_await jobs_.list(kListLimit);
+  if (!jobs.ok()) co_return error_response(jobs.error());
   json::array items;
-  for (const auto& j : jobs_.list()) {
+  for (const auto& j : *jobs) {
     if (visible_to(principal, j)) items.emplace_back(job_json(j, false));
   }
   co_return json_response(200, json::object{{"items", std::move(items)}});
 }
 
 Task<http::Response> BacktestsApi::cancel(http::Request& request) {
-  const std::string& id = request.path_params["id"];
-  auto job = jobs_.get(id);
-  if (!job || !visible_to(principal_of(request), *job)) {
+  const std::string id = request.path_params["id"];
+  auto job = co_await jobs_.get(id);
+  if (!job.ok()) co_return error_response(job.error());
+  if (!*job || !visible_to(principal_of(request), **job)) {
     co_return error_response(make_error("not_found", "no such backtest"));
   }
-  auto cancelled = jobs_.cancel(id);
+  auto cancelled = co_await jobs_.cancel(id);
   if (!cancelled.ok()) co_return error_response(cancelled.error());
   co_return json_response(200, job_json(*cancelled, false));
 }

@@ -7,6 +7,9 @@
 // the live rules they name by id, new ones (no id) are added, and the other
 // live rules stay unless "replace_all" is true. Keys scoped to a merchant
 // backtest that merchant only, and see only its jobs.
+//
+// Jobs are read from the database (BacktestJobs::get/list), so any replica
+// answers for any job, and DELETE cancels a job whichever replica runs it.
 #pragma once
 
 #include "decide/backtest_jobs.h"
@@ -29,6 +32,8 @@ class BacktestsApi {
   static constexpr std::size_t kMaxBody = 8 * 1024 * 1024;  // kMaxRules rules with long expressions
   // The longest [since, until) a backtest may cover.
   static constexpr std::chrono::hours kMaxRange{24 * 366};
+  // GET /v1/backtests: the newest this many jobs (of every replica), newest first.
+  static constexpr int kListLimit = 100;
 
  private:
   store::RuleStore& rules_;

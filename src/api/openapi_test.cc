@@ -40,7 +40,7 @@ std::set<std::string> registered_routes() {
   catalog_options.admin = admin.get_executor();
   decide::RuleCatalog catalog(std::move(catalog_options), **db, **db, engine);
   RulesApi rules(**db, **db, **db, engine, catalog, admin.get_executor());
-  decide::BacktestJobs jobs({}, nullptr, nullptr);
+  decide::BacktestJobs jobs({}, **db, nullptr, nullptr);
   BacktestsApi backtests(**db, jobs);
   StatsApi stats(**db, metrics.validate_latency());
   Authenticator keys({}, **db);

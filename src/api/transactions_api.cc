@@ -84,9 +84,14 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
 }
 
 TransactionsApi::TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store,
-                                 store::LabelStore& labels, const decide::Fingerprinter& fingerprinter,
-                                 metrics::Metrics& metrics)
-    : pipeline_(pipeline), store_(store), labels_(labels, store), fingerprinter_(fingerprinter), metrics_(metrics) {}
+                                 store::LabelStore& labels, store::TraceLayoutStore& trace_layouts,
+                                 const decide::Fingerprinter& fingerprinter, metrics::Metrics& metrics)
+    : pipeline_(pipeline),
+      trace_layouts_(trace_layouts),
+      store_(store),
+      labels_(labels, store),
+      fingerprinter_(fingerprinter),
+      metrics_(metrics) {}
 
 void TransactionsApi::register_routes(http::Router& router) {
   const auto deciders = allow({Role::kAdmin, Role::kValidator});
@@ -201,7 +206,14 @@ Task<http::Response> TransactionsApi::get_one(http::Request& request) {
     auto trace = co_await store_.find_trace(merchant_id, request.path_params["transaction_id"]);
     if (!trace.ok()) co_return error_response(trace.error());
     // A decision stored without one (traces off, or before they existed) has an empty trace.
-    auto expanded = decide::expand_decision_trace(trace->has_value() ? std::string_view(**trace) : std::string_view());
+    const std::string_view stored = trace->has_value() ? std::string_view(**trace) : std::string_view();
+    std::string layout;
+    if (auto layout_id = decide::stored_trace_layout(stored)) {
+      auto found_layout = co_await trace_layouts_.find_trace_layout(*layout_id);
+      if (!found_layout.ok()) co_return error_response(found_layout.error());
+      if (found_layout->has_value()) layout = std::move(**found_layout);
+    }
+    auto expanded = decide::expand_decision_trace(stored, layout);
     if (!expanded.ok()) co_return error_response(expanded.error());
     out["trace"] = std::move(*expanded);
   }

@@ -19,11 +19,12 @@ namespace txv::api {
 class TransactionsApi {
  public:
   TransactionsApi(decide::DecisionPipeline& pipeline, store::TransactionStore& store, store::LabelStore& labels,
-                  const decide::Fingerprinter& fingerprinter, metrics::Metrics& metrics);
-  // Both stores from one back-end.
+                  store::TraceLayoutStore& trace_layouts, const decide::Fingerprinter& fingerprinter,
+                  metrics::Metrics& metrics);
+  // Every store from one back-end.
   TransactionsApi(decide::DecisionPipeline& pipeline, store::Database& db, const decide::Fingerprinter& fingerprinter,
                   metrics::Metrics& metrics)
-      : TransactionsApi(pipeline, db, db, fingerprinter, metrics) {}
+      : TransactionsApi(pipeline, db, db, db, fingerprinter, metrics) {}
 
   void register_routes(http::Router& router);
 
@@ -43,6 +44,7 @@ class TransactionsApi {
                                                std::string_view field_prefix);
 
   decide::DecisionPipeline& pipeline_;
+  store::TraceLayoutStore& trace_layouts_;
   store::TransactionStore& store_;
   LabelsApi labels_;
   const decide::Fingerprinter& fingerprinter_;

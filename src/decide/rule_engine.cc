@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/json_text.h"
+#include "decide/decision_trace.h"
 #include "decide/transaction_activation.h"
 #include "domain/time.h"
 #include "rules/expression.h"
@@ -106,6 +107,24 @@ RuleEngine::Compiled RuleEngine::compile(const std::vector<store::RuleRecord>& r
   }
   rules->set = builder.build();
   rules->rules_version = rules_version;
+  rules->trace_layout = "{\"r\":[";
+  for (std::size_t i = 0; i < rules->set->size(); ++i) {
+    const auto& m = rules->meta[rules->set->tag(i)];
+    if (i > 0) rules->trace_layout.push_back(',');
+    rules->trace_layout.append(m.trace_head, 0, m.trace_head.size() - 1);  // `[ID,VERSION,"MODE",`
+    rules->trace_layout.push_back('[');
+    for (std::size_t v = 0; v < m.trace_value_ids.size(); ++v) {
+      if (v > 0) rules->trace_layout.push_back(',');
+      rules->trace_layout += std::to_string(m.trace_value_ids[v]);
+    }
+    rules->trace_layout += "]]";
+  }
+  rules->trace_layout += "],\"x\":[";
+  for (std::size_t x = 0; x < rules->trace_exprs.size(); ++x) {
+    if (x > 0) rules->trace_layout.push_back(',');
+    rules->trace_layout += rules->trace_exprs[x];
+  }
+  rules->trace_layout += "]}";
   rules->retention = kMinRetention;
   for (const auto& v : rules->set->velocities()) {
     rules->velocity_queries.push_back(
@@ -131,6 +150,15 @@ Task<std::vector<std::string>> RuleEngine::replace_rules(std::vector<store::Rule
   Compiled compiled =
       co_await on_admin(options_.admin, [&records, rules_version] { return compile(records, rules_version); });
   std::vector<std::string> problems = std::move(compiled.problems);
+  if (options_.traces && options_.trace_layouts != nullptr && compiled.rules->set->size() > 0) {
+    const std::string id = trace_layout_id(compiled.rules->trace_layout);
+    Status saved = co_await options_.trace_layouts->save_trace_layout(id, compiled.rules->trace_layout);
+    if (saved.ok()) {
+      compiled.rules->trace_layout_id = id;
+    } else {
+      problems.push_back("trace layout not stored (decisions keep self-contained traces): " + saved.error().message);
+    }
+  }
   const std::chrono::milliseconds wanted = compiled.rules->retention;
   const std::chrono::milliseconds held = velocity_retention();
 
@@ -281,14 +309,69 @@ void RuleEngine::match(const CompiledRules& rules, const rules::Activation& acti
     }
     return;
   }
-  // The stored form of decide/decision_trace.h: rules, then the decision's distinct values once each.
   thread_local std::vector<rules::TraceValue> values;
   thread_local std::vector<std::int32_t> value_index;  // by CompiledRules::trace_exprs id: index in "x", or -1
   thread_local std::string x;
   value_index.assign(rules.trace_exprs.size(), -1);
   x.clear();
-  std::int32_t distinct = 0;
   std::string& t = *trace;
+  if (!rules.trace_layout_id.empty()) {
+    // With a stored layout (decide/decision_trace.h, "f":2): the results, the rules that read only part of their
+    // expressions, and the decision's distinct values once each, by their index in the layout.
+    thread_local std::string partial;
+    partial.clear();
+    t.reserve(rules.set->size() + 64);
+    t += "{\"f\":2,\"l\":\"";
+    t += rules.trace_layout_id;
+    t += "\",\"r\":\"";
+    for (std::size_t i = 0; i < rules.set->size(); ++i) {
+      const auto& m = rules.meta[rules.set->tag(i)];
+      values.resize(m.trace_value_ids.size());
+      const rules::Outcome outcome = rules.set->evaluate_traced(i, activation, values);
+      if (outcome == rules::Outcome::kTrue) out.push_back(RuleMatch{m.id, m.code, m.action, m.priority, m.shadow});
+      t.push_back(outcome == rules::Outcome::kTrue ? 'm' : outcome == rules::Outcome::kFalse ? 'n' : 'a');
+      bool read_all = true;
+      for (std::size_t v = 0; v < values.size(); ++v) {
+        const rules::TraceValue& value = values[v];
+        if (value.kind == rules::TraceValue::Kind::kUnread) {
+          read_all = false;
+          continue;
+        }
+        const std::uint32_t id = m.trace_value_ids[v];
+        if (value_index[id] >= 0) continue;
+        value_index[id] = 1;
+        if (!x.empty()) x.push_back(',');
+        x.push_back('[');
+        x += std::to_string(id);
+        x.push_back(',');
+        append_trace_value(x, value);
+        x.push_back(']');
+      }
+      if (read_all) continue;
+      if (!partial.empty()) partial.push_back(',');
+      partial += "[" + std::to_string(i) + ",[";
+      bool first = true;
+      for (std::size_t v = 0; v < values.size(); ++v) {
+        if (values[v].kind == rules::TraceValue::Kind::kUnread) continue;
+        if (!first) partial.push_back(',');
+        first = false;
+        partial += std::to_string(v);
+      }
+      partial += "]]";
+    }
+    t += "\"";
+    if (!partial.empty()) {
+      t += ",\"u\":[";
+      t += partial;
+      t += "]";
+    }
+    t += ",\"v\":[";
+    t += x;
+    t += "]}";
+    return;
+  }
+  // Self-contained ("f":1): rules, then the decision's distinct values once each.
+  std::int32_t distinct = 0;
   t.reserve(48 * rules.set->size() + 16);
   t += "{\"f\":1,\"r\":[";
   for (std::size_t i = 0; i < rules.set->size(); ++i) {
@@ -310,21 +393,7 @@ void RuleEngine::match(const CompiledRules& rules, const rules::Activation& acti
         x.push_back('[');
         x += rules.trace_exprs[id];
         x.push_back(',');
-        switch (value.kind) {
-          case rules::TraceValue::Kind::kAbsent:
-          case rules::TraceValue::Kind::kUnread:
-            x += "null";
-            break;
-          case rules::TraceValue::Kind::kInt:
-            x += std::to_string(value.i);
-            break;
-          case rules::TraceValue::Kind::kBool:
-            x += value.i != 0 ? "true" : "false";
-            break;
-          case rules::TraceValue::Kind::kString:
-            append_json_string(x, value.s);
-            break;
-        }
+        append_trace_value(x, value);
         x.push_back(']');
       }
       if (!first) t.push_back(',');
@@ -336,6 +405,24 @@ void RuleEngine::match(const CompiledRules& rules, const rules::Activation& acti
   t += "],\"x\":[";
   t += x;
   t += "]}";
+}
+
+void RuleEngine::append_trace_value(std::string& out, const rules::TraceValue& value) {
+  switch (value.kind) {
+    case rules::TraceValue::Kind::kAbsent:
+    case rules::TraceValue::Kind::kUnread:
+      out += "null";
+      break;
+    case rules::TraceValue::Kind::kInt:
+      out += std::to_string(value.i);
+      break;
+    case rules::TraceValue::Kind::kBool:
+      out += value.i != 0 ? "true" : "false";
+      break;
+    case rules::TraceValue::Kind::kString:
+      append_json_string(out, value.s);
+      break;
+  }
 }
 
 }  // namespace txv::decide

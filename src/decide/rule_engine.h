@@ -67,6 +67,9 @@ struct RuleEngineOptions {
   // Record a decision trace (RulesVerdict::trace) with every evaluation: what each rule saw, taken from the
   // evaluation itself (rules::RuleSet::evaluate_traced).
   bool traces = true;
+  // Where each compiled rule set's trace layout is stored (decide/decision_trace.h), so that a decision stores
+  // only what it read. Null, or when storing fails: self-contained traces.
+  store::TraceLayoutStore* trace_layouts = nullptr;
 };
 
 class RuleEngine final : public RulesStage {
@@ -127,13 +130,15 @@ class RuleEngine final : public RulesStage {
     std::int64_t rules_version = 0;
     std::chrono::milliseconds retention{0};  // max(1 h, longest window)
     std::vector<std::string> trace_exprs;    // every rule's distinct traced expressions, as JSON strings
+    std::string trace_layout;                // decide/decision_trace.h, by set order
+    std::string trace_layout_id;             // set once the layout is stored: decisions refer to it
   };
   struct Snapshot {
     std::shared_ptr<const CompiledRules> rules;
     std::vector<std::shared_ptr<const ListEntries>> lists;  // by ListSlot
   };
   struct Compiled {
-    std::shared_ptr<const CompiledRules> rules;
+    std::shared_ptr<CompiledRules> rules;
     std::vector<std::string> problems;
   };
 
@@ -141,6 +146,7 @@ class RuleEngine final : public RulesStage {
   // Evaluates every rule into `out`; with `trace`, also writes the decision trace there.
   static void match(const CompiledRules& rules, const rules::Activation& activation, std::vector<RuleMatch>& out,
                     std::string* trace);
+  static void append_trace_value(std::string& out, const rules::TraceValue& value);
   // Builds and swaps in the snapshot from compiled_ and lists_; caller holds write_mu_.
   void publish_locked();
   // Blocking (admin executor): grows the counters' retention and merges the missing older history.

@@ -219,9 +219,76 @@ TEST_F(RuleEngineTest, TheTraceShowsTheVelocityCountThatMadeTheRuleMatch) {
       << fourth.trace;
 }
 
+// With a trace layout store, a decision stores only its results and the values it read; expanded with the stored
+// layout, the trace is exactly the self-contained one.
+TEST_F(RuleEngineTest, ATraceWithAStoredLayoutExpandsAsTheSelfContainedOne) {
+  test::TempDatabase db;
+  cache::LocalVelocityCounters counters;
+  RuleEngineOptions options;
+  options.trace_layouts = &db.db();
+  RuleEngine with_layout(options, counters, &counters);
+  auto v = rule("v", "velocity('card', '1h').count >= 2 && customer.device_id != 'd'", RuleAction::kDecline, 1);
+  v.version = 4;
+  const std::vector<store::RuleRecord> rules{
+      v, rule("s", "metadata.channel == 'web' || amount > 1", RuleAction::kReview, 2, store::RuleMode::kShadow),
+      rule("c", "velocity('card', '1h').count > 100", RuleAction::kReview, 3)};
+  ASSERT_TRUE(replace(with_layout, rules, 1).empty());
+  replace(rules, 1);  // engine_: no layout store, self-contained traces
+  for (int i = 0; i < 4; ++i) {
+    if (i == 3) req_.customer.device_id = "d\"1";
+    const RulesVerdict compact = run(with_layout);
+    const RulesVerdict full = run();
+    auto layout_id = stored_trace_layout(compact.trace);
+    ASSERT_TRUE(layout_id.has_value()) << compact.trace;
+    auto layout = test::run(runner_, db.db().find_trace_layout(*layout_id));
+    ASSERT_TRUE(layout.ok() && layout->has_value());
+    EXPECT_EQ(*layout_id, trace_layout_id(**layout));
+    auto a = expand_decision_trace(compact.trace, **layout);
+    ASSERT_TRUE(a.ok()) << compact.trace;
+    EXPECT_EQ(boost::json::serialize(*a), expanded(full)) << compact.trace;
+    EXPECT_LT(compact.trace.size(), full.trace.size()) << compact.trace;
+  }
+  EXPECT_FALSE(stored_trace_layout(run().trace).has_value());  // without a layout store: self-contained
+}
+
+TEST_F(RuleEngineTest, ALayoutThatCannotBeStoredLeavesTracesSelfContained) {
+  test::TempDatabase db;
+  db.db().close();  // every write now fails
+  cache::LocalVelocityCounters counters;
+  RuleEngineOptions options;
+  options.trace_layouts = &db.db();
+  RuleEngine engine(options, counters, &counters);
+  auto problems = replace(engine, {rule("a", "amount > 1", RuleAction::kDecline, 1)}, 1);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_NE(problems[0].find("trace layout"), std::string::npos);
+  const RulesVerdict v = run(engine);
+  EXPECT_EQ(v.matches.size(), 1U);
+  EXPECT_FALSE(stored_trace_layout(v.trace).has_value());
+  EXPECT_TRUE(expand_decision_trace(v.trace).ok()) << v.trace;
+}
+
+TEST(DecisionTrace, ATraceThatDoesNotFitItsLayoutIsAnError) {
+  const std::string layout = R"({"r":[["a",1,"e",[0,1]]],"x":["amount","currency"]})";
+  const std::string good = R"({"f":2,"l":"x","r":"n","u":[[0,[1]]],"v":[[1,"USD"]]})";
+  auto ok = expand_decision_trace(good, layout);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(boost::json::serialize(*ok), R"([{"rule_id":"a","rule_version":1,"mode":"enforce","result":"no_match",)"
+                                         R"("values":[{"expr":"currency","value":"USD"}]}])");
+  for (const char* bad : {R"({"f":2,"l":"x","r":"nn","v":[]})",                  // two results, one rule
+                          R"({"f":2,"l":"x","r":"n","v":[[0,1]]})",              // expression 1 read, no value
+                          R"({"f":2,"l":"x","r":"q","v":[[0,1],[1,"U"]]})",      // no such result
+                          R"({"f":2,"l":"x","r":"n","v":[[7,1]]})",              // no such expression
+                          R"({"f":2,"l":"x","r":"n","u":[[3,[0]]],"v":[]})"}) {  // no such rule
+    auto r = expand_decision_trace(bad, layout);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  }
+  EXPECT_FALSE(expand_decision_trace(good, "").ok());  // the layout is missing
+}
+
 TEST(DecisionTrace, AStoredTraceThatDoesNotDecodeIsAnError) {
   EXPECT_TRUE(expand_decision_trace("").ok());
-  for (const char* bad : {"[]", R"({"f":2,"r":[],"x":[]})", R"({"f":1,"r":[["a",1,"e","n",[0]]],"x":[]})",
+  for (const char* bad : {"[]", R"({"f":3,"r":[],"x":[]})", R"({"f":1,"r":[["a",1,"e","n",[0]]],"x":[]})",
                           R"({"f":1,"r":[["a",1,"q","n",[]]],"x":[]})", "{"}) {
     auto r = expand_decision_trace(bad);
     ASSERT_FALSE(r.ok()) << bad;

@@ -12,7 +12,13 @@ constexpr const char* kRoleNames[] = {"admin", "analyst", "validator"};
 constexpr const char* kModeNames[] = {"enforce", "shadow", "disabled"};
 constexpr const char* kLabelNames[] = {"fraud", "not_fraud"};
 constexpr const char* kLabelSourceNames[] = {"chargeback", "issuer_alert", "manual", "customer_report"};
+constexpr const char* kBacktestStatusNames[] = {"running", "done", "failed", "cancelled"};
 }  // namespace
+
+const char* to_string(BacktestStatus s) { return kBacktestStatusNames[static_cast<int>(s)]; }
+std::optional<BacktestStatus> parse_backtest_status(std::string_view s) {
+  return parse_enum_name<BacktestStatus>(s, kBacktestStatusNames);
+}
 
 const char* to_string(Role r) { return kRoleNames[static_cast<int>(r)]; }
 std::optional<Role> parse_role(std::string_view s) { return parse_enum_name<Role>(s, kRoleNames); }

@@ -130,6 +130,33 @@ struct ReplayedDecision {
   std::optional<bool> fraud;  // the current label: true = fraud, false = not_fraud; nullopt: unlabelled
 };
 
+// A backtest job (contract section 11) as stored: the job's state, not its
+// request (the rules are kept by the process that runs it, in memory). Times in
+// milliseconds. `heartbeat_at` is moved forward by the process running the job
+// (about once a second); a running job whose heartbeat is older than the stale
+// limit is one no process runs any more.
+enum class BacktestStatus { kRunning, kDone, kFailed, kCancelled };
+const char* to_string(BacktestStatus s);
+std::optional<BacktestStatus> parse_backtest_status(std::string_view s);
+
+struct BacktestRecord {
+  std::string id;  // "bt_" + 16 hex digits
+  BacktestStatus status = BacktestStatus::kRunning;
+  double progress = 0;  // 0..1
+  std::int64_t transactions = 0;
+  std::string by;  // the API key's name
+  TimePoint created_at{};
+  std::optional<TimePoint> finished_at;
+  TimePoint since{};
+  TimePoint until{};
+  std::optional<std::string> merchant_id;
+  std::string error;                       // kFailed: why ("" otherwise)
+  std::optional<std::string> result_json;  // kDone: the result as a JSON document
+  TimePoint heartbeat_at{};
+  bool cancel_requested = false;  // set by a cancel; the running process stops at its next progress write
+  bool operator==(const BacktestRecord&) const = default;
+};
+
 // What the velocity counters need from one stored decision (to rebuild them).
 struct VelocityEvent {
   TimePoint at{};

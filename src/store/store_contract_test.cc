@@ -253,6 +253,20 @@ TEST_P(StoreContractTest, ApiKeysCreateFindList) {
   EXPECT_ERROR(run(db_->create_api_key(same_hash)), "conflict");
 }
 
+TEST_P(StoreContractTest, TraceLayoutsAreStoredOnceAndFoundById) {
+  const std::string layout = R"({"r":[["a",1,"e",[0]]],"x":["amount"]})";
+  ASSERT_OK(run(db_->save_trace_layout("0123456789abcdef", layout)));
+  // Saving an id again (another replica compiled the same set) changes nothing and is no error.
+  ASSERT_OK(run(db_->save_trace_layout("0123456789abcdef", layout)));
+  auto found = run(db_->find_trace_layout("0123456789abcdef"));
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, layout);
+  auto missing = run(db_->find_trace_layout("fedcba9876543210"));
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
 TEST_P(StoreContractTest, ApiKeysRevokeIsIdempotentTouchRecordsUseListShowsAll) {
   ApiKey admin{"key_a", "ops admin", Role::kAdmin, std::nullopt, std::string(64, 'a'), kT0, {}, {}};
   ApiKey validator{"key_v", "shop", Role::kValidator, "m-42", std::string(64, 'b'), kT0 + minutes(1), {}, {}};
@@ -1941,6 +1955,137 @@ TEST_P(StoreContractTest, AuditPagesBySize) {
       EXPECT_EQ(page_sizes, (std::vector<std::size_t>{4, 4, 1}));
     }
   }
+}
+
+// ------------------------------------------------------------------ backtests
+
+BacktestRecord make_backtest(const std::string& id, TimePoint created, TimePoint heartbeat) {
+  BacktestRecord b;
+  b.id = id;
+  b.by = "ann";
+  b.created_at = created;
+  b.heartbeat_at = heartbeat;
+  b.since = kT0 - minutes(60);
+  b.until = kT0;
+  b.merchant_id = "m-1";
+  return b;
+}
+
+TEST_P(StoreContractTest, BacktestsAreStoredProgressedAndFinishedOnce) {
+  BacktestRecord b = make_backtest("bt_1", kT0, kT0);
+  ASSERT_OK(run(db_->create_backtest(b)));
+  EXPECT_ERROR(run(db_->create_backtest(b)), "conflict");
+  auto found = run(db_->find_backtest("bt_1"));
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, b);
+  auto stop = run(db_->update_backtest_progress("bt_1", 0.25, 40, kT0 + minutes(1)));
+  ASSERT_OK(stop);
+  EXPECT_FALSE(*stop);
+  // The heartbeat never moves back.
+  ASSERT_OK(run(db_->update_backtest_progress("bt_1", 0.5, 80, kT0)));
+  found = run(db_->find_backtest("bt_1"));
+  EXPECT_EQ((*found)->progress, 0.5);
+  EXPECT_EQ((*found)->transactions, 80);
+  EXPECT_EQ((*found)->heartbeat_at, kT0 + minutes(1));
+  EXPECT_ERROR(run(db_->update_backtest_progress("bt_nope", 0.5, 1, kT0)), "not_found");
+
+  BacktestRecord done = b;
+  done.status = BacktestStatus::kDone;
+  done.progress = 1;
+  done.transactions = 160;
+  done.finished_at = kT0 + minutes(2);
+  done.result_json = R"({"changes":{"approve->decline":1}})";
+  auto finished = run(db_->finish_backtest(done));
+  ASSERT_OK(finished);
+  EXPECT_TRUE(*finished);
+  found = run(db_->find_backtest("bt_1"));
+  done.heartbeat_at = *done.finished_at;
+  EXPECT_EQ(**found, done);
+  // The first end wins: a later finish, progress or cancel changes nothing.
+  BacktestRecord failed = b;
+  failed.status = BacktestStatus::kFailed;
+  failed.error = "late";
+  failed.finished_at = kT0 + minutes(3);
+  finished = run(db_->finish_backtest(failed));
+  ASSERT_OK(finished);
+  EXPECT_FALSE(*finished);
+  stop = run(db_->update_backtest_progress("bt_1", 0.1, 1, kT0 + minutes(4)));
+  ASSERT_OK(stop);
+  EXPECT_TRUE(*stop);  // not running any more
+  EXPECT_ERROR(run(db_->cancel_backtest("bt_1", kT0 + minutes(5))), "conflict");
+  EXPECT_EQ(**run(db_->find_backtest("bt_1")), done);
+  EXPECT_ERROR(run(db_->finish_backtest(make_backtest("bt_nope", kT0, kT0))), "not_found");
+  reopen();
+  EXPECT_EQ(**run(db_->find_backtest("bt_1")), done);  // durable
+}
+
+TEST_P(StoreContractTest, ACancelledBacktestAsksItsRunnerToStop) {
+  ASSERT_OK(run(db_->create_backtest(make_backtest("bt_c", kT0, kT0))));
+  auto cancelled = run(db_->cancel_backtest("bt_c", kT0 + minutes(1)));
+  ASSERT_OK(cancelled);
+  EXPECT_EQ(cancelled->status, BacktestStatus::kCancelled);
+  EXPECT_TRUE(cancelled->cancel_requested);
+  EXPECT_EQ(cancelled->finished_at, kT0 + minutes(1));
+  auto stop = run(db_->update_backtest_progress("bt_c", 0.5, 10, kT0 + minutes(2)));
+  ASSERT_OK(stop);
+  EXPECT_TRUE(*stop);
+  BacktestRecord late = make_backtest("bt_c", kT0, kT0);
+  late.status = BacktestStatus::kCancelled;
+  late.finished_at = kT0 + minutes(3);
+  auto finished = run(db_->finish_backtest(late));
+  ASSERT_OK(finished);
+  EXPECT_FALSE(*finished);
+  EXPECT_EQ((*run(db_->find_backtest("bt_c")))->finished_at, kT0 + minutes(1));
+  EXPECT_ERROR(run(db_->cancel_backtest("bt_c", kT0)), "conflict");
+  EXPECT_ERROR(run(db_->cancel_backtest("bt_nope", kT0)), "not_found");
+}
+
+TEST_P(StoreContractTest, StaleOrEveryRunningBacktestIsFailed) {
+  ASSERT_OK(run(db_->create_backtest(make_backtest("bt_old", kT0, kT0))));
+  ASSERT_OK(run(db_->create_backtest(make_backtest("bt_new", kT0, kT0 + minutes(10)))));
+  BacktestRecord done = make_backtest("bt_done", kT0, kT0);
+  ASSERT_OK(run(db_->create_backtest(done)));
+  done.status = BacktestStatus::kDone;
+  done.finished_at = kT0;
+  ASSERT_OK(run(db_->finish_backtest(done)));
+  auto n = run(db_->fail_stale_backtests(kT0 + minutes(5), kT0 + minutes(11), "gone"));
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 1);
+  auto old = **run(db_->find_backtest("bt_old"));
+  EXPECT_EQ(old.status, BacktestStatus::kFailed);
+  EXPECT_EQ(old.error, "gone");
+  EXPECT_EQ(old.finished_at, kT0 + minutes(11));
+  EXPECT_EQ((*run(db_->find_backtest("bt_new")))->status, BacktestStatus::kRunning);
+  EXPECT_EQ((*run(db_->find_backtest("bt_done")))->status, BacktestStatus::kDone);
+  n = run(db_->fail_running_backtests(kT0 + minutes(12), "restarted"));
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ((*run(db_->find_backtest("bt_new")))->error, "restarted");
+  EXPECT_EQ((*run(db_->find_backtest("bt_old")))->error, "gone");
+}
+
+TEST_P(StoreContractTest, BacktestsListNewestFirstWithoutTheirResult) {
+  for (int i = 0; i < 5; ++i) {
+    BacktestRecord b = make_backtest("bt_" + std::to_string(i), kT0 + minutes(i), kT0);
+    b.merchant_id = i % 2 == 0 ? std::optional<std::string>("m-1") : std::nullopt;
+    ASSERT_OK(run(db_->create_backtest(b)));
+    b.status = BacktestStatus::kDone;
+    b.result_json = "{}";
+    b.finished_at = kT0 + minutes(i);
+    ASSERT_OK(run(db_->finish_backtest(b)));
+  }
+  auto listed = run(db_->list_backtests(3));
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 3U);
+  EXPECT_EQ((*listed)[0].id, "bt_4");
+  EXPECT_EQ((*listed)[1].id, "bt_3");
+  EXPECT_EQ((*listed)[2].id, "bt_2");
+  EXPECT_FALSE((*listed)[0].result_json.has_value());
+  EXPECT_EQ((*listed)[0].merchant_id, "m-1");
+  EXPECT_FALSE((*listed)[1].merchant_id.has_value());
+  EXPECT_EQ((*listed)[0].status, BacktestStatus::kDone);
+  EXPECT_EQ(run(db_->list_backtests(100))->size(), 5U);
 }
 
 // ------------------------------------------------------------------ concurrency, durability, close

@@ -304,6 +304,16 @@ class DatabaseHealth {
   virtual PoolStats pool_stats() = 0;
 };
 
+// The layouts of decision traces (decide/decision_trace.h): what every trace
+// of one compiled rule set shares, stored once under a content-derived id.
+class TraceLayoutStore {
+ public:
+  virtual ~TraceLayoutStore() = default;
+  // Idempotent: an id already stored keeps its layout (equal ids, equal text).
+  virtual Task<Status> save_trace_layout(const std::string& id, const std::string& layout) = 0;
+  virtual Task<Result<std::optional<std::string>>> find_trace_layout(const std::string& id) = 0;
+};
+
 // Console sessions (contract section 13): in the database when embedded, in
 // Redis in replica mode (cache/redis/redis_session_store.h), so any replica
 // serves any session. A store may forget a session once it expired (absolute
@@ -323,6 +333,45 @@ class SessionStore {
   virtual Task<Status> delete_session(const std::string& id_hash) = 0;
 };
 
+// Backtest jobs (contract section 11, decide/backtest_jobs.h): one row per
+// job, so any replica answers for any job and a job outlives the process that
+// ran it. Only the process running a job writes its progress and outcome;
+// every write to a job is conditional on it still being running, so the first
+// end (done, failed, cancelled) wins and later ones change nothing.
+class BacktestStore {
+ public:
+  virtual ~BacktestStore() = default;
+  // Stores a new job (status running). Errors: conflict (the id exists).
+  virtual Task<Status> create_backtest(const BacktestRecord& job) = 0;
+  // Records a running job's progress and heartbeat_at = at. Answers true when
+  // the job should stop: a cancel was requested, or it is no longer running
+  // (cancelled, or failed by a reader that found it stale). Errors: not_found.
+  virtual Task<Result<bool>> update_backtest_progress(const std::string& id, double progress, std::int64_t transactions,
+                                                      TimePoint at) = 0;
+  // Ends a running job with job.status (done, failed or cancelled), progress,
+  // transactions, finished_at, error and result_json; heartbeat_at =
+  // finished_at. Answers false (and changes nothing) when the job was not
+  // running any more. Errors: not_found.
+  virtual Task<Result<bool>> finish_backtest(const BacktestRecord& job) = 0;
+  // Cancels a running job: status cancelled, finished_at = at and
+  // cancel_requested set (the process running it stops at its next progress
+  // write). Answers the stored job. Errors: not_found; conflict (not running;
+  // the message names its status).
+  virtual Task<Result<BacktestRecord>> cancel_backtest(const std::string& id, TimePoint at) = 0;
+  virtual Task<Result<std::optional<BacktestRecord>>> find_backtest(const std::string& id) = 0;
+  // The newest `limit` jobs (clamped to [1, 10000]), newest first (created_at,
+  // then id, descending), without their result_json (find_backtest reads it).
+  virtual Task<Result<std::vector<BacktestRecord>>> list_backtests(int limit) = 0;
+  // Fails (status failed, error, finished_at = at) every running job whose
+  // heartbeat_at < heartbeat_before: the ones no live process runs any more.
+  // Answers how many.
+  virtual Task<Result<std::int64_t>> fail_stale_backtests(TimePoint heartbeat_before, TimePoint at,
+                                                          const std::string& error) = 0;
+  // Fails every running job. Only for a process that knows it is the only one
+  // (embedded mode, at start-up). Answers how many.
+  virtual Task<Result<std::int64_t>> fail_running_backtests(TimePoint at, const std::string& error) = 0;
+};
+
 // A back-end implements every role; main.cc wires the roles separately.
 class Database : public ApiKeyStore,
                  public TransactionStore,
@@ -331,6 +380,8 @@ class Database : public ApiKeyStore,
                  public ListStore,
                  public AuditLog,
                  public SessionStore,
+                 public TraceLayoutStore,
+                 public BacktestStore,
                  public DatabaseHealth {
  public:
   // Blocking (start-up, CLI). Applies pending migrations. Idempotent.

@@ -160,3 +160,124 @@ def test_trace_shows_the_velocity_count_that_made_a_rule_match(server):
         {"expr": "velocity('card', '1h').count", "value": 0}]
     assert_error(server.request("GET", f"/v1/transactions/{m}/{txn}?include=everything", key="analyst"), 422,
                  "validation_failed", [("include", "invalid_value")])
+
+
+# ---- durable jobs: a restart, another replica
+
+SEED_T0 = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def seed_history(srv, merchant: str, n: int) -> None:
+    """n approved decisions of `merchant` on 2020-01-01 (1 ms apart; outside every velocity window), written straight
+    into the database: enough for a backtest that runs for seconds."""
+    t0 = int(SEED_T0.timestamp() * 1000)
+    columns = ("merchant_id, transaction_id, request_hash, type, amount, currency, decision, rules_version, "
+               "card_brand, card_bin, card_last4, card_fingerprint, has_customer, has_merchant, occurred_at, "
+               "decided_at")
+    if srv.replica is not None:
+        srv.replica.sql(f"INSERT INTO transactions ({columns}) SELECT '{merchant}', 'seed-' || i, 'h', 'purchase', "
+                        f"100 + i % 1000, 'USD', 'approve', 1, 'visa', '411111', '1111', 'fp' || (i % 5000), false, "
+                        f"false, {t0} + i, {t0} + i FROM generate_series(1, {n}) AS i")
+        return
+    with srv.db() as c:
+        c.execute(f"INSERT INTO transactions ({columns}) WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                  f"FROM s WHERE i < {n}) SELECT '{merchant}', 'seed-' || i, 'h', 'purchase', 100 + i % 1000, 'USD', "
+                  f"'approve', 1, 'visa', '411111', '1111', 'fp' || (i % 5000), 0, 0, {t0} + i, {t0} + i FROM s")
+
+
+def start_long_backtest(srv, merchant: str) -> str:
+    body = {"rules": [{"name": "mid", "expression": "amount > 500", "action": "review", "code": "mid"}],
+            "since": rfc3339(SEED_T0), "until": rfc3339(SEED_T0 + dt.timedelta(days=1)), "merchant_id": merchant}
+    r = srv.request("POST", "/v1/backtests", body, key="analyst")
+    assert r.status == 202, r
+    job_id = r.json["id"]
+
+    def replaying():
+        j = srv.request("GET", f"/v1/backtests/{job_id}", key="analyst")
+        assert j.status == 200 and j.json["status"] == "running", j
+        return j.json if j.json["transactions"] > 0 else None
+    poll(replaying, scaled(30, 120), what=f"backtest {job_id} replaying")
+    return job_id
+
+
+def assert_failed_by_a_stop(srv, job_id: str, deadline: float) -> dict:
+    def ended():
+        r = srv.request("GET", f"/v1/backtests/{job_id}", key="analyst")
+        assert r.status == 200, r  # never 404
+        return r.json if r.json["status"] != "running" else None
+    job = poll(ended, deadline, what=f"backtest {job_id} failed")
+    assert job["status"] == "failed" and job["error"], job
+    assert job["finished_at"] is not None and "result" not in job, job
+    listed = srv.request("GET", "/v1/backtests", key="admin")
+    assert [j["status"] for j in listed.json["items"] if j["id"] == job_id] == ["failed"], listed
+    return job
+
+
+LONG_HISTORY = scaled(600_000, 150_000)
+
+
+@pytest.mark.parametrize("how", ["stop", "kill9"])
+def test_a_backtest_running_when_the_server_restarts_is_failed_not_forgotten(make_server, how):
+    srv = make_server(start=False)
+    merchant = unique_merchant("long")
+    seed_history(srv, merchant, LONG_HISTORY)
+    srv.start()
+    job_id = start_long_backtest(srv, merchant)
+    if how == "stop":
+        srv.stop()  # graceful: this server stores its jobs failed before it exits
+    else:
+        if srv.replica is not None:
+            pytest.skip("replica mode: a dead replica's job fails once stale (test_a_dead_replicas_job_fails...)")
+        srv.kill9()  # embedded: the next start fails what was left running
+    srv.start()
+    job = assert_failed_by_a_stop(srv, job_id, scaled(10, 30))
+    assert job["error"] == "the server running this backtest stopped", job
+    # The restarted server runs new backtests as before.
+    r = srv.request("POST", "/v1/backtests", {"rules": [], "since": rfc3339(SEED_T0),
+                                              "until": rfc3339(SEED_T0 + dt.timedelta(milliseconds=100)),
+                                              "merchant_id": merchant}, key="analyst")
+    assert r.status == 202, r
+    done = finished(srv, r.json["id"])
+    assert done["status"] == "done" and done["transactions"] == 99, done
+
+
+def test_a_job_is_visible_and_cancellable_on_every_replica(make_cluster):
+    a, b = make_cluster(n=2)
+    merchant = unique_merchant("rep")
+    seed_history(a, merchant, LONG_HISTORY)
+    # A short one, started on replica 0: replica 1 answers the same status and result.
+    r = a.request("POST", "/v1/backtests", {"rules": [{"name": "mid", "expression": "amount > 500",
+                                                       "action": "review", "code": "mid"}],
+                                            "since": rfc3339(SEED_T0),
+                                            "until": rfc3339(SEED_T0 + dt.timedelta(seconds=2)),
+                                            "merchant_id": merchant}, key="analyst")
+    assert r.status == 202, r
+    short = finished(a, r.json["id"])
+    assert short["status"] == "done" and short["transactions"] == 1999, short
+    seen = b.request("GET", f"/v1/backtests/{short['id']}", key="analyst")
+    assert seen.status == 200 and seen.json == short, (seen, short)
+    assert any(j["id"] == short["id"] for j in b.request("GET", "/v1/backtests", key="admin").json["items"])
+    # A long one running on replica 0, cancelled through replica 1.
+    job_id = start_long_backtest(a, merchant)
+    r = b.request("DELETE", f"/v1/backtests/{job_id}", key="analyst")
+    assert r.status == 200 and r.json["status"] == "cancelled", r
+    assert a.request("GET", f"/v1/backtests/{job_id}", key="analyst").json["status"] == "cancelled"
+    assert_error(b.request("DELETE", f"/v1/backtests/{job_id}", key="analyst"), 409, "conflict")
+
+    # Replica 0 stops replaying it: its worker is free for the next one, which runs to done.
+    r = a.request("POST", "/v1/backtests", {"rules": [], "since": rfc3339(SEED_T0),
+                                            "until": rfc3339(SEED_T0 + dt.timedelta(milliseconds=100)),
+                                            "merchant_id": merchant}, key="analyst")
+    assert r.status == 202, r
+    assert finished(b, r.json["id"])["status"] == "done"
+    assert b.request("GET", f"/v1/backtests/{job_id}", key="analyst").json["status"] == "cancelled"
+
+
+def test_a_dead_replicas_job_fails_once_stale_on_the_other_replica(make_cluster):
+    a, b = make_cluster(n=2)
+    merchant = unique_merchant("dead")
+    seed_history(a, merchant, LONG_HISTORY)
+    job_id = start_long_backtest(a, merchant)
+    a.kill9()
+    # Replica 1 answers running while the heartbeat is recent, then failed (the stale limit is 30 s).
+    assert_failed_by_a_stop(b, job_id, scaled(90, 180))

@@ -11,6 +11,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json.hpp>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -1514,6 +1515,28 @@ Task<Status> PostgresDatabase::touch_api_key(const std::string& id, TimePoint at
   co_return Ok{};
 }
 
+// ==================================================================== trace layouts
+
+Task<Status> PostgresDatabase::save_trace_layout(const std::string& id, const std::string& layout) {
+  auto r = co_await impl_->write(
+      seq(stmt("txv_save_trace_layout",
+               "INSERT INTO trace_layouts (id, layout, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+               pg::text(id), pg::text(layout), pg::int8(to_ms(domain::now_millis())))),
+      "storing a trace layout");
+  if (!r.ok()) co_return r.error();
+  co_return Ok{};
+}
+
+Task<Result<std::optional<std::string>>> PostgresDatabase::find_trace_layout(const std::string& id) {
+  auto r = co_await impl_->read(
+      Impl::Target::kPrimary,
+      seq(stmt("txv_find_trace_layout", "SELECT layout FROM trace_layouts WHERE id = $1", pg::text(id))),
+      "finding a trace layout");
+  if (!r.ok()) co_return r.error();
+  if ((*r)[0].rows() == 0) co_return std::optional<std::string>{};
+  co_return std::optional<std::string>{(*r)[0].text(0, 0)};
+}
+
 // ==================================================================== sessions
 
 #define TXV_SESSION_COLUMNS "id_hash, key_hash, csrf_token, created_at, expires_at, last_seen_at"
@@ -1569,6 +1592,163 @@ Task<Status> PostgresDatabase::delete_session(const std::string& id_hash) {
       "ending a session");
   if (!r.ok()) co_return r.error();
   co_return Ok{};
+}
+
+// ==================================================================== backtests
+
+#define TXV_BACKTEST_COLUMNS                                                                                     \
+  "id, status, progress_ppm, transactions, by_name, created_at, finished_at, since, until, merchant_id, error, " \
+  "result, heartbeat_at, cancel_requested"
+
+namespace {
+
+std::int64_t to_ppm(double progress) { return std::llround(std::clamp(progress, 0.0, 1.0) * 1e6); }
+
+Result<BacktestRecord> decode_backtest(const PgResult& q, int row) {
+  BacktestRecord r;
+  r.id = q.text(row, 0);
+  auto status = parse_backtest_status(q.text(row, 1));
+  if (!status) return corrupt("backtests.status");
+  r.status = *status;
+  r.progress = static_cast<double>(q.int8(row, 2)) / 1e6;
+  r.transactions = q.int8(row, 3);
+  r.by = q.text(row, 4);
+  r.created_at = from_ms(q.int8(row, 5));
+  if (!q.is_null(row, 6)) r.finished_at = from_ms(q.int8(row, 6));
+  r.since = from_ms(q.int8(row, 7));
+  r.until = from_ms(q.int8(row, 8));
+  r.merchant_id = q.opt_text(row, 9);
+  r.error = q.text(row, 10);
+  r.result_json = q.opt_text(row, 11);
+  r.heartbeat_at = from_ms(q.int8(row, 12));
+  r.cancel_requested = q.boolean(row, 13);
+  return r;
+}
+
+Statement find_backtest_stmt(const std::string& id) {
+  return stmt("txv_find_backtest", "SELECT " TXV_BACKTEST_COLUMNS " FROM backtests WHERE id = $1", pg::text(id));
+}
+
+}  // namespace
+
+Task<Status> PostgresDatabase::create_backtest(const BacktestRecord& job) {
+  auto r = co_await impl_->write(
+      seq(stmt("txv_create_backtest",
+               "INSERT INTO backtests (" TXV_BACKTEST_COLUMNS
+               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+               pg::text(job.id), pg::text(to_string(job.status)), pg::int8(to_ppm(job.progress)),
+               pg::int8(job.transactions), pg::text(job.by), pg::int8(to_ms(job.created_at)),
+               job.finished_at ? pg::int8(to_ms(*job.finished_at)) : pg::null(), pg::int8(to_ms(job.since)),
+               pg::int8(to_ms(job.until)), pg::opt_text(job.merchant_id), pg::text(job.error),
+               pg::opt_text(job.result_json), pg::int8(to_ms(job.heartbeat_at)), pg::boolean(job.cancel_requested))),
+      "creating a backtest");
+  if (!r.ok()) {
+    if (r.error().code == ErrorCode::kConflict) co_return make_error("conflict", "backtest " + job.id + " exists");
+    co_return r.error();
+  }
+  co_return Ok{};
+}
+
+Task<Result<bool>> PostgresDatabase::update_backtest_progress(const std::string& id, double progress,
+                                                              std::int64_t transactions, TimePoint at) {
+  auto r = co_await impl_->write(
+      seq(stmt("txv_update_backtest_progress",
+               "UPDATE backtests SET progress_ppm = $2, transactions = $3, "
+               "heartbeat_at = GREATEST(heartbeat_at, $4::bigint) WHERE id = $1 AND status = 'running'",
+               pg::text(id), pg::int8(to_ppm(progress)), pg::int8(transactions), pg::int8(to_ms(at))),
+          stmt("txv_backtest_should_stop", "SELECT status, cancel_requested FROM backtests WHERE id = $1",
+               pg::text(id))),
+      "recording a backtest's progress");
+  if (!r.ok()) co_return r.error();
+  const auto& q = (*r)[1];
+  if (q.rows() == 0) co_return make_error("not_found", "no such backtest");
+  co_return q.text(0, 0) != "running" || q.boolean(0, 1);
+}
+
+Task<Result<bool>> PostgresDatabase::finish_backtest(const BacktestRecord& job) {
+  const std::int64_t finished = to_ms(job.finished_at.value_or(job.heartbeat_at));
+  auto r = co_await impl_->write(
+      seq(stmt("txv_finish_backtest",
+               "UPDATE backtests SET status = $2, progress_ppm = $3, transactions = $4, finished_at = $5, "
+               "error = $6, result = $7, heartbeat_at = $5 WHERE id = $1 AND status = 'running'",
+               pg::text(job.id), pg::text(to_string(job.status)), pg::int8(to_ppm(job.progress)),
+               pg::int8(job.transactions), pg::int8(finished), pg::text(job.error), pg::opt_text(job.result_json)),
+          stmt("txv_backtest_exists", "SELECT 1 FROM backtests WHERE id = $1", pg::text(job.id))),
+      "finishing a backtest");
+  if (!r.ok()) co_return r.error();
+  if ((*r)[0].affected() > 0) co_return true;
+  if ((*r)[1].rows() == 0) co_return make_error("not_found", "no such backtest");
+  co_return false;
+}
+
+Task<Result<BacktestRecord>> PostgresDatabase::cancel_backtest(const std::string& id, TimePoint at) {
+  auto r = co_await impl_->write(
+      seq(stmt("txv_cancel_backtest",
+               "UPDATE backtests SET status = 'cancelled', finished_at = $2, cancel_requested = TRUE "
+               "WHERE id = $1 AND status = 'running'",
+               pg::text(id), pg::int8(to_ms(at))),
+          find_backtest_stmt(id)),
+      "cancelling a backtest");
+  if (!r.ok()) co_return r.error();
+  const bool changed = (*r)[0].affected() > 0;
+  const auto& q = (*r)[1];
+  if (q.rows() == 0) co_return make_error("not_found", "no such backtest");
+  auto job = decode_backtest(q, 0);
+  if (!job.ok()) co_return job.error();
+  if (!changed) co_return make_error("conflict", std::string("the backtest is already ") + to_string(job->status));
+  co_return std::move(*job);
+}
+
+Task<Result<std::optional<BacktestRecord>>> PostgresDatabase::find_backtest(const std::string& id) {
+  auto r = co_await impl_->read(Impl::Target::kPrimary, seq(find_backtest_stmt(id)), "finding a backtest");
+  if (!r.ok()) co_return r.error();
+  const auto& q = (*r)[0];
+  if (q.rows() == 0) co_return std::optional<BacktestRecord>{};
+  auto job = decode_backtest(q, 0);
+  if (!job.ok()) co_return job.error();
+  co_return std::optional<BacktestRecord>{std::move(*job)};
+}
+
+Task<Result<std::vector<BacktestRecord>>> PostgresDatabase::list_backtests(int limit) {
+  auto r = co_await impl_->read(
+      Impl::Target::kPrimary,
+      seq(stmt("txv_list_backtests",
+               "SELECT id, status, progress_ppm, transactions, by_name, created_at, finished_at, since, until, "
+               "merchant_id, error, NULL, heartbeat_at, cancel_requested FROM backtests "
+               "ORDER BY created_at DESC, id DESC LIMIT $1",
+               pg::int8(clamp_limit(limit)))),
+      "listing backtests");
+  if (!r.ok()) co_return r.error();
+  const auto& q = (*r)[0];
+  std::vector<BacktestRecord> out;
+  out.reserve(static_cast<std::size_t>(q.rows()));
+  for (int i = 0; i < q.rows(); ++i) {
+    auto job = decode_backtest(q, i);
+    if (!job.ok()) co_return job.error();
+    out.push_back(std::move(*job));
+  }
+  co_return out;
+}
+
+Task<Result<std::int64_t>> PostgresDatabase::fail_stale_backtests(TimePoint heartbeat_before, TimePoint at,
+                                                                  const std::string& error) {
+  auto r = co_await impl_->write(seq(stmt("txv_fail_stale_backtests",
+                                          "UPDATE backtests SET status = 'failed', error = $1, finished_at = $2 "
+                                          "WHERE status = 'running' AND heartbeat_at < $3",
+                                          pg::text(error), pg::int8(to_ms(at)), pg::int8(to_ms(heartbeat_before)))),
+                                 "failing stale backtests");
+  if (!r.ok()) co_return r.error();
+  co_return (*r)[0].affected();
+}
+
+Task<Result<std::int64_t>> PostgresDatabase::fail_running_backtests(TimePoint at, const std::string& error) {
+  auto r = co_await impl_->write(
+      seq(stmt("txv_fail_running_backtests",
+               "UPDATE backtests SET status = 'failed', error = $1, finished_at = $2 WHERE status = 'running'",
+               pg::text(error), pg::int8(to_ms(at)))),
+      "failing running backtests");
+  if (!r.ok()) co_return r.error();
+  co_return (*r)[0].affected();
 }
 
 // ==================================================================== transactions

@@ -155,6 +155,20 @@ class PostgresDatabase final : public Database {
   Task<Status> touch_session(const std::string& id_hash, TimePoint at, std::chrono::milliseconds idle_timeout) override;
   Task<Status> delete_session(const std::string& id_hash) override;
 
+  // BacktestStore.
+  Task<Status> create_backtest(const BacktestRecord& job) override;
+  Task<Result<bool>> update_backtest_progress(const std::string& id, double progress, std::int64_t transactions,
+                                              TimePoint at) override;
+  Task<Result<bool>> finish_backtest(const BacktestRecord& job) override;
+  Task<Result<BacktestRecord>> cancel_backtest(const std::string& id, TimePoint at) override;
+  Task<Result<std::optional<BacktestRecord>>> find_backtest(const std::string& id) override;
+  Task<Result<std::vector<BacktestRecord>>> list_backtests(int limit) override;
+  Task<Result<std::int64_t>> fail_stale_backtests(TimePoint heartbeat_before, TimePoint at,
+                                                  const std::string& error) override;
+  Task<Result<std::int64_t>> fail_running_backtests(TimePoint at, const std::string& error) override;
+  Task<Status> save_trace_layout(const std::string& id, const std::string& layout) override;
+  Task<Result<std::optional<std::string>>> find_trace_layout(const std::string& id) override;
+
   // TransactionStore. list_decisions: limit clamped to [1, 10000].
   Task<Result<InsertOutcome>> insert_decision(const domain::DecisionRecord& record) override;
   Task<Result<std::optional<domain::DecisionRecord>>> find_decision(const std::string& merchant_id,

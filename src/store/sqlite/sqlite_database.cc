@@ -9,6 +9,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json.hpp>
 #include <cctype>
+#include <cmath>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -1003,6 +1004,28 @@ Task<Status> SqliteDatabase::touch_api_key(const std::string& id, TimePoint at) 
   });
 }
 
+// ==================================================================== trace layouts
+
+Task<Status> SqliteDatabase::save_trace_layout(const std::string& id, const std::string& layout) {
+  const std::int64_t now = to_ms(domain::now_millis());
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
+    Query q(c, "INSERT INTO trace_layouts (id, layout, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING");
+    q.bind(1, id).bind(2, layout).bind(3, now);
+    return q.run();
+  });
+}
+
+Task<Result<std::optional<std::string>>> SqliteDatabase::find_trace_layout(const std::string& id) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::optional<std::string>> {
+    Query q(c, "SELECT layout FROM trace_layouts WHERE id = ?");
+    q.bind(1, id);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<std::string>{};
+    return std::optional<std::string>{q.get_text(0)};
+  });
+}
+
 // ==================================================================== sessions
 
 #define TXV_SESSION_COLUMNS "id_hash, key_hash, csrf_token, created_at, expires_at, last_seen_at"
@@ -1062,6 +1085,186 @@ Task<Status> SqliteDatabase::delete_session(const std::string& id_hash) {
     Query q(c, "DELETE FROM sessions WHERE id_hash = ?");
     q.bind(1, id_hash);
     return q.run();
+  });
+}
+
+// ==================================================================== backtests
+
+#define TXV_BACKTEST_COLUMNS                                                                                     \
+  "id, status, progress_ppm, transactions, by_name, created_at, finished_at, since, until, merchant_id, error, " \
+  "result, heartbeat_at, cancel_requested"
+
+namespace {
+
+std::int64_t to_ppm(double progress) { return std::llround(std::clamp(progress, 0.0, 1.0) * 1e6); }
+
+Result<BacktestRecord> decode_backtest(const Query& q) {
+  BacktestRecord r;
+  r.id = q.get_text(0);
+  auto status = parse_backtest_status(q.get_text(1));
+  if (!status) return corrupt("backtests.status");
+  r.status = *status;
+  r.progress = static_cast<double>(q.get_int(2)) / 1e6;
+  r.transactions = q.get_int(3);
+  r.by = q.get_text(4);
+  r.created_at = from_ms(q.get_int(5));
+  if (!q.is_null(6)) r.finished_at = from_ms(q.get_int(6));
+  r.since = from_ms(q.get_int(7));
+  r.until = from_ms(q.get_int(8));
+  r.merchant_id = q.get_opt_text(9);
+  r.error = q.get_text(10);
+  r.result_json = q.get_opt_text(11);
+  r.heartbeat_at = from_ms(q.get_int(12));
+  r.cancel_requested = q.get_int(13) != 0;
+  return r;
+}
+
+Result<std::optional<BacktestRecord>> find_backtest_on(Connection& c, const std::string& id) {
+  Query q(c, "SELECT " TXV_BACKTEST_COLUMNS " FROM backtests WHERE id = ?");
+  q.bind(1, id);
+  auto row = q.step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<BacktestRecord>{};
+  auto r = decode_backtest(q);
+  if (!r.ok()) return r.error();
+  return std::optional<BacktestRecord>{std::move(*r)};
+}
+
+}  // namespace
+
+Task<Status> SqliteDatabase::create_backtest(const BacktestRecord& job) {
+  co_return co_await impl_->write<Ok>([&](Connection& c) -> Status {
+    Query q(c, "INSERT INTO backtests (" TXV_BACKTEST_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.bind(1, job.id)
+        .bind(2, to_string(job.status))
+        .bind(3, to_ppm(job.progress))
+        .bind(4, job.transactions)
+        .bind(5, job.by)
+        .bind(6, to_ms(job.created_at));
+    if (job.finished_at) {
+      q.bind(7, to_ms(*job.finished_at));
+    } else {
+      q.bind_null(7);
+    }
+    q.bind(8, to_ms(job.since))
+        .bind(9, to_ms(job.until))
+        .bind(10, job.merchant_id)
+        .bind(11, job.error)
+        .bind(12, job.result_json)
+        .bind(13, to_ms(job.heartbeat_at))
+        .bind(14, job.cancel_requested);
+    auto st = q.run();
+    if (!st.ok() && st.error().code == "conflict") return make_error("conflict", "backtest " + job.id + " exists");
+    return st;
+  });
+}
+
+Task<Result<bool>> SqliteDatabase::update_backtest_progress(const std::string& id, double progress,
+                                                            std::int64_t transactions, TimePoint at) {
+  co_return co_await impl_->write<bool>([&](Connection& c) -> Result<bool> {
+    {
+      Query q(c,
+              "UPDATE backtests SET progress_ppm = ?1, transactions = ?2, heartbeat_at = max(heartbeat_at, ?3) "
+              "WHERE id = ?4 AND status = 'running'");
+      q.bind(1, to_ppm(progress)).bind(2, transactions).bind(3, to_ms(at)).bind(4, id);
+      if (auto st = q.run(); !st.ok()) return st.error();
+    }
+    Query q(c, "SELECT status, cancel_requested FROM backtests WHERE id = ?");
+    q.bind(1, id);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return make_error("not_found", "no such backtest");
+    return q.get_text(0) != "running" || q.get_int(1) != 0;
+  });
+}
+
+Task<Result<bool>> SqliteDatabase::finish_backtest(const BacktestRecord& job) {
+  co_return co_await impl_->write<bool>([&](Connection& c) -> Result<bool> {
+    const std::int64_t finished = to_ms(job.finished_at.value_or(job.heartbeat_at));
+    {
+      Query q(c,
+              "UPDATE backtests SET status = ?1, progress_ppm = ?2, transactions = ?3, finished_at = ?4, error = ?5, "
+              "result = ?6, heartbeat_at = ?4 WHERE id = ?7 AND status = 'running'");
+      q.bind(1, to_string(job.status))
+          .bind(2, to_ppm(job.progress))
+          .bind(3, job.transactions)
+          .bind(4, finished)
+          .bind(5, job.error)
+          .bind(6, job.result_json)
+          .bind(7, job.id);
+      if (auto st = q.run(); !st.ok()) return st.error();
+    }
+    if (c.changes() > 0) return true;
+    Query q(c, "SELECT 1 FROM backtests WHERE id = ?");
+    q.bind(1, job.id);
+    auto row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return make_error("not_found", "no such backtest");
+    return false;
+  });
+}
+
+Task<Result<BacktestRecord>> SqliteDatabase::cancel_backtest(const std::string& id, TimePoint at) {
+  co_return co_await impl_->write<BacktestRecord>([&](Connection& c) -> Result<BacktestRecord> {
+    {
+      Query q(c,
+              "UPDATE backtests SET status = 'cancelled', finished_at = ?1, cancel_requested = 1 "
+              "WHERE id = ?2 AND status = 'running'");
+      q.bind(1, to_ms(at)).bind(2, id);
+      if (auto st = q.run(); !st.ok()) return st.error();
+    }
+    const bool changed = c.changes() > 0;
+    auto found = find_backtest_on(c, id);
+    if (!found.ok()) return found.error();
+    if (!*found) return make_error("not_found", "no such backtest");
+    if (!changed) {
+      return make_error("conflict", std::string("the backtest is already ") + to_string((*found)->status));
+    }
+    return std::move(**found);
+  });
+}
+
+Task<Result<std::optional<BacktestRecord>>> SqliteDatabase::find_backtest(const std::string& id) {
+  co_return co_await impl_->read([&](Connection& c) { return find_backtest_on(c, id); });
+}
+
+Task<Result<std::vector<BacktestRecord>>> SqliteDatabase::list_backtests(int limit) {
+  co_return co_await impl_->read([&](Connection& c) -> Result<std::vector<BacktestRecord>> {
+    Query q(c,
+            "SELECT id, status, progress_ppm, transactions, by_name, created_at, finished_at, since, until, "
+            "merchant_id, error, NULL, heartbeat_at, cancel_requested FROM backtests "
+            "ORDER BY created_at DESC, id DESC LIMIT ?");
+    q.bind(1, clamp_limit(limit));
+    std::vector<BacktestRecord> out;
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) return out;
+      auto r = decode_backtest(q);
+      if (!r.ok()) return r.error();
+      out.push_back(std::move(*r));
+    }
+  });
+}
+
+Task<Result<std::int64_t>> SqliteDatabase::fail_stale_backtests(TimePoint heartbeat_before, TimePoint at,
+                                                                const std::string& error) {
+  co_return co_await impl_->write<std::int64_t>([&](Connection& c) -> Result<std::int64_t> {
+    Query q(c,
+            "UPDATE backtests SET status = 'failed', error = ?1, finished_at = ?2 "
+            "WHERE status = 'running' AND heartbeat_at < ?3");
+    q.bind(1, error).bind(2, to_ms(at)).bind(3, to_ms(heartbeat_before));
+    if (auto st = q.run(); !st.ok()) return st.error();
+    return c.changes();
+  });
+}
+
+Task<Result<std::int64_t>> SqliteDatabase::fail_running_backtests(TimePoint at, const std::string& error) {
+  co_return co_await impl_->write<std::int64_t>([&](Connection& c) -> Result<std::int64_t> {
+    Query q(c, "UPDATE backtests SET status = 'failed', error = ?1, finished_at = ?2 WHERE status = 'running'");
+    q.bind(1, error).bind(2, to_ms(at));
+    if (auto st = q.run(); !st.ok()) return st.error();
+    return c.changes();
   });
 }
 

@@ -114,7 +114,8 @@ TEST_F(SqliteDatabaseTest, CreatesParentDirectoriesAndUsesWal) {
   RawDb raw(options_.path);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT group_concat(version || ':' || name) FROM schema_migrations"),
-            "1:0001_init,2:0002_key_revocation_list_generations,3:0003_labels,4:0004_traces,5:0005_sessions");
+            "1:0001_init,2:0002_key_revocation_list_generations,3:0003_labels,4:0004_traces,5:0005_sessions,"
+            "6:0006_backtests,7:0007_trace_layouts");
 }
 
 // The `label=` filter of the listing walks the partial label indexes (newest
