@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "common/async.h"
+#include "decide/decide_test_support.h"
 #include "domain/time.h"
-#include "store/sqlite/sqlite_database.h"
 
 namespace txv::api {
 namespace {
@@ -22,29 +22,16 @@ using namespace std::chrono_literals;
 class SessionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "txv-sessions-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    store::SqliteOptions options;
-    options.path = dir_ + "/txv.db";
-    auto db = store::open_sqlite_database(options);
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    ASSERT_TRUE(db_->migrate().ok());
     AuthenticatorOptions key_options;
     key_options.recheck_after = 0ms;  // every request re-reads the key: revocation is seen at once
-    keys_ = std::make_unique<Authenticator>(key_options, *db_);
+    keys_ = std::make_unique<Authenticator>(key_options, db());
     analyst_ = add_key(store::Role::kAnalyst, "ana");
   }
-  void TearDown() override {
-    db_->close();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  store::Database& db() { return temp_.db(); }
   NewApiKey add_key(store::Role role, const std::string& name) {
     auto merchant = role == store::Role::kValidator ? std::optional<std::string>("m-1") : std::nullopt;
     auto key = generate_api_key(role, merchant, name, domain::now_millis());
-    EXPECT_TRUE(block_on(db_->create_api_key(key.record)).ok());
+    EXPECT_TRUE(block_on(db().create_api_key(key.record)).ok());
     return key;
   }
   static http::Request request(const std::string& method, const StartedSession& s, const std::string* csrf = nullptr) {
@@ -55,14 +42,13 @@ class SessionsTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Database> db_;
+  decide::test::TempDatabase temp_;
   std::unique_ptr<Authenticator> keys_;
   NewApiKey analyst_;
 };
 
 TEST_F(SessionsTest, ASessionActsWithItsKeysRoleAndName) {
-  Sessions sessions({}, *keys_, *db_);
+  Sessions sessions({}, *keys_, db());
   auto started = block_on(sessions.start(analyst_.secret));
   ASSERT_TRUE(started.ok()) << started.error().message;
   EXPECT_EQ(started->role, store::Role::kAnalyst);
@@ -76,7 +62,7 @@ TEST_F(SessionsTest, ASessionActsWithItsKeysRoleAndName) {
 }
 
 TEST_F(SessionsTest, UnsafeMethodsNeedTheCsrfToken) {
-  Sessions sessions({}, *keys_, *db_);
+  Sessions sessions({}, *keys_, db());
   auto started = block_on(sessions.start(analyst_.secret));
   ASSERT_TRUE(started.ok());
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
@@ -94,7 +80,7 @@ TEST_F(SessionsTest, UnsafeMethodsNeedTheCsrfToken) {
 }
 
 TEST_F(SessionsTest, ValidatorAndUnknownKeysGetNoSession) {
-  Sessions sessions({}, *keys_, *db_);
+  Sessions sessions({}, *keys_, db());
   auto validator = add_key(store::Role::kValidator, "val");
   auto refused = block_on(sessions.start(validator.secret));
   ASSERT_FALSE(refused.ok());
@@ -107,7 +93,7 @@ TEST_F(SessionsTest, ValidatorAndUnknownKeysGetNoSession) {
 TEST_F(SessionsTest, ASessionEndsAtItsLifetime) {
   SessionOptions options;
   options.lifetime = 0ms;
-  Sessions sessions(options, *keys_, *db_);
+  Sessions sessions(options, *keys_, db());
   auto started = block_on(sessions.start(analyst_.secret));
   ASSERT_TRUE(started.ok());
   auto p = block_on(sessions.resume(request("GET", *started)));
@@ -119,7 +105,7 @@ TEST_F(SessionsTest, ASessionEndsAtItsLifetime) {
 TEST_F(SessionsTest, ASessionEndsWhenIdle) {
   SessionOptions options;
   options.idle_timeout = 0ms;
-  Sessions sessions(options, *keys_, *db_);
+  Sessions sessions(options, *keys_, db());
   auto started = block_on(sessions.start(analyst_.secret));
   ASSERT_TRUE(started.ok());
   auto p = block_on(sessions.resume(request("GET", *started)));
@@ -130,39 +116,39 @@ TEST_F(SessionsTest, ASessionEndsWhenIdle) {
 TEST_F(SessionsTest, UseMovesTheIdleEnd) {
   SessionOptions options;
   options.touch_every = 0ms;  // every use is recorded
-  Sessions sessions(options, *keys_, *db_);
+  Sessions sessions(options, *keys_, db());
   auto started = block_on(sessions.start(analyst_.secret));
   ASSERT_TRUE(started.ok());
   auto id_hash = sha256_hex(started->token);
-  auto before = block_on(db_->find_session(id_hash));
+  auto before = block_on(db().find_session(id_hash));
   ASSERT_TRUE(before.ok() && before->has_value());
   // Poll until the clock moved, then use the session: last_seen_at follows.
   while (domain::now_millis() <= (*before)->last_seen_at) {
   }
   ASSERT_TRUE(block_on(sessions.resume(request("GET", *started))).ok());
-  auto after = block_on(db_->find_session(id_hash));
+  auto after = block_on(db().find_session(id_hash));
   ASSERT_TRUE(after.ok() && after->has_value());
   EXPECT_GT((*after)->last_seen_at, (*before)->last_seen_at);
 }
 
 TEST_F(SessionsTest, RevokingTheKeyEndsItsSessions) {
-  Sessions sessions({}, *keys_, *db_);
+  Sessions sessions({}, *keys_, db());
   auto started = block_on(sessions.start(analyst_.secret));
   ASSERT_TRUE(started.ok());
   ASSERT_TRUE(block_on(sessions.resume(request("GET", *started))).ok());
-  ASSERT_TRUE(block_on(db_->revoke_api_key(analyst_.record.id, domain::now_millis())).ok());
+  ASSERT_TRUE(block_on(db().revoke_api_key(analyst_.record.id, domain::now_millis())).ok());
   auto p = block_on(sessions.resume(request("GET", *started)));
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, ErrorCode::kUnauthorized);
   EXPECT_NE(p.error().message.find("revoked"), std::string::npos);
   // The session was forgotten with it.
-  auto gone = block_on(db_->find_session(sha256_hex(started->token)));
+  auto gone = block_on(db().find_session(sha256_hex(started->token)));
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(gone->has_value());
 }
 
 TEST_F(SessionsTest, EndedSessionsAndMalformedCookiesAreRefused) {
-  Sessions sessions({}, *keys_, *db_);
+  Sessions sessions({}, *keys_, db());
   auto started = block_on(sessions.start(analyst_.secret));
   ASSERT_TRUE(started.ok());
   auto p = block_on(sessions.resume(request("GET", *started)));
@@ -184,7 +170,7 @@ TEST_F(SessionsTest, EndedSessionsAndMalformedCookiesAreRefused) {
 TEST_F(SessionsTest, CookiesCarryTheContractsAttributes) {
   SessionOptions options;
   options.secure_cookie = true;
-  Sessions sessions(options, *keys_, *db_);
+  Sessions sessions(options, *keys_, db());
   StartedSession s;
   s.token = "txs_abc";
   EXPECT_EQ(sessions.cookie(s), "txv_session=txs_abc; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure");

@@ -2,6 +2,7 @@
 // (log lines, decision traces) instead of building a Boost.JSON value.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,6 +51,13 @@ inline void append_json_string(std::string& out, std::string_view s) {
     }
   }
   out.push_back('"');
+}
+
+// Appends `v` as a JSON number, without a temporary string.
+inline void append_json_int(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
 }  // namespace txv

@@ -320,7 +320,7 @@ void RuleEngine::match(const CompiledRules& rules, const rules::Activation& acti
     // expressions, and the decision's distinct values once each, by their index in the layout.
     thread_local std::string partial;
     partial.clear();
-    t.reserve(rules.set->size() + 64);
+    t.reserve(rules.set->size() + 160);
     t += "{\"f\":2,\"l\":\"";
     t += rules.trace_layout_id;
     t += "\",\"r\":\"";
@@ -342,20 +342,22 @@ void RuleEngine::match(const CompiledRules& rules, const rules::Activation& acti
         value_index[id] = 1;
         if (!x.empty()) x.push_back(',');
         x.push_back('[');
-        x += std::to_string(id);
+        append_json_int(x, id);
         x.push_back(',');
         append_trace_value(x, value);
         x.push_back(']');
       }
       if (read_all) continue;
       if (!partial.empty()) partial.push_back(',');
-      partial += "[" + std::to_string(i) + ",[";
+      partial.push_back('[');
+      append_json_int(partial, static_cast<std::int64_t>(i));
+      partial += ",[";
       bool first = true;
       for (std::size_t v = 0; v < values.size(); ++v) {
         if (values[v].kind == rules::TraceValue::Kind::kUnread) continue;
         if (!first) partial.push_back(',');
         first = false;
-        partial += std::to_string(v);
+        append_json_int(partial, static_cast<std::int64_t>(v));
       }
       partial += "]]";
     }
@@ -398,7 +400,7 @@ void RuleEngine::match(const CompiledRules& rules, const rules::Activation& acti
       }
       if (!first) t.push_back(',');
       first = false;
-      t += std::to_string(value_index[id]);
+      append_json_int(t, value_index[id]);
     }
     t += "]]";
   }
@@ -414,7 +416,7 @@ void RuleEngine::append_trace_value(std::string& out, const rules::TraceValue& v
       out += "null";
       break;
     case rules::TraceValue::Kind::kInt:
-      out += std::to_string(value.i);
+      append_json_int(out, value.i);
       break;
     case rules::TraceValue::Kind::kBool:
       out += value.i != 0 ? "true" : "false";

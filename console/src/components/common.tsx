@@ -2,6 +2,8 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { explainError } from '../lib/errors';
 import type { ErrorLike } from '../lib/errors';
+import { goNext, goPrev, hasNext, hasPrev, pageNumber } from '../lib/paging';
+import type { PagingState } from '../lib/paging';
 import type { Outcome } from '../types';
 
 export function ErrorBox({ error, role }: { error: unknown; role?: string }) {
@@ -59,21 +61,20 @@ export function PageTitle({ children }: { children: ComponentChildren }) {
   );
 }
 
+// Previous / next over cursor pages (lib/paging.ts): the page number, and buttons that move the state.
 export function Pager(props: {
-  page: number;
-  hasPrev: boolean;
-  hasNext: boolean;
-  onPrev: () => void;
-  onNext: () => void;
+  paging: PagingState;
+  setPaging: (update: (p: PagingState) => PagingState) => void;
   label: string;
 }) {
+  const { paging, setPaging } = props;
   return (
     <nav class="pager" aria-label={`${props.label} pages`}>
-      <button type="button" onClick={props.onPrev} disabled={!props.hasPrev}>
+      <button type="button" onClick={() => setPaging((p) => goPrev(p))} disabled={!hasPrev(paging)}>
         ← Previous
       </button>
-      <span aria-live="polite">Page {props.page}</span>
-      <button type="button" onClick={props.onNext} disabled={!props.hasNext}>
+      <span aria-live="polite">Page {pageNumber(paging)}</span>
+      <button type="button" onClick={() => setPaging((p) => goNext(p))} disabled={!hasNext(paging)}>
         Next →
       </button>
     </nav>

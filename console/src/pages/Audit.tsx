@@ -3,7 +3,7 @@ import { api } from '../api';
 import { ErrorBox, Loading, PageTitle, Pager } from '../components/common';
 import { objectHref, summarize } from '../lib/audit';
 import { formatTime } from '../lib/format';
-import { firstPage, goNext, goPrev, hasNext, hasPrev, loaded, pageNumber } from '../lib/paging';
+import { firstPage, loaded } from '../lib/paging';
 import type { PagingState } from '../lib/paging';
 import { buildQuery, localInputToRfc3339 } from '../lib/query';
 import { useSession } from '../session';
@@ -134,14 +134,7 @@ export function Audit({ query }: { query: Record<string, string> }) {
           </tbody>
         </table>
       )}
-      <Pager
-        label="Audit"
-        page={pageNumber(paging)}
-        hasPrev={hasPrev(paging)}
-        hasNext={hasNext(paging)}
-        onPrev={() => setPaging((p) => goPrev(p))}
-        onNext={() => setPaging((p) => goNext(p))}
-      />
+      <Pager label="Audit" paging={paging} setPaging={setPaging} />
     </>
   );
 }

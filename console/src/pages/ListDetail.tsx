@@ -3,7 +3,7 @@ import { ApiError, api, sendWithProgress, seg } from '../api';
 import { ErrorBox, Loading, Notice, PageTitle, Pager } from '../components/common';
 import { distinct, findProblems, parseEntries } from '../lib/entries';
 import { formatCount, formatTime } from '../lib/format';
-import { firstPage, goNext, goPrev, hasNext, hasPrev, loaded, pageNumber } from '../lib/paging';
+import { firstPage, loaded, pageNumber } from '../lib/paging';
 import type { PagingState } from '../lib/paging';
 import { buildQuery } from '../lib/query';
 import { canWrite, useSession } from '../session';
@@ -183,14 +183,7 @@ export function ListDetail({ name }: { name: string }) {
                 </tbody>
               </table>
             )}
-            <Pager
-              label="Entries"
-              page={pageNumber(paging)}
-              hasPrev={hasPrev(paging)}
-              hasNext={hasNext(paging)}
-              onPrev={() => setPaging((p) => goPrev(p))}
-              onNext={() => setPaging((p) => goNext(p))}
-            />
+            <Pager label="Entries" paging={paging} setPaging={setPaging} />
           </>
         )}
       </section>

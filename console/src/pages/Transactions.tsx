@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { DecisionBadge, ErrorBox, Loading, PageTitle, Pager } from '../components/common';
-import { firstPage, goNext, goPrev, hasNext, hasPrev, loaded, pageNumber } from '../lib/paging';
+import { firstPage, loaded } from '../lib/paging';
 import type { PagingState } from '../lib/paging';
 import { buildQuery, localInputToRfc3339, parseAmount } from '../lib/query';
 import { formatAmount, formatTime } from '../lib/format';
@@ -195,14 +195,7 @@ export function Transactions({ query }: { query: Record<string, string> }) {
           </tbody>
         </table>
       )}
-      <Pager
-        label="Transactions"
-        page={pageNumber(paging)}
-        hasPrev={hasPrev(paging)}
-        hasNext={hasNext(paging)}
-        onPrev={() => setPaging((p) => goPrev(p))}
-        onNext={() => setPaging((p) => goNext(p))}
-      />
+      <Pager label="Transactions" paging={paging} setPaging={setPaging} />
     </>
   );
 }
