@@ -43,7 +43,6 @@ test-e2e: build
 test-sanitize: build-asan
 	ctest --preset asan-ubsan -L unit -j $(JOBS)
 	TXV_BIN=$(CURDIR)/build-asan/txv TXV_SANITIZED=1 $(PY) -m pytest -q tests/e2e
-	TXV_BIN=$(CURDIR)/build-asan/txv TXV_SANITIZED=1 TXV_E2E_BACKEND=replica $(PY) -m pytest -q tests/replica
 
 test-fuzz: deps
 	bash scripts/fuzz-rules.sh
@@ -53,14 +52,17 @@ test-deploy: build
 
 # Figures for BENCHMARKS.md (~5 minutes); TXV_BIN=... bash bench/run.sh measures another binary.
 bench: build
+	cmake --build --preset dev -j $(JOBS) --target benches
 	bash bench/run.sh
 
 # Replica mode alone (PostgreSQL + Redis from scripts/test-servers.sh): about 2 minutes.
 bench-replica: build
+	cmake --build --preset dev -j $(JOBS) --target benches
 	BENCH_PARTS=replica bash bench/run.sh
 
 # The RSS stability part alone, with the issue's 10-minute validate run.
 bench-soak: build
+	cmake --build --preset dev -j $(JOBS) --target benches
 	BENCH_SOAK_SECONDS=600 BENCH_PARTS=stability bash bench/run.sh
 
 format:

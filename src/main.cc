@@ -369,6 +369,7 @@ int run_serve(const txv::cli::Command& cmd) {
   // Embedded (SQLite): this process is the only one, so a job still running at start-up was the previous
   // process's. With PostgreSQL other replicas may be running theirs: only stale ones are failed.
   backtest_options.sole_runner = config.database_kind != txv::config::DatabaseKind::kPostgres;
+  backtest_options.stale_after = config.backtest_stale_after;
   txv::decide::BacktestJobs backtests(
       std::move(backtest_options), *db,
       [&db](txv::domain::TimePoint since, txv::domain::TimePoint until, const txv::decide::ReplaySink& sink) {

@@ -43,6 +43,8 @@ const std::vector<SettingInfo>& settings() {
       {"TXV_RATE_LIMIT", "requests per second per API key, burst 2x (default 0: off)"},
       {"TXV_DECISION_TRACES", "on or off: store what each rule saw with every decision (default on)"},
       {"TXV_CONSOLE_DIR", "serve the console from this directory (a console/dist) instead of the embedded one"},
+      {"TXV_BACKTEST_STALE_AFTER",
+       "a running backtest whose replica wrote no progress for this long is failed (default 30s)"},
       {"TXV_DRAIN_DELAY", "after SIGTERM keep accepting this long (default 5s)"},
       {"TXV_GRACE_PERIOD", "after SIGTERM exit within this long (default 25s)"},
   };
@@ -192,6 +194,14 @@ Result<ServerConfig> load_config(const std::vector<RawSettings>& layers) {
       return bad("TXV_RATE_LIMIT", "expected a non-negative number of requests per second, got '" + *v + "'");
     }
     c.rate_limit = r;
+  }
+  if (auto* v = get("TXV_BACKTEST_STALE_AFTER")) {
+    auto d = parse_duration(*v);
+    // Progress is written every second: a limit under 3 s would fail jobs that are running.
+    if (!d || *d < std::chrono::seconds(3)) {
+      return bad("TXV_BACKTEST_STALE_AFTER", "expected a duration of at least 3s, got '" + *v + "'");
+    }
+    c.backtest_stale_after = *d;
   }
   if (auto* v = get("TXV_DRAIN_DELAY")) {
     auto d = parse_duration(*v);

@@ -48,6 +48,7 @@ struct ServerConfig {
   double rate_limit = 0;                   // requests per second per key; 0 = off
   bool decision_traces = true;             // store what each rule saw with every decision (contract section 10)
   std::optional<std::string> console_dir;  // unset: the console embedded at build time
+  std::chrono::milliseconds backtest_stale_after{30000};  // a running backtest without progress this long: failed
   std::chrono::milliseconds drain_delay{5000};
   std::chrono::milliseconds grace_period{25000};
 };

@@ -63,6 +63,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"TXV_THREADS", "0", "TXV_THREADS"}, BadCase{"TXV_THREADS", "two", "TXV_THREADS"},
         BadCase{"TXV_RATE_LIMIT", "-1", "TXV_RATE_LIMIT"}, BadCase{"TXV_RATE_LIMIT", "fast", "TXV_RATE_LIMIT"},
         BadCase{"TXV_DECISION_TRACES", "yes", "TXV_DECISION_TRACES"},
+        BadCase{"TXV_BACKTEST_STALE_AFTER", "1s", "TXV_BACKTEST_STALE_AFTER"},
+        BadCase{"TXV_BACKTEST_STALE_AFTER", "soon", "TXV_BACKTEST_STALE_AFTER"},
         BadCase{"TXV_DRAIN_DELAY", "5", "TXV_DRAIN_DELAY"}, BadCase{"TXV_GRACE_PERIOD", "1s", "TXV_GRACE_PERIOD"},
         BadCase{"TXV_TLS_CERT_FILE", "/x.pem", "TXV_TLS_KEY_FILE"}));
 

@@ -274,10 +274,11 @@ def test_a_job_is_visible_and_cancellable_on_every_replica(make_cluster):
 
 
 def test_a_dead_replicas_job_fails_once_stale_on_the_other_replica(make_cluster):
-    a, b = make_cluster(n=2)
+    # A short stale limit (TXV_BACKTEST_STALE_AFTER, default 30 s) keeps the wait short.
+    a, b = make_cluster(n=2, env={"TXV_BACKTEST_STALE_AFTER": "5s"})
     merchant = unique_merchant("dead")
     seed_history(a, merchant, LONG_HISTORY)
     job_id = start_long_backtest(a, merchant)
     a.kill9()
-    # Replica 1 answers running while the heartbeat is recent, then failed (the stale limit is 30 s).
+    # Replica 1 answers running while the heartbeat is recent, then failed once it is 5 s old.
     assert_failed_by_a_stop(b, job_id, scaled(90, 180))
