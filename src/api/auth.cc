@@ -53,6 +53,18 @@ NewApiKey generate_api_key(store::Role role, std::optional<std::string> merchant
   return k;
 }
 
+bool has_secret_shape(std::string_view secret, std::string_view prefix) {
+  if (secret.size() != prefix.size() + 43 || secret.substr(0, prefix.size()) != prefix) return false;
+  for (unsigned char c : secret.substr(prefix.size())) {
+    if (!std::isalnum(c) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 bool in_merchant_scope(const Principal& p, std::string_view merchant_id) {
   return !p.merchant_id || *p.merchant_id == merchant_id;
 }
@@ -79,20 +91,6 @@ std::optional<std::string_view> bearer_secret(const std::string* header) {
   return secret;
 }
 
-// Whether `secret` has the shape generate_api_key() gives every key: "txv_"
-// and 43 base64url characters. Anything else cannot be a key, and is refused
-// without a store look-up, so invented keys cost an unauthenticated client's
-// target no database read.
-bool has_key_shape(std::string_view secret) {
-  constexpr std::string_view kPrefix = "txv_";
-  constexpr std::size_t kLength = kPrefix.size() + 43;
-  if (secret.size() != kLength || secret.substr(0, kPrefix.size()) != kPrefix) return false;
-  for (unsigned char c : secret.substr(kPrefix.size())) {
-    if (!std::isalnum(c) && c != '-' && c != '_') return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Task<Result<Principal>> Authenticator::authenticate(const http::Request& request) {
@@ -102,7 +100,7 @@ Task<Result<Principal>> Authenticator::authenticate(const http::Request& request
 }
 
 Task<Result<Principal>> Authenticator::authenticate_secret(std::string_view secret) {
-  if (!has_key_shape(secret)) co_return make_error("unauthorized", "unknown API key");
+  if (!has_secret_shape(secret, "txv_")) co_return make_error("unauthorized", "unknown API key");
   co_return co_await authenticate_hash(sha256_hex(secret));
 }
 
@@ -131,7 +129,7 @@ Task<Result<Principal>> Authenticator::authenticate_hash(const std::string& hash
     if (!inserted) it->second.key = *key, it->second.checked = now;
     touch = now - it->second.touched >= options_.touch_every;
   }
-  if (key->secret_hash.size() != hash.size() || CRYPTO_memcmp(key->secret_hash.data(), hash.data(), hash.size()) != 0) {
+  if (!same_secret(key->secret_hash, hash)) {
     co_return make_error("unauthorized", "unknown API key");
   }
   if (key->revoked_at) co_return make_error("unauthorized", "this API key was revoked");

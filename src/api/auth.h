@@ -96,4 +96,13 @@ std::string sha256_hex(std::string_view data);
 // when the system has no randomness (then nothing secret can be made).
 std::string random_base64url(int bytes);
 
+// Whether `secret` is `prefix` and the 43 base64url characters of
+// random_base64url(32): the shape of every API key and session token. Anything
+// else is refused without a store look-up, so invented secrets cost an
+// unauthenticated client's target no database read.
+bool has_secret_shape(std::string_view secret, std::string_view prefix);
+
+// Equal secrets (or hashes of them), compared in constant time.
+bool same_secret(std::string_view a, std::string_view b);
+
 }  // namespace txv::api

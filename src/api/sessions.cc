@@ -1,9 +1,5 @@
 #include "api/sessions.h"
 
-#include <openssl/crypto.h>
-
-#include <cctype>
-
 #include "domain/time.h"
 
 namespace txv::api {
@@ -27,21 +23,7 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
   return {};
 }
 
-// Whether `token` has the shape start() gives every token; anything else is
-// refused without a store read.
-bool has_token_shape(std::string_view token) {
-  if (token.size() != kTokenPrefix.size() + 43 || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) return false;
-  for (unsigned char c : token.substr(kTokenPrefix.size())) {
-    if (!std::isalnum(c) && c != '-' && c != '_') return false;
-  }
-  return true;
-}
-
 bool is_safe_method(const std::string& method) { return method == "GET" || method == "HEAD"; }
-
-bool same_secret(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool console_role(store::Role role) { return role == store::Role::kAdmin || role == store::Role::kAnalyst; }
 
@@ -76,7 +58,7 @@ Task<Result<StartedSession>> Sessions::start(std::string_view api_key) {
 Task<Result<Principal>> Sessions::resume(const http::Request& request) {
   const std::string* header = request.header("cookie");
   std::string_view token = header == nullptr ? std::string_view() : cookie_value(*header, kSessionCookie);
-  if (!has_token_shape(token)) co_return make_error("unauthorized", "no session: sign in again");
+  if (!has_secret_shape(token, kTokenPrefix)) co_return make_error("unauthorized", "no session: sign in again");
   const std::string id_hash = sha256_hex(token);
   auto found = co_await store_.find_session(id_hash);
   if (!found.ok()) co_return found.error();
