@@ -148,12 +148,12 @@ class ScriptedStore : public store::TransactionStore {
     co_return co_await inner_.resolve_review(merchant_id, transaction_id, resolution);
   }
   Status scan_velocity_events(store::TimePoint since, store::TimePoint until, std::size_t chunk,
-                              const VelocitySink& sink) override {
+                              const store::VelocityScanFields& fields, const VelocitySink& sink) override {
     ++scans;
     if (before_scan) {
       if (auto s = before_scan(); !s.ok()) return s;
     }
-    return inner_.scan_velocity_events(since, until, chunk, [&](std::span<const store::VelocityEvent> events) {
+    return inner_.scan_velocity_events(since, until, chunk, fields, [&](std::span<const store::VelocityEvent> events) {
       ++chunks;
       std::size_t seen = largest_chunk.load();
       while (events.size() > seen && !largest_chunk.compare_exchange_weak(seen, events.size())) {

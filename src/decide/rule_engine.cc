@@ -189,7 +189,7 @@ Status RuleEngine::grow_history(std::chrono::milliseconds retention) {
   // Only the events older than what the counters hold: [range.since, range.until), built off the request path.
   auto batch = history_->new_batch();
   Status done = options_.history->scan_velocity_events(
-      range.since, range.until, options_.history_chunk,
+      range.since, range.until, options_.history_chunk, store::VelocityScanFields{},
       [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
   if (done.ok()) done = history_->merge_older(std::move(batch), range);
   if (!done.ok()) {
@@ -217,7 +217,7 @@ Status RuleEngine::rebuild_counters() {
   const domain::TimePoint until{std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max())};
   auto batch = history_->new_batch();
   Status scanned = options_.history->scan_velocity_events(
-      since, until, options_.history_chunk,
+      since, until, options_.history_chunk, store::VelocityScanFields{},
       [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
   if (!scanned.ok()) return scanned;
   return history_->replace_all(std::move(batch), since);

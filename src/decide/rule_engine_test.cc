@@ -496,7 +496,7 @@ TEST_F(RuleEngineHistoryTest, ABackfillDuringTwoHundredDecisionsInFlightIsExactA
   // What the store holds for the card in the last day...
   std::size_t stored = 0;
   ASSERT_TRUE(tmp_.db()
-                  .scan_velocity_events(now - hours(24), now + hours(1), 64,
+                  .scan_velocity_events(now - hours(24), now + hours(1), 64, store::VelocityScanFields{},
                                         [&](std::span<const store::VelocityEvent> events) {
                                           for (const auto& e : events) stored += e.card_fingerprint == fp;
                                           return Status(Ok{});

@@ -1,6 +1,8 @@
 // Value types kept by the stores beside DecisionRecord (domain/transaction.h).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -155,6 +157,17 @@ struct BacktestRecord {
   TimePoint heartbeat_at{};
   bool cancel_requested = false;  // set by a cancel; the running process stops at its next progress write
   bool operator==(const BacktestRecord&) const = default;
+};
+
+// Which key fields a velocity scan must fill, by decision time: a decision
+// decided before needed_from[k] may come with key k's field absent (empty for
+// merchant_id and card_fingerprint), so that a scan reads only what its caller
+// keeps. The caller still filters by time itself: this only allows leaving out.
+// Index order: card, customer, email, ip, device, merchant (cache::VelocityKey).
+struct VelocityScanFields {
+  static constexpr std::size_t kKeyCount = 6;
+  std::array<TimePoint, kKeyCount> needed_from;
+  VelocityScanFields() { needed_from.fill(TimePoint::min()); }  // every field of every decision
 };
 
 // What the velocity counters need from one stored decision (to rebuild them).

@@ -179,14 +179,19 @@ class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
     return out.ok() ? *out : InsertOutcome{};
   }
 
-  // Every event of [since, until) in one vector, through the chunked scan.
-  Result<std::vector<VelocityEvent>> scan(TimePoint since, TimePoint until, std::size_t chunk) {
+  // Every event of [since, until) in one vector, through the chunked scan, oldest first (the scan's own order is
+  // only about time order; ties keep it).
+  Result<std::vector<VelocityEvent>> scan(TimePoint since, TimePoint until, std::size_t chunk,
+                                          const VelocityScanFields& fields = {}) {
     std::vector<VelocityEvent> out;
-    Status st = db_->scan_velocity_events(since, until, chunk, [&](std::span<const VelocityEvent> part) -> Status {
-      out.insert(out.end(), part.begin(), part.end());
-      return Ok{};
-    });
+    Status st =
+        db_->scan_velocity_events(since, until, chunk, fields, [&](std::span<const VelocityEvent> part) -> Status {
+          out.insert(out.end(), part.begin(), part.end());
+          return Ok{};
+        });
     if (!st.ok()) return st.error();
+    std::stable_sort(out.begin(), out.end(),
+                     [](const VelocityEvent& a, const VelocityEvent& b) { return a.at < b.at; });
     return out;
   }
 
@@ -1022,7 +1027,7 @@ TEST_P(StoreContractTest, ConcurrentLabelsOfOneTransactionKeepTheLatestAt) {
 
 // ------------------------------------------------------------------ velocity
 
-TEST_P(StoreContractTest, ScannedVelocityEventsAreOldestFirst) {
+TEST_P(StoreContractTest, ScannedVelocityEventsCarryTheirKeyFields) {
   DecisionRecord with_customer = make_full_record("m-1", "v-cust");
   with_customer.decided_at = kT0 + minutes(3);
   insert(with_customer);
@@ -1054,10 +1059,48 @@ TEST_P(StoreContractTest, ScannedVelocityEventsAreOldestFirst) {
   EXPECT_TRUE(events->empty());
 }
 
+// Key fields asked for from a time on: every decision still comes, and each asked-for field of a decision at or
+// after its bound is there; before it, a field is absent or right (a back-end may read it anyway).
+TEST_P(StoreContractTest, ScannedVelocityEventsLeaveOutOnlyFieldsNotAskedFor) {
+  for (int i = 0; i < 6; ++i) {
+    DecisionRecord r = make_full_record("m-f", "f-" + std::to_string(i));
+    r.decided_at = kT0 + minutes(i);
+    r.customer.email = "E" + std::to_string(i) + "@example.com";
+    insert(r);
+  }
+  VelocityScanFields fields;
+  fields.needed_from.fill(kT0 + minutes(4));  // merchant, customer, ip, device: the last two only
+  fields.needed_from[0] = TimePoint::min();   // card: all
+  fields.needed_from[2] = kT0 + minutes(2);   // email: from the third on
+  auto events = scan(kT0, kFarFuture, 4, fields);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    const VelocityEvent& e = (*events)[static_cast<std::size_t>(i)];
+    EXPECT_EQ(e.at, kT0 + minutes(i));
+    EXPECT_FALSE(e.card_fingerprint.empty()) << i;
+    const std::string email = "E" + std::to_string(i) + "@example.com";
+    if (i >= 2) {
+      EXPECT_EQ(e.email, email) << i;
+    } else {
+      EXPECT_TRUE(!e.email || *e.email == email) << i;
+    }
+    if (i >= 4) {
+      EXPECT_EQ(e.merchant_id, "m-f") << i;
+      EXPECT_EQ(e.customer_id, "c-7") << i;
+      EXPECT_TRUE(e.ip.has_value()) << i;
+      EXPECT_TRUE(e.device_id.has_value()) << i;
+    } else {
+      EXPECT_TRUE(e.merchant_id.empty() || e.merchant_id == "m-f") << i;
+      EXPECT_TRUE(!e.customer_id || *e.customer_id == "c-7") << i;
+    }
+  }
+}
+
 // 103 decisions over 11 distinct instants (ties on decided_at, inserted out of
 // time order): every chunk holds at most `chunk` events, the chunks together
-// hold exactly the rows with since <= decided_at < until, oldest first and in
-// insertion order within one instant, and a failing sink stops the scan.
+// hold exactly the rows with since <= decided_at < until, each once, and a
+// failing sink stops the scan.
 TEST_P(StoreContractTest, ScanVelocityEventsStreamsInBoundedChunks) {
   constexpr int kRows = 103;
   std::vector<std::pair<TimePoint, std::int64_t>> rows;  // (decided_at, amount), insertion order
@@ -1079,13 +1122,17 @@ TEST_P(StoreContractTest, ScanVelocityEventsStreamsInBoundedChunks) {
   for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{10}, std::size_t{1000}}) {
     std::vector<std::size_t> sizes;
     std::vector<std::pair<TimePoint, std::int64_t>> got;
-    Status st = db_->scan_velocity_events(since, until, chunk, [&](std::span<const VelocityEvent> part) -> Status {
-      sizes.push_back(part.size());
-      for (const auto& e : part) got.emplace_back(e.at, e.amount);
-      return Ok{};
-    });
+    Status st = db_->scan_velocity_events(since, until, chunk, VelocityScanFields{},
+                                          [&](std::span<const VelocityEvent> part) -> Status {
+                                            sizes.push_back(part.size());
+                                            for (const auto& e : part) got.emplace_back(e.at, e.amount);
+                                            return Ok{};
+                                          });
     ASSERT_OK(st);
-    EXPECT_EQ(got, expected) << "chunk " << chunk;
+    std::sort(got.begin(), got.end());
+    std::vector<std::pair<TimePoint, std::int64_t>> want = expected;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << "chunk " << chunk;
     for (auto n : sizes) {
       EXPECT_GE(n, 1u) << "chunk " << chunk;
       EXPECT_LE(n, chunk) << "chunk " << chunk;
@@ -1094,10 +1141,11 @@ TEST_P(StoreContractTest, ScanVelocityEventsStreamsInBoundedChunks) {
   }
 
   int calls = 0;
-  Status failed = db_->scan_velocity_events(since, until, 5, [&](std::span<const VelocityEvent>) -> Status {
-    ++calls;
-    return make_error("internal", "sink full");
-  });
+  Status failed =
+      db_->scan_velocity_events(since, until, 5, VelocityScanFields{}, [&](std::span<const VelocityEvent>) -> Status {
+        ++calls;
+        return make_error("internal", "sink full");
+      });
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().message, "sink full");
   EXPECT_EQ(calls, 1);
@@ -2170,8 +2218,9 @@ TEST_P(StoreContractTest, CloseMakesEveryCallUnavailable) {
   EXPECT_ERROR(run(db_->find_decision("m-1", "t-1")), u);
   EXPECT_ERROR(run(db_->list_decisions({})), u);
   EXPECT_ERROR(run(db_->resolve_review("m-1", "t-1", {})), u);
-  EXPECT_ERROR(
-      db_->scan_velocity_events(kT0, kFarFuture, 10, [](std::span<const VelocityEvent>) -> Status { return Ok{}; }), u);
+  EXPECT_ERROR(db_->scan_velocity_events(kT0, kFarFuture, 10, VelocityScanFields{},
+                                         [](std::span<const VelocityEvent>) -> Status { return Ok{}; }),
+               u);
   EXPECT_ERROR(run(db_->revoke_api_key("k", kT0)), u);
   EXPECT_ERROR(run(db_->touch_api_key("k", kT0)), u);
   EXPECT_ERROR(run(db_->find_list("l")), u);

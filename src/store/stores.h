@@ -110,6 +110,7 @@ struct DecisionCountQuery {
   std::string value;     // kEmailLowerCase: compared with the stored e-mail lower-cased (ASCII)
   TimePoint after{};     // decided_at > after
   std::string currency;  // `amount` sums the decisions in this currency only
+  std::optional<TimePoint> until{};  // and decided_at < until, when set
 };
 struct DecisionCount {
   std::int64_t count = 0;
@@ -132,12 +133,16 @@ class TransactionStore {
                                                               const std::string& transaction_id,
                                                               const domain::Resolution& resolution) = 0;
   // Blocking (start-up and admin work only). Streams the decisions with
-  // since <= decided_at < until, oldest first, to `sink` in chunks of at most
-  // `chunk` events, for rebuilding velocity counters in bounded memory. Stops
-  // early and returns the sink's error when the sink fails.
+  // since <= decided_at < until, each once, to `sink` in chunks of at most
+  // `chunk` events, for rebuilding velocity counters in bounded memory: in
+  // about time order (the order they were stored in, for SQLite: a clock step
+  // or a race of milliseconds may put a decision after a later one), with the
+  // key fields `fields` asks for (others may be absent). The span's events are
+  // valid during the sink's call only. Stops early and returns the sink's
+  // error when the sink fails.
   using VelocitySink = std::function<Status(std::span<const VelocityEvent>)>;
   virtual Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk,
-                                      const VelocitySink& sink) = 0;
+                                      const VelocityScanFields& fields, const VelocitySink& sink) = 0;
   // Blocking (admin work: backtests). Streams the stored decisions with
   // since <= decided_at < until in decision order ((decided_at, seq)
   // ascending), each with its current label, to `sink` in chunks of at most

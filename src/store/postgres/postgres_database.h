@@ -176,7 +176,8 @@ class PostgresDatabase final : public Database {
   Task<Result<TransactionPage>> list_decisions(const TransactionQuery& query) override;
   Task<Result<domain::DecisionRecord>> resolve_review(const std::string& merchant_id, const std::string& transaction_id,
                                                       const domain::Resolution& resolution) override;
-  Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocitySink& sink) override;
+  Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocityScanFields& fields,
+                              const VelocitySink& sink) override;
   Status scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) override;
   Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
                                                       const std::string& transaction_id) override;

@@ -163,6 +163,12 @@ std::string Query::get_text(int col) const {
   return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
+std::string_view Query::get_text_view(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  if (p == nullptr) return {};
+  return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+}
+
 std::size_t Query::text_bytes(int col) const {
   // sqlite3_column_text first: the size is then that of the UTF-8 form.
   (void)sqlite3_column_text(stmt_, col);

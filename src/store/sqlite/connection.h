@@ -102,6 +102,9 @@ class Query {
   std::int64_t get_int(int col) const;
   std::string get_text(int col) const;
   std::optional<std::string> get_opt_text(int col) const;
+  // The text of a column without copying it ("" for NULL); valid until the next step(), reset() or read of the
+  // same column as another type.
+  std::string_view get_text_view(int col) const;
   // Size in bytes of a text column, without copying it.
   std::size_t text_bytes(int col) const;
 

@@ -165,7 +165,8 @@ class SqliteDatabase final : public Database {
   // transaction per chunk on a connection of its own (no snapshot is held
   // across chunks, so the WAL can be checkpointed meanwhile); a row inserted
   // during the scan behind the cursor is not seen. at = decided_at.
-  Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocitySink& sink) override;
+  Status scan_velocity_events(TimePoint since, TimePoint until, std::size_t chunk, const VelocityScanFields& fields,
+                              const VelocitySink& sink) override;
   Status scan_decisions(TimePoint since, TimePoint until, std::size_t chunk, const DecisionSink& sink) override;
   Task<Result<std::optional<std::string>>> find_trace(const std::string& merchant_id,
                                                       const std::string& transaction_id) override;
