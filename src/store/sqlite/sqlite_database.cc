@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <cmath>
+#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -18,10 +19,12 @@
 #include <set>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "common/async_key_lock.h"
 #include "domain/time.h"
@@ -29,6 +32,7 @@
 #include "store/list_change.h"
 #include "store/record_json.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/decision_key_filter.h"
 #include "store/sqlite/read_pool.h"
 #include "store/sqlite/write_queue.h"
 
@@ -555,6 +559,126 @@ struct SqliteDatabase::Impl {
   std::atomic<bool> sweeping{false};
   std::atomic<bool> sweep_again{false};
 
+  // The idempotency filter (decision_key_filter.h). Look-ups use `key_filter` (null until the first load is done).
+  // The writer thread adds each inserted key to the filter in use and to the one being loaded; a filter is
+  // published by the writer thread too, so that no insert can miss both. Every filter made is kept until the
+  // database is destroyed (a look-up may still hold an older one; each growth is 4x, so they add up to < 1/3 more).
+  std::atomic<const sqlite::DecisionKeyFilter*> key_filter{nullptr};
+  sqlite::DecisionKeyFilter* writer_filter = nullptr;   // writer thread only
+  sqlite::DecisionKeyFilter* loading_filter = nullptr;  // writer thread only
+  bool filter_growth_asked = false;                     // writer thread only
+  std::mutex filter_mu;                                 // guards the four below
+  std::condition_variable filter_cv;
+  std::size_t filter_wanted = 0;  // a load asked for, of at least this capacity (0: none)
+  bool filter_stop = false;
+  std::vector<std::unique_ptr<sqlite::DecisionKeyFilter>> filters;
+  std::thread filter_loader;
+  std::atomic<std::uint64_t> filter_builds{0};
+  std::atomic<std::uint64_t> lookups_filtered{0};
+  std::atomic<std::uint64_t> lookups_read{0};
+
+  void ask_filter_load(std::size_t capacity) {
+    {
+      std::lock_guard lk(filter_mu);
+      if (filter_stop) return;
+      filter_wanted = std::max(filter_wanted, std::max<std::size_t>(capacity, 1));
+      if (!filter_loader.joinable()) filter_loader = std::thread([this] { filter_load_loop(); });
+    }
+    filter_cv.notify_one();
+  }
+
+  void stop_filter_loader() {
+    {
+      std::lock_guard lk(filter_mu);
+      filter_stop = true;
+    }
+    filter_cv.notify_one();
+    if (filter_loader.joinable()) filter_loader.join();
+  }
+
+  // Writer thread, in an insert's work: the key goes into every filter that must know it.
+  void note_inserted_key(std::string_view merchant_id, std::string_view transaction_id) {
+    if (loading_filter != nullptr) loading_filter->add(merchant_id, transaction_id);
+    if (writer_filter == nullptr) return;
+    writer_filter->add(merchant_id, transaction_id);
+    // Past twice its capacity its false positives pass ~6%: load a bigger one (the old one answers meanwhile).
+    if (!filter_growth_asked && writer_filter->added() > 2 * writer_filter->capacity()) {
+      filter_growth_asked = true;
+      ask_filter_load(4 * writer_filter->added());
+    }
+  }
+
+  void filter_load_loop() {
+    for (;;) {
+      std::size_t capacity = 0;
+      {
+        std::unique_lock lk(filter_mu);
+        filter_cv.wait(lk, [this] { return filter_stop || filter_wanted > 0; });
+        if (filter_stop) return;
+        capacity = std::exchange(filter_wanted, 0);
+      }
+      load_filter(capacity);
+    }
+  }
+
+  // A new filter with every stored key; published when complete. On any error (closing, no table) nothing is
+  // published and look-ups go on as before.
+  void load_filter(std::size_t min_capacity) {
+    auto conn = Connection::open(options.path, SQLITE_OPEN_READONLY, options.busy_timeout);
+    if (!conn.ok()) return;
+    Connection& c = **conn;
+    auto rows = c.query_int("SELECT max(seq) FROM transactions");
+    if (!rows.ok()) return;
+    const auto stored = static_cast<std::size_t>(std::max<std::int64_t>(rows->value_or(0), 0));
+    auto made = std::make_unique<sqlite::DecisionKeyFilter>(
+        std::max({min_capacity, stored + stored / 2, options.decision_key_filter_min_keys}));
+    sqlite::DecisionKeyFilter* filter = made.get();
+    {
+      std::lock_guard lk(filter_mu);
+      filters.push_back(std::move(made));
+    }
+    // Inserts add to it from the next write item on. Waiting for this item to commit means every insert that ran
+    // before it has committed too, so the scan below (which starts later) sees all of them.
+    if (!writer
+             ->submit_blocking([this, filter](Connection&) -> Status {
+               loading_filter = filter;
+               return Ok{};
+             })
+             .ok()) {
+      return;
+    }
+    std::int64_t after = 0;
+    Query q(c, "SELECT seq, merchant_id, transaction_id FROM transactions WHERE seq > ?1 ORDER BY seq LIMIT 65536");
+    for (bool more = true; more;) {
+      if (closed.load()) return;
+      q.reset();
+      q.bind(1, after);
+      std::size_t n = 0;
+      for (;;) {
+        auto row = q.step();
+        if (!row.ok()) return;
+        if (!*row) break;
+        ++n;
+        after = q.get_int(0);
+        filter->add(q.get_text_view(1), q.get_text_view(2));
+      }
+      more = n == 65536;
+    }
+    q.reset();
+    (void)writer->submit_blocking([this, filter](Connection&) -> Status {
+      writer_filter = filter;
+      loading_filter = nullptr;
+      filter_growth_asked = false;
+      key_filter.store(filter, std::memory_order_release);
+      filter_builds.fetch_add(1, std::memory_order_relaxed);
+      if (filter->added() > 2 * filter->capacity()) {  // outgrown while it loaded
+        filter_growth_asked = true;
+        ask_filter_load(4 * filter->added());
+      }
+      return Ok{};
+    });
+  }
+
   static Error closed_error() { return make_error("unavailable", "database is closed"); }
 
   // Runs f(write connection) -> Result<T> as one item of the next group commit
@@ -828,8 +952,22 @@ void SqliteDatabase::close() {
   impl_->writer->stop();         // drains pending writes first
   impl_->readers->close();       // waits for reads in flight
   impl_->admin_reader->close();  // and for a list diff in flight
+  impl_->stop_filter_loader();   // its scan stops at the next chunk; its writer items are answered by now
   // The thread pools keep running until the destructor: a call racing with
   // close() still gets its "unavailable" delivered.
+}
+
+SqliteDatabase::KeyFilterStats SqliteDatabase::key_filter_stats() const {
+  KeyFilterStats out;
+  if (const auto* filter = impl_->key_filter.load(std::memory_order_acquire)) {
+    out.ready = true;
+    out.capacity = filter->capacity();
+    out.keys = filter->added();
+  }
+  out.builds = impl_->filter_builds.load();
+  out.filtered = impl_->lookups_filtered.load();
+  out.read = impl_->lookups_read.load();
+  return out;
 }
 
 SqliteDatabase::WriterStats SqliteDatabase::writer_stats() const {
@@ -901,6 +1039,7 @@ Status SqliteDatabase::migrate() {
     return Ok{};
   });
   if (st.ok() && retired) impl_->start_sweep();
+  if (st.ok() && impl_->options.decision_key_filter && impl_->key_filter.load() == nullptr) impl_->ask_filter_load(1);
   return st;
 }
 
@@ -1320,6 +1459,7 @@ Task<Result<InsertOutcome>> SqliteDatabase::insert_decision(const domain::Decisi
       if (auto st = q.run(); !st.ok()) return st.error();
     }
     if (c.changes() == 1) {
+      impl_->note_inserted_key(r.merchant_id, r.transaction_id);
       InsertOutcome out{true, r};
       out.record.seq = c.last_insert_rowid();
       return out;
@@ -1333,6 +1473,13 @@ Task<Result<InsertOutcome>> SqliteDatabase::insert_decision(const domain::Decisi
 
 Task<Result<std::optional<domain::DecisionRecord>>> SqliteDatabase::find_decision(const std::string& merchant_id,
                                                                                   const std::string& transaction_id) {
+  // A key never stored (nearly every validate's): answered here, without a read thread's round trip.
+  if (const auto* filter = impl_->key_filter.load(std::memory_order_acquire);
+      filter != nullptr && !impl_->closed.load() && !filter->may_contain(merchant_id, transaction_id)) {
+    impl_->lookups_filtered.fetch_add(1, std::memory_order_relaxed);
+    co_return std::optional<domain::DecisionRecord>{};
+  }
+  impl_->lookups_read.fetch_add(1, std::memory_order_relaxed);
   co_return co_await impl_->read([&](Connection& c) { return find_decision_on(c, merchant_id, transaction_id); });
 }
 
@@ -1953,9 +2100,8 @@ Task<Result<std::vector<DecisionCount>>> SqliteDatabase::count_decisions(std::sp
       const char* where = count_column(q.field);
       if (where == nullptr) return make_error("internal", "unknown decision field");
       // Summed here, saturating: SQLite's sum() fails on int64 overflow.
-      Query rows(c,
-                 std::string("SELECT amount, currency = ?3 FROM transactions WHERE ") + where +
-                     " AND decided_at > ?2 AND decided_at < ?4");
+      Query rows(c, std::string("SELECT amount, currency = ?3 FROM transactions WHERE ") + where +
+                        " AND decided_at > ?2 AND decided_at < ?4");
       rows.bind(1, q.value)
           .bind(2, to_ms(q.after))
           .bind(3, q.currency)

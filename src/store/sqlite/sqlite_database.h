@@ -100,6 +100,11 @@ struct SqliteOptions {
   int list_chunk_rows = 2000;
   // Labels of a batch stored per write item (LabelStore::add_labels).
   std::size_t label_chunk = 500;
+  // The idempotency filter (decision_key_filter.h): after migrate(), the keys of
+  // the stored decisions are loaded on a thread of their own; from then on a
+  // find_decision of a key never stored answers at once, without a read.
+  bool decision_key_filter = true;
+  std::size_t decision_key_filter_min_keys = std::size_t{1} << 20;  // the smallest capacity loaded (tests: less)
 };
 
 // Opens (creating if needed) the database and starts the writer thread. Does
@@ -232,6 +237,17 @@ class SqliteDatabase final : public Database {
   void close() override;
 
   WriterStats writer_stats() const;
+
+  struct KeyFilterStats {
+    bool ready = false;          // look-ups use a filter (its first load is done)
+    std::size_t capacity = 0;    // keys the filter in use is sized for
+    std::size_t keys = 0;        // keys added to it
+    std::uint64_t builds = 0;    // filters loaded (the first, and one per growth)
+    std::uint64_t filtered = 0;  // find_decision calls answered by the filter
+    std::uint64_t read = 0;      // find_decision calls that read the database
+  };
+  KeyFilterStats key_filter_stats() const;
+
   // Blocking; for tests and diagnostics. The value of `PRAGMA <name>` (letters
   // and '_' only) on the write connection, as text.
   Result<std::string> writer_pragma(const std::string& name);

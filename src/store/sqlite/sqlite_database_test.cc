@@ -226,6 +226,7 @@ TEST_F(SqliteDatabaseTest, CallsBeforeMigrateAreInternalNotCrashes) {
 }
 
 TEST_F(SqliteDatabaseTest, ConcurrentWritersShareCommits) {
+  options_.decision_key_filter = false;  // its loader's writer items would count as well
   open_migrated();
   constexpr int kThreads = 64;
   constexpr int kPerThread = 10;
@@ -493,6 +494,95 @@ TEST_F(SqliteDatabaseTest, CallersResumeOnTheirOwnExecutor) {
   ASSERT_TRUE(txv::testing::wait_until([&] { return done.load() == 8; }));
   EXPECT_EQ(on_own.load(), 24);
   EXPECT_EQ(db_->pool_stats().in_use, 0);
+}
+
+// ---------------------------------------------------------------- the idempotency filter
+
+// Waits for the filter's `builds`-th load to be published.
+bool filter_loaded(const SqliteDatabase& db, std::uint64_t builds) {
+  return txv::testing::wait_until([&] { return db.key_filter_stats().builds >= builds; }, std::chrono::seconds(60));
+}
+
+// Decisions written by another connection before txv opens the file are loaded; a stored key is always read (and
+// found), a key never stored is answered by the filter.
+TEST_F(SqliteDatabaseTest, KeyFilterLoadsStoredKeysAndAnswersNewOnesWithoutAReadThread) {
+  open_migrated();
+  db_->close();
+  {
+    RawDb raw(options_.path);
+    ASSERT_EQ(raw.exec("WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < 4999) "
+                       "INSERT INTO transactions (merchant_id, transaction_id, request_hash, type, amount, currency, "
+                       "decision, rules_version, card_brand, card_bin, card_last4, card_fingerprint, has_customer, "
+                       "has_merchant, occurred_at, decided_at) SELECT 'm-1', 'old-' || i, 'h', 'purchase', 1, 'USD', "
+                       "'approve', 1, 'visa', '411111', '1111', 'fp', 0, 0, 1, 1 FROM seq"),
+              SQLITE_OK)
+        << raw.errmsg();
+  }
+  db_.reset();
+  open_migrated();
+  ASSERT_TRUE(filter_loaded(*db_, 1));
+  auto stats = db_->key_filter_stats();
+  EXPECT_TRUE(stats.ready);
+  EXPECT_EQ(stats.keys, 5000u);
+  for (int i = 0; i < 5000; i += 7) {
+    auto found = run(db_->find_decision("m-1", "old-" + std::to_string(i)));
+    ASSERT_TRUE(found.ok());
+    ASSERT_TRUE(found->has_value()) << i;  // never a false negative
+  }
+  const auto before = db_->key_filter_stats();
+  for (int i = 0; i < 1000; ++i) {
+    auto found = run(db_->find_decision("m-1", "new-" + std::to_string(i)));
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(found->has_value());
+  }
+  const auto after = db_->key_filter_stats();
+  EXPECT_GE(after.filtered - before.filtered, 980u);  // false positives (< 2%) read
+  EXPECT_EQ((after.filtered - before.filtered) + (after.read - before.read), 1000u);
+  // Inserted now: found at once, through the filter's "maybe".
+  ASSERT_TRUE(run(db_->insert_decision(record("new-5"))).ok());
+  auto found = run(db_->find_decision("m-1", "new-5"));
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->has_value());
+}
+
+// Inserts while the keys load, and enough of them to outgrow the filter: no key is ever missed, and the filter is
+// loaded again, bigger.
+TEST_F(SqliteDatabaseTest, KeyFilterMissesNoInsertWhileLoadingOrGrowing) {
+  options_.decision_key_filter_min_keys = 64;
+  open_migrated();  // starts the first load at once: the inserts below race it
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 150;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (run(db_->insert_decision(record("race-" + std::to_string(t) + "-" + std::to_string(i)))).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(ok.load(), kThreads * kPerThread);
+  // 600 keys against a capacity of 64: grown at least once (a load asked past 2x capacity).
+  ASSERT_TRUE(filter_loaded(*db_, 2));
+  EXPECT_GE(db_->key_filter_stats().capacity, 256u);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      auto found = run(db_->find_decision("m-1", "race-" + std::to_string(t) + "-" + std::to_string(i)));
+      ASSERT_TRUE(found.ok());
+      ASSERT_TRUE(found->has_value()) << t << "-" << i;
+    }
+  }
+}
+
+TEST_F(SqliteDatabaseTest, KeyFilterCanBeTurnedOff) {
+  options_.decision_key_filter = false;
+  open_migrated();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(run(db_->find_decision("m-1", "x-" + std::to_string(i))).ok());
+  const auto stats = db_->key_filter_stats();
+  EXPECT_FALSE(stats.ready);
+  EXPECT_EQ(stats.filtered, 0u);
+  EXPECT_EQ(stats.read, 20u);
 }
 
 }  // namespace
