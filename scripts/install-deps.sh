@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3
+  libmimalloc-dev
   libssl-dev
   libspdlog-dev libfmt-dev
   prometheus-cpp-dev
