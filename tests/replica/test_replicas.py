@@ -340,8 +340,9 @@ def test_postgres_outage_answers_503_and_recovers(make_cluster):
             assert ready.status == 503, ready
             assert ready.json["checks"]["database"] != "ok"
     finally:
-        subprocess.run(as_pg + [f"{pg_bin}/pg_ctl", "-D", pg_data, "-l", f"{pg_data}/../pg.log", "-w", "start"],
-                       check=True, capture_output=True, timeout=60)
+        # A loaded 2-core box can take a while to replay the WAL: wait up to 3 minutes (pg_ctl's own default is 60 s).
+        subprocess.run(as_pg + [f"{pg_bin}/pg_ctl", "-D", pg_data, "-l", f"{pg_data}/../pg.log", "-w", "-t", "180",
+                                "start"], check=True, capture_output=True, timeout=200)
     for srv in replicas:
         poll(lambda srv=srv: srv.request("GET", "/readyz", key=None).status == 200, 60,
              what="readiness once PostgreSQL is back")
