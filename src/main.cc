@@ -34,6 +34,7 @@
 #include "cache/redis/redis_rate_limiter.h"
 #include "cache/redis/redis_session_store.h"
 #include "cache/redis/redis_velocity_counters.h"
+#include "cache/warming_velocity_counters.h"
 #include "cache/store_velocity_counters.h"
 #include "cli/command_line.h"
 #include "cli/http_client.h"
@@ -262,6 +263,7 @@ int run_serve(const txv::cli::Command& cmd) {
   std::unique_ptr<txv::cache::LocalVelocityCounters> local_counters;
   std::unique_ptr<txv::cache::RedisVelocityCounters> redis_counters;
   std::unique_ptr<txv::cache::StoreVelocityCounters> store_counters;
+  std::unique_ptr<txv::cache::WarmingVelocityCounters> warming_counters;
   std::unique_ptr<txv::cache::DegradingVelocityCounters> shared_counters;
   txv::cache::VelocityCounters* counters = nullptr;
   txv::cache::VelocityHistory* history = nullptr;
@@ -280,9 +282,35 @@ int run_serve(const txv::cli::Command& cmd) {
     auto client = txv::cache::RedisClient::create(std::move(redis_options));
     if (!client.ok()) return fail_config("TXV_REDIS_URL: " + client.error().message);
     redis = std::move(client).value();
-    redis_counters = std::make_unique<txv::cache::RedisVelocityCounters>(*redis);
+    // The epoch marker tells an emptied Redis (restart without persistence, a new node, FLUSHALL); until the
+    // longest window has passed since, counts reaching before it add the stored decisions' share.
+    txv::cache::RedisVelocityCountersOptions redis_counter_options;
+    redis_counter_options.epoch_key = "txv:v:epoch";
+    redis_counters = std::make_unique<txv::cache::RedisVelocityCounters>(*redis, std::move(redis_counter_options));
     store_counters = std::make_unique<txv::cache::StoreVelocityCounters>(*db);
+    txv::cache::WarmingVelocityCountersOptions warming;
+    warming.on_state = [](bool on, txv::domain::TimePoint emptied_at, bool detected) {
+      const std::string at = txv::domain::format_rfc3339(emptied_at);
+      if (on) {
+        txv::logging::warn(detected ? "cache emptied: Redis lost its counters, velocity made whole from the database"
+                                    : "cache warming: Redis was emptied, velocity made whole from the database",
+                           {{"emptied_at", at}});
+      } else {
+        txv::logging::info("cache warm: Redis counters cover every window again", {{"emptied_at", at}});
+      }
+    };
+    warming_counters =
+        std::make_unique<txv::cache::WarmingVelocityCounters>(*redis_counters, *store_counters, std::move(warming));
+    // A wholly empty Redis at start-up gets its epoch now, before any decision (in the background: an unreachable
+    // Redis is noticed by the first decision instead).
+    boost::asio::co_spawn(
+        redis->executor(),
+        [counters = redis_counters.get()]() -> txv::Task<void> {
+          (void)co_await counters->mark_epoch_if_empty(txv::domain::now_millis());
+        },
+        boost::asio::detached);
     txv::cache::DegradingVelocityCountersOptions degrading;
+    degrading.replay_to = redis_counters.get();  // a replay needs no count from the database
     degrading.executor = background.get_executor();
     degrading.on_state = [&metrics](bool degraded) {
       metrics.set_cache_degraded(degraded);
@@ -294,7 +322,7 @@ int run_serve(const txv::cli::Command& cmd) {
     };
     degrading.on_error = [&metrics] { metrics.count_cache_error(); };
     shared_counters =
-        std::make_unique<txv::cache::DegradingVelocityCounters>(*redis_counters, *store_counters, std::move(degrading));
+        std::make_unique<txv::cache::DegradingVelocityCounters>(*warming_counters, *store_counters, std::move(degrading));
     counters = shared_counters.get();
   } else {
     if (config.database_kind == txv::config::DatabaseKind::kPostgres) {

@@ -111,7 +111,7 @@ Task<Status> DegradingVelocityCounters::cancel(const VelocityTicket& ticket) {
     }
     replayed = routed->pending->primary;
   }
-  co_return co_await primary_.cancel(replayed);
+  co_return co_await replay_target().cancel(replayed);
 }
 
 Task<void> DegradingVelocityCounters::recover() {
@@ -143,7 +143,7 @@ Task<void> DegradingVelocityCounters::recover() {
       }
       next = queue_.front();
     }
-    auto replayed = co_await primary_.read_and_record(next->input, next->queries);
+    auto replayed = co_await replay_target().read_and_record(next->input, next->queries);
     std::lock_guard lock(mu_);
     if (replayed.ok()) {
       next->replayed = true;

@@ -20,6 +20,13 @@
 // the database). The queue is bounded (max_pending); beyond it the oldest
 // events are dropped and counted as errors.
 //
+// Replays go to options.replay_to when set (else the primary): with
+// WarmingVelocityCounters as the primary, replay into the Redis counters
+// behind it, since a replay's answer is thrown away (no database count
+// needed). A Redis that came back emptied records only the replayed events
+// from its epoch on; the older ones count from the database
+// (warming_velocity_counters.h).
+//
 // An event whose primary call failed with an unknown outcome may also have
 // been recorded by the primary; the primary's own compensation (see
 // redis_velocity_counters.h) removes it, so the replay cannot double it.
@@ -50,6 +57,9 @@ struct DegradingVelocityCountersOptions {
   std::function<void(bool degraded)> on_state;
   // Told of every failed call to the primary and every dropped event (txv_cache_errors_total). Optional.
   std::function<void()> on_error;
+  // Where the queued events are replayed, and replayed ones cancelled (null: the primary). It must share the
+  // primary's state (the Redis counters behind a decorator).
+  VelocityCounters* replay_to = nullptr;
 };
 
 class DegradingVelocityCounters final : public VelocityCounters {
@@ -73,6 +83,7 @@ class DegradingVelocityCounters final : public VelocityCounters {
   void enter_degraded_locked();
   void start_recovery_locked();
   Task<void> recover();
+  VelocityCounters& replay_target() const { return options_.replay_to != nullptr ? *options_.replay_to : primary_; }
 
   VelocityCounters& primary_;
   VelocityCounters& fallback_;

@@ -7,6 +7,12 @@ namespace txv::cache {
 
 Task<Result<VelocityRead>> StoreVelocityCounters::read_and_record(const VelocityEventInput& input,
                                                                   std::span<const VelocityQuery> queries) {
+  co_return co_await count_before(input, queries, std::nullopt);
+}
+
+Task<Result<VelocityRead>> StoreVelocityCounters::count_before(const VelocityEventInput& input,
+                                                               std::span<const VelocityQuery> queries,
+                                                               std::optional<domain::TimePoint> until) {
   VelocityRead out;
   out.totals.resize(queries.size());
   std::vector<store::DecisionCountQuery> asked;
@@ -19,6 +25,11 @@ Task<Result<VelocityRead>> StoreVelocityCounters::read_and_record(const Velocity
     q.value = *value;
     q.after = input.at - std::chrono::milliseconds(queries[i].window_ms);
     q.currency = input.currency;
+    q.until = until;
+    if (until && q.after >= *until - std::chrono::milliseconds(1)) {
+      out.totals[i] = VelocityTotals{};  // (after, until) holds no millisecond: nothing to count
+      continue;
+    }
     asked.push_back(std::move(q));
     slot.push_back(i);
   }

@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <charconv>
 #include <cstdio>
 #include <limits>
 #include <map>
@@ -108,7 +109,9 @@ end
 // KEYS, per key value: e, x, then one hash per window.
 // ARGV: id, at, currency, amount, nkv; per key value: event retention, nh, then per hash (window, width, exact,
 //       ttl); nq; per query: key value index (1-based), hash slot (1-based, 0: the events alone), window, exact.
-// Returns per query {count, amount hi limb, amount lo limb}.
+// KEYS may end with the epoch marker.
+// Returns per query {count, amount hi limb, amount lo limb}; with the marker, then {epoch, set by this call (0/1),
+// recorded (0/1)}.
 constexpr const char* kRecordLua = R"lua(
 local id, at, cur, amt = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local ah, al = parse(amt)
@@ -175,6 +178,30 @@ for i = 1, nkv do
   kvs[i] = kv
 end
 
+-- The epoch marker (KEYS[k], after the key values' keys; absent: not kept): when Redis has lost it, Redis was
+-- emptied. It is set once, by the first call that notices, to that call's `at` (0 when this call's key values still
+-- hold state: a Redis filled before the marker existed, not an emptied one). Events older than the epoch are not
+-- recorded: they are counted from the stored decisions (warming_velocity_counters.h).
+local ek = KEYS[k]
+local epoch, fresh, record = nil, 0, true
+if ek then
+  local v = redis.call('GET', ek)
+  if v then
+    epoch = tonumber(v)
+  else
+    local held = false
+    for i = 1, nkv do
+      if kvs[i].newest then held = true end
+      for j = 1, #kvs[i].hs do
+        if kvs[i].hs[j].exists then held = true end
+      end
+    end
+    if held then epoch = 0 else epoch = at; fresh = 1 end
+    redis.call('SET', ek, num(epoch))
+  end
+  record = at >= epoch
+end
+
 local nq = tonumber(ARGV[a])
 a = a + 1
 local out = {}
@@ -215,8 +242,8 @@ end
 
 for i = 1, nkv do
   local kv = kvs[i]
-  local dead = false
-  if redis.call('EXISTS', kv.x) == 1 then dead = redis.call('SISMEMBER', kv.x, id) == 1 end
+  local dead = not record
+  if not dead and redis.call('EXISTS', kv.x) == 1 then dead = redis.call('SISMEMBER', kv.x, id) == 1 end
   if not dead then
     redis.call('ZADD', kv.e, ARGV[2], member)
     redis.call('ZREMRANGEBYSCORE', kv.e, '-inf', num(kv.top - kv.rete))
@@ -245,6 +272,11 @@ for i = 1, nkv do
       redis.call('PEXPIRE', H.key, H.ttl)
     end
   end
+end
+if ek then
+  local r = 0
+  if record then r = 1 end
+  out[nq + 1] = {num(epoch), fresh, r}
 end
 return out
 )lua";
@@ -298,6 +330,20 @@ end
 return removed
 )lua";
 
+// Sets the epoch marker KEYS[1] to ARGV[1] when it is missing and the database holds no key at all.
+constexpr const char* kMarkEmptyLua = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('DBSIZE') == 0 then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+)lua";
+
+const RedisScript& mark_empty_script() {
+  static const RedisScript script(kMarkEmptyLua);
+  return script;
+}
+
 const RedisScript& record_script() {
   static const RedisScript script(std::string(kLuaCommon) + kRecordLua);
   return script;
@@ -321,6 +367,11 @@ std::string random_id() {
 }
 
 std::uint64_t id_number(const std::string& hex) { return std::stoull(hex, nullptr, 16); }
+
+bool parse_int(const std::string& s, std::int64_t& out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
 
 // What cancel() needs: the cancel script's KEYS and ARGV.
 struct RedisTicket final : VelocityTicketState {
@@ -390,6 +441,13 @@ std::string RedisVelocityCounters::redis_key(VelocityKey key, std::string_view v
 
 Task<Result<VelocityRead>> RedisVelocityCounters::read_and_record(const VelocityEventInput& input,
                                                                   std::span<const VelocityQuery> queries) {
+  co_return co_await read_and_record(input, queries, nullptr);
+}
+
+Task<Result<VelocityRead>> RedisVelocityCounters::read_and_record(const VelocityEventInput& input,
+                                                                  std::span<const VelocityQuery> queries,
+                                                                  RedisVelocityEpoch* epoch) {
+  if (epoch != nullptr) *epoch = RedisVelocityEpoch{};
   auto invalid = [](std::string why) { return make_error("internal", "velocity counters: " + std::move(why)); };
   const std::int64_t at = std::chrono::duration_cast<std::chrono::milliseconds>(input.at.time_since_epoch()).count();
   if (input.amount < 0) co_return invalid("amount < 0");
@@ -466,6 +524,8 @@ Task<Result<VelocityRead>> RedisVelocityCounters::read_and_record(const Velocity
     }
   }
   ticket->keys = keys;
+  const bool with_epoch = !options_.epoch_key.empty();
+  if (with_epoch) keys.push_back(options_.epoch_key);  // after the ticket's: cancel does not touch it
 
   std::vector<std::size_t> asked;  // query index per script query
   std::vector<std::string> qargs;
@@ -498,8 +558,24 @@ Task<Result<VelocityRead>> RedisVelocityCounters::read_and_record(const Velocity
     }
     co_return std::move(reply).take_error();
   }
-  if (!reply->is_array() || reply->elements.size() != asked.size()) {
+  if (!reply->is_array() || reply->elements.size() != asked.size() + (with_epoch ? 1 : 0)) {
     co_return make_error("internal", "velocity counters: unexpected reply from Redis");
+  }
+  bool recorded = true;
+  if (with_epoch) {
+    const RedisValue& e = reply->elements.back();
+    std::int64_t emptied_at = 0;
+    if (!e.is_array() || e.elements.size() != 3 || e.elements[0].type != RedisValue::Type::kString ||
+        !parse_int(e.elements[0].str, emptied_at)) {
+      co_return make_error("internal", "velocity counters: unexpected reply from Redis");
+    }
+    recorded = e.elements[2].integer == 1;
+    if (epoch != nullptr) {
+      epoch->known = true;
+      epoch->emptied_at = domain::TimePoint(std::chrono::milliseconds(emptied_at));
+      epoch->detected = e.elements[1].integer == 1;
+      epoch->recorded = recorded;
+    }
   }
   for (std::size_t j = 0; j < asked.size(); ++j) {
     const RedisValue& t = reply->elements[j];
@@ -509,6 +585,7 @@ Task<Result<VelocityRead>> RedisVelocityCounters::read_and_record(const Velocity
     read.totals[asked[j]] =
         VelocityTotals{t.elements[0].integer, saturated(t.elements[1].integer, t.elements[2].integer)};
   }
+  if (!recorded) co_return read;  // older than the epoch: nothing to cancel (empty ticket)
   read.ticket.id = id_number(id);
   read.ticket.state = std::move(ticket);
   co_return read;
@@ -521,6 +598,15 @@ Task<Status> RedisVelocityCounters::cancel(const VelocityTicket& ticket) {
   auto r = co_await client_.eval(cancel_script(), state->keys, state->args);
   if (!r.ok()) co_return std::move(r).take_error();
   co_return Ok{};
+}
+
+Task<Result<bool>> RedisVelocityCounters::mark_epoch_if_empty(domain::TimePoint now) {
+  if (options_.epoch_key.empty()) co_return false;
+  std::vector<std::string> keys{options_.epoch_key};
+  std::vector<std::string> args{std::to_string(now.time_since_epoch().count())};
+  auto r = co_await client_.eval(mark_empty_script(), std::move(keys), std::move(args));
+  if (!r.ok()) co_return std::move(r).take_error();
+  co_return r->integer == 1;
 }
 
 }  // namespace txv::cache

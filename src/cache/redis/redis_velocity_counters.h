@@ -54,9 +54,10 @@
 //   events set for the part before its hash existed: exact at once for windows
 //   up to min_event_retention (1 h); a longer one counts less than the truth
 //   until it has been live for one window, like the local counters after a
-//   restart without history. The Redis counters are not backfilled from the
-//   store (they do not implement VelocityHistory); Redis keeps its state
-//   across txv restarts.
+//   restart without history. Redis keeps its state across txv restarts; the
+//   counters do not implement VelocityHistory (no bulk backfill). A Redis that
+//   lost everything (see "Emptied Redis" below) is made whole from the store
+//   by WarmingVelocityCounters (warming_velocity_counters.h).
 // - Cost (measured, Redis 7.0 on a loaded 2-core test machine): ~290 us of
 //   server time per read_and_record with 3 key values and 5 queries (1 h,
 //   24 h, 10 min windows), flat as events accumulate on a hot merchant key.
@@ -106,6 +107,29 @@
 // rate limiter's buckets move to the new primary's clock (TIME): a clock
 // offset between the two refills or drains them by that offset, once.
 //
+// Emptied Redis (options.epoch_key set, as txv serve does): the script also
+// reads the marker key `epoch_key` (no TTL, never hash-tagged). When it is
+// missing and none of the call's key values holds any state, Redis was emptied
+// (restarted without persistence, a replaced node, FLUSHALL): the call sets it
+// to its own `at` (the epoch F, the same for every replica: the first call to
+// notice writes it, atomically with its record) and reports detected = true.
+// Missing while the key values do hold state, it is set to 0: a Redis filled
+// by a txv that kept no marker, not an emptied one. From then on an event with
+// at < F is NOT recorded (recorded = false, an empty ticket): the stored
+// decisions count everything before F, Redis everything from F on, so the two
+// never overlap (a replay of events queued during an outage included). Every
+// call reports the epoch it saw (RedisVelocityEpoch), at no extra round trip.
+// A call stamped before F that reaches Redis after F was set (in flight at
+// that moment) is therefore counted from the database only once it is stored:
+// concurrent calls for the same key value may miss it, a blur of a few
+// milliseconds of decisions around F. At start-up, mark_epoch_if_empty() sets
+// F before any decision when Redis's database is wholly empty, so that a new
+// or emptied server does not put F amid a burst of decisions.
+// Used alone, counters with a marker undercount the time before F: put
+// WarmingVelocityCounters in front. Redis must not evict the marker
+// (maxmemory-policy noeviction or volatile-*: it has no TTL), or a later
+// eviction is taken for an emptied Redis.
+//
 // Errors: Error "internal" for invalid input (amount < 0; currency over 16
 // bytes or containing ':'; window_ms outside 1 ms .. 400 days; a key not a
 // VelocityKey; `at` out of +/- 2^50 ms) and for protocol errors; Error
@@ -138,6 +162,16 @@ struct RedisVelocityCountersOptions {
   std::chrono::milliseconds tombstone_ttl = std::chrono::minutes(10);
   // How long a background cancel of an event with an unknown outcome is retried.
   std::chrono::milliseconds compensation_budget = std::chrono::seconds(30);
+  // The marker that tells an emptied Redis (see "Emptied Redis" above), e.g. "txv:v:epoch"; empty: none kept.
+  std::string epoch_key;
+};
+
+// What one read_and_record saw of the epoch marker (options.epoch_key).
+struct RedisVelocityEpoch {
+  bool known = false;              // the script ran with the marker (false: no marker kept, or no key value)
+  domain::TimePoint emptied_at{};  // F: when Redis was last found emptied (0: never)
+  bool detected = false;           // this call found the marker missing and set it
+  bool recorded = false;           // the event was recorded (false: at < F, it counts from the store)
 };
 
 class RedisVelocityCounters final : public VelocityCounters {
@@ -149,7 +183,14 @@ class RedisVelocityCounters final : public VelocityCounters {
 
   Task<Result<VelocityRead>> read_and_record(const VelocityEventInput& input,
                                              std::span<const VelocityQuery> queries) override;
+  // The same, reporting the epoch marker the call saw (`epoch` may be null).
+  Task<Result<VelocityRead>> read_and_record(const VelocityEventInput& input, std::span<const VelocityQuery> queries,
+                                             RedisVelocityEpoch* epoch);
   Task<Status> cancel(const VelocityTicket& ticket) override;
+  // At start-up: sets the epoch marker to `now` when it is missing and Redis's database holds no key at all (a new
+  // or emptied server, nothing written since), so that F does not fall amid the first decisions (see "Emptied
+  // Redis"). Answers whether it did; false without an epoch_key.
+  Task<Result<bool>> mark_epoch_if_empty(domain::TimePoint now);
 
   // Whether a window is answered exactly (else bucketed).
   bool exact_window(std::int64_t window_ms) const;

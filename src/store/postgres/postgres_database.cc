@@ -2121,7 +2121,8 @@ const char* count_sql(DecisionField field) {
   // One statement per field so that each uses its index (migration 0002).
 #define TXV_COUNT(where)                                                           \
   "SELECT count(*), LEAST(COALESCE(sum(amount) FILTER (WHERE currency = $3), 0), " \
-  "9223372036854775807)::bigint FROM transactions WHERE " where " AND decided_at > $2::bigint AND decided_at < $4::bigint"
+  "9223372036854775807)::bigint FROM transactions WHERE " where                    \
+  " AND decided_at > $2::bigint AND decided_at < $4::bigint"
   switch (field) {
     case DecisionField::kCardFingerprint:
       return TXV_COUNT("card_fingerprint = $1");
@@ -2155,9 +2156,9 @@ Task<Result<std::vector<DecisionCount>>> PostgresDatabase::count_decisions(
   for (const auto& q : queries) {
     const char* sql = count_sql(q.field);
     if (sql == nullptr) co_return make_error("internal", "postgres: unknown decision field");
-    statements.push_back(
-        stmt(count_name(q.field), sql, pg::text(q.value), pg::int8(to_ms(q.after)), pg::text(q.currency),
-             pg::int8(q.until ? to_ms(*q.until) : std::numeric_limits<std::int64_t>::max())));
+    statements.push_back(stmt(count_name(q.field), sql, pg::text(q.value), pg::int8(to_ms(q.after)),
+                              pg::text(q.currency),
+                              pg::int8(q.until ? to_ms(*q.until) : std::numeric_limits<std::int64_t>::max())));
   }
   // One round trip for all of them, on the primary (counts must be current).
   auto r = co_await impl_->read(Impl::Target::kPrimary, std::move(statements), "counting decisions");
