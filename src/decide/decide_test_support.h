@@ -128,6 +128,9 @@ class ScriptedStore : public store::TransactionStore {
   std::atomic<int> scans{0};
   std::atomic<int> chunks{0};
   std::atomic<std::size_t> largest_chunk{0};
+  // The last history scan's start and fields (read once the scan is over).
+  store::TimePoint last_scan_since{};
+  store::VelocityScanFields last_scan_fields;
 
   Task<Result<store::InsertOutcome>> insert_decision(const domain::DecisionRecord& record) override {
     if (fail_insert && fail_insert(record)) co_return make_error("unavailable", "injected: database unavailable");
@@ -150,6 +153,8 @@ class ScriptedStore : public store::TransactionStore {
   Status scan_velocity_events(store::TimePoint since, store::TimePoint until, std::size_t chunk,
                               const store::VelocityScanFields& fields, const VelocitySink& sink) override {
     ++scans;
+    last_scan_since = since;
+    last_scan_fields = fields;
     if (before_scan) {
       if (auto s = before_scan(); !s.ok()) return s;
     }

@@ -67,8 +67,8 @@ RuleEngine::RuleEngine(RuleEngineOptions options, cache::VelocityCounters& count
     : options_(std::move(options)), counters_(counters), history_(history) {
   if (!options_.now) options_.now = domain::now_millis;
   if (options_.history_chunk == 0) options_.history_chunk = 4096;
-  retention_ms_.store(kMinRetention.count());
-  if (history_ != nullptr) (void)history_->set_retention(kMinRetention, options_.now());
+  for (auto& r : retention_ms_) r.store(kMinRetention.count());
+  if (history_ != nullptr) (void)history_->set_retention(cache::same_retention(kMinRetention), options_.now());
   std::lock_guard lock(write_mu_);
   compiled_ = compile({}, 0).rules;
   publish_locked();
@@ -125,11 +125,13 @@ RuleEngine::Compiled RuleEngine::compile(const std::vector<store::RuleRecord>& r
     rules->trace_layout += rules->trace_exprs[x];
   }
   rules->trace_layout += "]}";
-  rules->retention = kMinRetention;
+  // Per key: max(1 h, the longest window of a rule reading that key); a key no rule reads keeps 1 h.
+  rules->retention = cache::same_retention(kMinRetention);
   for (const auto& v : rules->set->velocities()) {
     rules->velocity_queries.push_back(
         cache::VelocityQuery{static_cast<cache::VelocityKey>(v.key), v.window_seconds * 1000});
-    rules->retention = std::max(rules->retention, std::chrono::milliseconds(v.window_seconds * 1000));
+    auto& kept = rules->retention[static_cast<std::size_t>(v.key)];
+    kept = std::max(kept, std::chrono::milliseconds(v.window_seconds * 1000));
   }
   out.rules = std::move(rules);
   return out;
@@ -159,51 +161,66 @@ Task<std::vector<std::string>> RuleEngine::replace_rules(std::vector<store::Rule
       problems.push_back("trace layout not stored (decisions keep self-contained traces): " + saved.error().message);
     }
   }
-  const std::chrono::milliseconds wanted = compiled.rules->retention;
-  const std::chrono::milliseconds held = velocity_retention();
+  const cache::KeyRetention wanted = compiled.rules->retention;
+  const cache::KeyRetention held = velocity_retentions();
+  cache::KeyRetention grown = held;  // the keys that grow, grown; the others as held until the set is live
+  bool grows = false, shrinks = false;
+  for (std::size_t k = 0; k < cache::kVelocityKeyCount; ++k) {
+    if (wanted[k] > held[k]) {
+      grown[k] = wanted[k];
+      grows = true;
+    }
+    shrinks = shrinks || wanted[k] < held[k];
+  }
 
-  if (history_ != nullptr && wanted > held) {
-    // The new rules look further back than the counters remember: backfill before they go live. Decisions go on
-    // with the old rules meanwhile.
-    Status grown = co_await on_admin(options_.admin, [this, wanted] { return grow_history(wanted); });
-    if (!grown.ok()) problems.push_back("velocity backfill: " + grown.error().message);
+  if (history_ != nullptr && grows) {
+    // The new rules look further back under some key than the counters remember: backfill those keys before the
+    // rules go live. Decisions go on with the old rules meanwhile.
+    Status backfilled = co_await on_admin(options_.admin, [this, grown] { return grow_history(grown); });
+    if (!backfilled.ok()) problems.push_back("velocity backfill: " + backfilled.error().message);
   }
   {
     std::lock_guard lock(write_mu_);
     compiled_ = std::move(compiled.rules);
     publish_locked();
   }
-  if (history_ != nullptr && wanted < held) {
-    // No live rule reads that far back any more: drop it and give the memory back.
+  if (history_ != nullptr && shrinks) {
+    // No live rule reads that far back under some key any more: drop it and give the memory back.
     (void)co_await on_admin(options_.admin, [this, wanted] { return shrink_history(wanted); });
   }
   co_return problems;
 }
 
-Status RuleEngine::grow_history(std::chrono::milliseconds retention) {
+Status RuleEngine::grow_history(const cache::KeyRetention& retention) {
   std::lock_guard lock(history_mu_);
-  const std::chrono::milliseconds previous(retention_ms_.load());
-  const cache::HistoryRange range = history_->set_retention(retention, options_.now());
-  retention_ms_.store(retention.count());
-  if (range.empty() || !history_loaded_ || options_.history == nullptr) return Ok{};
-  // Only the events older than what the counters hold: [range.since, range.until), built off the request path.
-  auto batch = history_->new_batch();
+  const cache::KeyRetention previous = velocity_retentions();
+  const cache::KeyRanges ranges = history_->set_retention(retention, options_.now());
+  store_retention(retention);
+  if (cache::all_empty(ranges) || !history_loaded_ || options_.history == nullptr) return Ok{};
+  // Only the events older than what the counters hold, of the keys that grew: one scan of the union of their ranges,
+  // reading a key's field only from its range's start, built off the request path (the batch keeps key k of an
+  // event only within ranges[k]).
+  const cache::HistoryRange scan = cache::hull(ranges);
+  auto batch = history_->new_batch(ranges);
   Status done = options_.history->scan_velocity_events(
-      range.since, range.until, options_.history_chunk, store::VelocityScanFields{},
+      scan.since, scan.until, options_.history_chunk, cache::scan_fields(ranges),
       [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
-  if (done.ok()) done = history_->merge_older(std::move(batch), range);
+  if (done.ok()) done = history_->merge_older(std::move(batch), ranges);
   if (!done.ok()) {
     // Back to the previous retention, which drops whatever part was merged; the next change retries.
     (void)history_->set_retention(previous, options_.now());
-    retention_ms_.store(previous.count());
+    store_retention(previous);
   }
   return done;
 }
 
-Status RuleEngine::shrink_history(std::chrono::milliseconds retention) {
+Status RuleEngine::shrink_history(const cache::KeyRetention& retention) {
   std::lock_guard lock(history_mu_);
-  (void)history_->set_retention(retention, options_.now());
-  retention_ms_.store(retention.count());
+  // Only down: a key whose growth failed keeps what it holds (the next change retries the backfill).
+  cache::KeyRetention target = velocity_retentions();
+  for (std::size_t k = 0; k < cache::kVelocityKeyCount; ++k) target[k] = std::min(target[k], retention[k]);
+  (void)history_->set_retention(target, options_.now());
+  store_retention(target);
   return Ok{};
 }
 
@@ -211,20 +228,35 @@ Status RuleEngine::rebuild_counters() {
   std::lock_guard lock(history_mu_);
   history_loaded_ = true;
   if (history_ == nullptr || options_.history == nullptr) return Ok{};
-  const std::chrono::milliseconds retention(retention_ms_.load());
-  (void)history_->set_retention(retention, options_.now());
-  const domain::TimePoint since = options_.now() - retention - kRebuildSlack;
-  const domain::TimePoint until{std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max())};
-  auto batch = history_->new_batch();
+  const cache::KeyRetention retention = velocity_retentions();
+  const domain::TimePoint now = options_.now();
+  (void)history_->set_retention(retention, now);
+  // Key k from now - retention[k] - slack on: one scan from the earliest of them, reading a key's field only from its
+  // own start (with one 24 h card rule, the 23 h before the last hour are loaded for the card only).
+  cache::KeyRanges ranges;
+  for (std::size_t k = 0; k < cache::kVelocityKeyCount; ++k) {
+    ranges[k] = cache::HistoryRange{now - retention[k] - kRebuildSlack, domain::TimePoint::max()};
+  }
+  const cache::HistoryRange scan = cache::hull(ranges);
+  auto batch = history_->new_batch(ranges);
   Status scanned = options_.history->scan_velocity_events(
-      since, until, options_.history_chunk, store::VelocityScanFields{},
+      scan.since, scan.until, options_.history_chunk, cache::scan_fields(ranges),
       [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
   if (!scanned.ok()) return scanned;
-  return history_->replace_all(std::move(batch), since);
+  return history_->replace_all(std::move(batch), ranges);
 }
 
-std::chrono::milliseconds RuleEngine::velocity_retention() const {
-  return std::chrono::milliseconds(retention_ms_.load());
+std::chrono::milliseconds RuleEngine::velocity_retention() const { return cache::longest(velocity_retentions()); }
+
+cache::KeyRetention RuleEngine::velocity_retentions() const {
+  cache::KeyRetention out;
+  for (std::size_t k = 0; k < cache::kVelocityKeyCount; ++k)
+    out[k] = std::chrono::milliseconds(retention_ms_[k].load());
+  return out;
+}
+
+void RuleEngine::store_retention(const cache::KeyRetention& retention) {
+  for (std::size_t k = 0; k < cache::kVelocityKeyCount; ++k) retention_ms_[k].store(retention[k].count());
 }
 
 std::shared_ptr<const ListEntries> RuleEngine::freed_on_admin(std::shared_ptr<const ListEntries> entries) const {

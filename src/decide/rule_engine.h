@@ -15,19 +15,24 @@
 // work: decisions never wait for a backfill.
 //
 // History (only with an in-process counter back-end, cache::VelocityHistory).
-// The counters keep max(1 h, the longest window any rule uses). When a new
-// rule set needs a longer window, replace_rules() grows the retention, loads
-// ONLY the older stored decisions the counters lack (TransactionStore::
-// scan_velocity_events, in chunks, on the admin executor), merges them into
-// the counters shard by shard, and only then publishes the new set; decisions
-// keep using the old rules meanwhile. When the longest window shrinks, the new
-// set is published first, then the counters drop what is past the new
-// retention and give the memory back.
+// The counters keep, per velocity key k, max(1 h, the longest window of any
+// live or shadow rule reading key k): a key no rule reads keeps 1 h, so the
+// start-up load and the memory follow the windows the rules use per key. When
+// a new rule set needs a longer window under some keys, replace_rules() grows
+// those keys' retention, loads ONLY the older stored decisions the counters
+// lack for them (one TransactionStore::scan_velocity_events over the union of
+// their ranges, reading a key's field only within its range, in chunks, on the
+// admin executor), merges them into the counters shard by shard, and only
+// then publishes the new set; decisions keep using the old rules meanwhile.
+// When a key's longest window shrinks, the new set is published first, then
+// the counters drop what is past that key's new retention and give the memory
+// back.
 //
 // Thread-safety: evaluate() concurrently from any thread; replace_rules() calls
 // are applied one at a time in call order; set_list()/list() from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -101,8 +106,9 @@ class RuleEngine final : public RulesStage {
   std::shared_ptr<const ListEntries> list(const std::string& name) const;
 
   std::int64_t rules_version() const;
-  // The retention the counters are asked to keep (for tests and gauges).
+  // The retention the counters are asked to keep (for tests and gauges): the longest of any key, and per key.
   std::chrono::milliseconds velocity_retention() const;
+  cache::KeyRetention velocity_retentions() const;
 
   // Blocking; at start-up, after the first replace_rules() and before serving:
   // loads the velocity history the current rules need from options.history,
@@ -128,10 +134,10 @@ class RuleEngine final : public RulesStage {
     std::vector<RuleMeta> meta;                          // by RuleSet tag
     std::vector<cache::VelocityQuery> velocity_queries;  // by VelocitySlot
     std::int64_t rules_version = 0;
-    std::chrono::milliseconds retention{0};  // max(1 h, longest window)
-    std::vector<std::string> trace_exprs;    // every rule's distinct traced expressions, as JSON strings
-    std::string trace_layout;                // decide/decision_trace.h, by set order
-    std::string trace_layout_id;             // set once the layout is stored: decisions refer to it
+    cache::KeyRetention retention{};       // per key: max(1 h, longest window reading it)
+    std::vector<std::string> trace_exprs;  // every rule's distinct traced expressions, as JSON strings
+    std::string trace_layout;              // decide/decision_trace.h, by set order
+    std::string trace_layout_id;           // set once the layout is stored: decisions refer to it
   };
   struct Snapshot {
     std::shared_ptr<const CompiledRules> rules;
@@ -149,9 +155,12 @@ class RuleEngine final : public RulesStage {
   static void append_trace_value(std::string& out, const rules::TraceValue& value);
   // Builds and swaps in the snapshot from compiled_ and lists_; caller holds write_mu_.
   void publish_locked();
-  // Blocking (admin executor): grows the counters' retention and merges the missing older history.
-  Status grow_history(std::chrono::milliseconds retention);
-  Status shrink_history(std::chrono::milliseconds retention);
+  // Blocking (admin executor): grows the counters' retention of the keys where `retention` is longer (the others are
+  // as held) and merges the missing older history of those keys.
+  Status grow_history(const cache::KeyRetention& retention);
+  // Lowers each key's retention to at most `retention` (never raises one).
+  Status shrink_history(const cache::KeyRetention& retention);
+  void store_retention(const cache::KeyRetention& retention);
   std::shared_ptr<const ListEntries> freed_on_admin(std::shared_ptr<const ListEntries> entries) const;
 
   RuleEngineOptions options_;
@@ -167,7 +176,7 @@ class RuleEngine final : public RulesStage {
 
   // History state; touched only by blocking admin work (admin executor, start-up), never on an I/O thread.
   std::mutex history_mu_;
-  std::atomic<std::int64_t> retention_ms_{0};  // what the counters were asked to keep
+  std::array<std::atomic<std::int64_t>, cache::kVelocityKeyCount> retention_ms_{};  // asked of the counters, per key
   bool history_loaded_ = false;
 };
 

@@ -373,8 +373,11 @@ TEST_F(RuleEngineTest, DeletingLongWindowRulesDropsTheOldEvents) {
     run(engine_, now - std::chrono::seconds(200) * i);
   }
   const auto before = counters_.stats();
-  // card, e-mail, merchant; all but the last hour folded into 1-minute buckets (issue 9), hence entries + folded
-  EXPECT_EQ(before.entries + before.folded, 3u * kDecisions);
+  // The card (all but the last hour folded into 1-minute buckets, issue 9, hence entries + folded) for the week; the
+  // e-mail and the merchant, which no rule reads, for the last hour (retention per key).
+  EXPECT_EQ(before.events_by_key[static_cast<std::size_t>(cache::VelocityKey::kCard)], std::size_t{kDecisions});
+  EXPECT_LE(before.events_by_key[static_cast<std::size_t>(cache::VelocityKey::kEmail)], 20u);
+  EXPECT_LE(before.events_by_key[static_cast<std::size_t>(cache::VelocityKey::kMerchant)], 20u);
   replace({}, 2);
   EXPECT_EQ(engine_.velocity_retention(), hours(1));
   const auto after = counters_.stats();
@@ -513,6 +516,81 @@ TEST_F(RuleEngineHistoryTest, ABackfillDuringTwoHundredDecisionsInFlightIsExactA
   auto last = test::run(io, pipeline.decide(test::request("last", card), "h"));
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->record.decision, domain::Decision::kReview);
+}
+
+// Retention per velocity key: a rule set reading only the card over 24 h keeps the card 24 h and every other key
+// 1 h, so the start-up loads the other keys' fields only for the last hour. Adding a rule reading the e-mail over
+// 6 h grows the e-mail alone: one scan that reads no other key's field, after which the rule's read is exact and
+// the card's counts are unchanged.
+TEST_F(RuleEngineHistoryTest, RetentionIsPerKeyAndAGrowingKeyIsBackfilledAlone) {
+  const auto now = domain::now_millis();
+  constexpr int kStored = 60;  // one every 10 min over 10 h, 5 min off the 10-minute marks
+  for (int k = 0; k < kStored; ++k) {
+    auto d = test::stored_decision("t" + std::to_string(k), "fp-1", now - std::chrono::minutes(10 * k + 5));
+    d.has_customer = true;
+    d.customer.email = k % 2 == 0 ? "A@Example.com" : "a@example.com";
+    insert(d);
+  }
+  constexpr std::size_t kCard = static_cast<std::size_t>(cache::VelocityKey::kCard);
+  constexpr std::size_t kEmail = static_cast<std::size_t>(cache::VelocityKey::kEmail);
+  cache::LocalVelocityCounters counters;
+  RuleEngine engine(RuleEngineOptions{&scripted_, admin_.get_executor(), {}, 16}, counters, &counters);
+  EXPECT_TRUE(
+      replace(engine, {rule("c", "velocity('card', '24h').count >= 100000", RuleAction::kReview, 1)}, 1).empty());
+  cache::KeyRetention expected = cache::same_retention(hours(1));
+  expected[kCard] = hours(24);
+  EXPECT_EQ(engine.velocity_retentions(), expected);
+  EXPECT_EQ(engine.velocity_retention(), hours(24));
+  EXPECT_EQ(counters.retention(), expected);
+
+  ASSERT_TRUE(engine.rebuild_counters().ok());
+  EXPECT_EQ(scripted_.scans.load(), 1);
+  // The scan reads the card's field from 24 h (+ slack) back, the others' from 1 h back only.
+  const auto& fields = scripted_.last_scan_fields;
+  EXPECT_LE(fields.needed_from[kCard], now - hours(24));
+  EXPECT_EQ(scripted_.last_scan_since, fields.needed_from[kCard]);
+  EXPECT_GE(fields.needed_from[kEmail], now - hours(1) - std::chrono::minutes(2));
+  EXPECT_LE(fields.needed_from[kEmail], now - hours(1));
+  auto st = counters.stats();
+  EXPECT_EQ(st.events_by_key[kCard], static_cast<std::size_t>(kStored));
+  EXPECT_EQ(st.events_by_key[kEmail], 6u);  // 5, 15, ..., 55 min old
+  EXPECT_EQ(st.events_by_key[static_cast<std::size_t>(cache::VelocityKey::kMerchant)], 6u);
+  EXPECT_EQ(card_count(counters, "fp-1", hours(24)), kStored);
+
+  // 36 stored decisions within 6 h (5, 15, ..., 355 min old): none within a minute of the window's far edge.
+  auto problems = replace(engine,
+                          {rule("c", "velocity('card', '24h').count >= 100000", RuleAction::kReview, 1),
+                           rule("e", "velocity('email', '6h').count == 36", RuleAction::kDecline, 2)},
+                          2);
+  EXPECT_TRUE(problems.empty());
+  expected[kEmail] = hours(6);
+  EXPECT_EQ(engine.velocity_retentions(), expected);
+  EXPECT_EQ(counters.retention(), expected);
+  EXPECT_EQ(scripted_.scans.load(), 2);  // one backfill scan
+  for (std::size_t k = 0; k < cache::kVelocityKeyCount; ++k) {
+    if (k == kEmail) {
+      EXPECT_LE(scripted_.last_scan_fields.needed_from[k], now - hours(6)) << k;
+    } else {
+      EXPECT_EQ(scripted_.last_scan_fields.needed_from[k], domain::TimePoint::max()) << k;  // not read
+    }
+  }
+  st = counters.stats();
+  EXPECT_EQ(st.events_by_key[kEmail], 36u);
+  EXPECT_EQ(st.events_by_key[kCard], kStored + 1u);  // not merged again (+ the cancelled probe, still held)
+  EXPECT_EQ(card_count(counters, "fp-1", hours(24)), kStored);
+  const RulesVerdict v = run(engine);  // req_'s e-mail "A@Example.com": the same key
+  ASSERT_EQ(v.matches.size(), 1u);
+  EXPECT_EQ(v.matches[0].rule_id, "e");
+
+  // Dropping the e-mail rule shrinks the e-mail alone, after the set is live.
+  EXPECT_TRUE(
+      replace(engine, {rule("c", "velocity('card', '24h').count >= 100000", RuleAction::kReview, 1)}, 3).empty());
+  expected[kEmail] = hours(1);
+  EXPECT_EQ(engine.velocity_retentions(), expected);
+  EXPECT_EQ(counters.retention(), expected);
+  EXPECT_EQ(scripted_.scans.load(), 2);
+  EXPECT_EQ(counters.stats().events_by_key[kEmail], 6u + 1);  // + the decision above
+  EXPECT_EQ(card_count(counters, "fp-1", hours(24)), kStored + 1);
 }
 
 }  // namespace

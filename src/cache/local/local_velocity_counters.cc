@@ -837,8 +837,11 @@ class ShardLocks {
   std::span<const std::uint32_t> idx_;
 };
 
-// Drops what is past `cutoff` in a few buckets of the shard; erases key values left with nothing.
-void sweep_some(Shard& shard, std::int64_t cutoff, std::int64_t fold_at, std::size_t buckets) {
+// The key kind (VelocityKey index) of a series: the first byte of its map key.
+std::size_t kind_of(std::string_view key_bytes) { return static_cast<unsigned char>(key_bytes[0]); }
+
+// Drops what is past its kind's cutoff in a few buckets of the shard; erases key values left with nothing.
+void sweep_some(Shard& shard, const KeyCutoffs& cutoffs, std::int64_t fold_at, std::size_t buckets) {
   SeriesMap& m = shard.map;
   if (m.empty()) return;
   const std::size_t bucket_count = m.bucket_count();
@@ -846,6 +849,7 @@ void sweep_some(Shard& shard, std::int64_t cutoff, std::int64_t fold_at, std::si
     const std::size_t b = shard.sweep_cursor++ % bucket_count;
     for (auto it = m.begin(b); it != m.end(b);) {
       auto next = std::next(it);
+      const std::int64_t cutoff = cutoffs[kind_of(it->first.bytes)];
       if (it->second.newest <= cutoff) {
         m.erase(m.find(it->first));  // erasing one element leaves other iterators valid
       } else {
@@ -961,8 +965,13 @@ using FreshMap = std::unordered_map<FreshKey, FreshSeries, FreshKeyHash>;
 
 class HistoryBatch final : public VelocityHistory::Batch {
  public:
-  explicit HistoryBatch(const LocalVelocityCounters* owner_)
-      : owner(owner_), shards(std::make_unique<FreshMap[]>(LocalVelocityCounters::kShardCount)) {}
+  HistoryBatch(const LocalVelocityCounters* owner_, const KeyRanges& ranges)
+      : owner(owner_), shards(std::make_unique<FreshMap[]>(LocalVelocityCounters::kShardCount)) {
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+      keep_from[k] = ranges[k].since.time_since_epoch().count();
+      keep_until[k] = ranges[k].until.time_since_epoch().count();
+    }
+  }
 
   Status add(std::span<const store::VelocityEvent> events) override {
     if (failed) return make_error("internal", "velocity: the history batch is incomplete");
@@ -1030,6 +1039,9 @@ class HistoryBatch final : public VelocityHistory::Batch {
   std::vector<std::uint64_t> currencies;  // codes, by FreshEvent::currency
   std::size_t count = 0;
   bool failed = false;
+  // Key k of an event is kept when keep_from[k] <= at < keep_until[k].
+  KeyCutoffs keep_from{};
+  KeyCutoffs keep_until{};
 
  private:
   struct Worker {
@@ -1040,7 +1052,22 @@ class HistoryBatch final : public VelocityHistory::Batch {
   void add_one(Worker& w, const store::VelocityEvent& e, std::uint16_t currency, std::uint32_t lo, std::uint32_t hi) {
     const std::int64_t at = e.at.time_since_epoch().count();
     const auto amount = static_cast<std::uint64_t>(e.amount);
-    for_each_velocity_key(velocity_key_fields(e), w.scratch, [&](VelocityKey k, std::string_view value) {
+    std::array<bool, kVelocityKeyCount> keep{};
+    bool any = false;
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+      keep[k] = keep_from[k] <= at && at < keep_until[k];
+      any = any || keep[k];
+    }
+    if (!any) return;
+    // Keys not kept are left out before the mapping (no lower-casing, no hashing).
+    VelocityKeyFields fields = velocity_key_fields(e);
+    if (!keep[static_cast<std::size_t>(VelocityKey::kCard)]) fields.card_fingerprint = {};
+    if (!keep[static_cast<std::size_t>(VelocityKey::kCustomer)]) fields.customer_id = nullptr;
+    if (!keep[static_cast<std::size_t>(VelocityKey::kEmail)]) fields.email = nullptr;
+    if (!keep[static_cast<std::size_t>(VelocityKey::kIp)]) fields.ip = nullptr;
+    if (!keep[static_cast<std::size_t>(VelocityKey::kDevice)]) fields.device_id = nullptr;
+    for_each_velocity_key(fields, w.scratch, [&](VelocityKey k, std::string_view value) {
+      if (!keep[static_cast<std::size_t>(k)]) return;  // the merchant, always emitted
       w.key.assign(static_cast<std::size_t>(k), value);
       const std::uint32_t shard = shard_of(w.key.hash);
       if (shard < lo || shard >= hi) return;
@@ -1171,18 +1198,29 @@ LocalVelocityCounters::LocalVelocityCounters() : LocalVelocityCounters(LocalVelo
 LocalVelocityCounters::LocalVelocityCounters(LocalVelocityCountersOptions options)
     : prune_grace_(std::max(options.prune_grace, std::chrono::milliseconds(0))),
       exact_span_(std::max(options.exact_span, std::chrono::milliseconds(0))),
-      retention_ms_(std::max<std::int64_t>(options.retention.count(), 0)),
       newest_ms_(kInt64Min),
-      shards_(std::make_unique<velocity_detail::Shard[]>(kShardCount)),
-      complete_from_(kInt64Min) {}
+      shards_(std::make_unique<velocity_detail::Shard[]>(kShardCount)) {
+  for (auto& r : retention_ms_) r.store(std::max<std::int64_t>(options.retention.count(), 0));
+  complete_from_.fill(kInt64Min);
+}
 
 LocalVelocityCounters::~LocalVelocityCounters() = default;
 
-std::int64_t LocalVelocityCounters::prune_cutoff() const {
+std::int64_t LocalVelocityCounters::prune_cutoff(std::size_t key) const {
   // Sequentially consistent with set_retention(): see there.
   const std::int64_t newest = newest_ms_.load();
   if (newest == kInt64Min) return kInt64Min;
-  return sat_sub(sat_sub(newest, retention_ms_.load()), prune_grace_.count());
+  return sat_sub(sat_sub(newest, retention_ms_[key].load()), prune_grace_.count());
+}
+
+velocity_detail::KeyCutoffs LocalVelocityCounters::prune_cutoffs() const {
+  // Sequentially consistent with set_retention(): newest first, then each key's retention.
+  velocity_detail::KeyCutoffs out;
+  const std::int64_t newest = newest_ms_.load();
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+    out[k] = newest == kInt64Min ? kInt64Min : sat_sub(sat_sub(newest, retention_ms_[k].load()), prune_grace_.count());
+  }
+  return out;
 }
 
 std::int64_t LocalVelocityCounters::fold_target(std::int64_t newest) const {
@@ -1244,7 +1282,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record_unchecked(const Velo
   if (ticket->shard_count == 0) return out;  // no key: nothing to read or record
 
   note_time(at);
-  const std::int64_t prune_at = prune_cutoff();
+  const velocity_detail::KeyCutoffs prune_at = prune_cutoffs();
   const std::int64_t fold_at = fold_cutoff();
   std::uint64_t id = 0;
   {
@@ -1260,7 +1298,7 @@ Result<VelocityRead> LocalVelocityCounters::read_and_record_unchecked(const Velo
         s.first.code = currency;
         s.folded_through = fold_at;
       } else {
-        s.prune(prune_at);
+        s.prune(prune_at[k]);
         s.fold(fold_at);  // may throw before changing anything (and nothing is recorded yet)
       }
       series[k] = &s;
@@ -1363,41 +1401,58 @@ Status LocalVelocityCounters::cancel_now(const VelocityTicket& ticket) {
   return Ok{};
 }
 
-std::chrono::milliseconds LocalVelocityCounters::retention() const {
-  return std::chrono::milliseconds(retention_ms_.load());
+KeyRetention LocalVelocityCounters::retention() const {
+  KeyRetention out;
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) out[k] = std::chrono::milliseconds(retention_ms_[k].load());
+  return out;
 }
 
-HistoryRange LocalVelocityCounters::set_retention(std::chrono::milliseconds retention, domain::TimePoint now) {
+KeyRanges LocalVelocityCounters::set_retention(const KeyRetention& retention, domain::TimePoint now) {
   std::lock_guard admin(admin_mu_);
-  const std::int64_t grown = std::max<std::int64_t>(retention.count(), 0);
-  const std::int64_t old = retention_ms_.exchange(grown);
-  if (grown < old) prune();
-  if (grown <= old) return {};
-  // Which events may be missing: every prune cutoff computed with the old retention was at most
+  velocity_detail::KeyCutoffs grown{}, old{};
+  bool shrunk = false;
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+    grown[k] = std::max<std::int64_t>(retention[k].count(), 0);
+    old[k] = retention_ms_[k].exchange(grown[k]);
+    shrunk = shrunk || grown[k] < old[k];
+  }
+  if (shrunk) prune();
+  // Which events of key k may be missing: every prune cutoff of key k computed with its old retention was at most
   // newest - old - grace for the newest value read here. (prune_cutoff() reads newest, then the retention; if it
   // read the old retention, that read came before the exchange above in the single total order of these
   // sequentially consistent operations, so its read of newest came before the one below, and newest only grows.)
   // Cutoffs computed with the new retention drop only what is past it.
   const std::int64_t newest = newest_ms_.load();
-  std::int64_t until = complete_from_;
-  if (newest != kInt64Min) {
-    const std::int64_t cut = sat_sub(sat_sub(newest, old), prune_grace_.count());
-    until = std::max(until, cut == std::numeric_limits<std::int64_t>::max() ? cut : cut + 1);
+  KeyRanges out{};
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+    if (grown[k] <= old[k]) continue;
+    std::int64_t until = complete_from_[k];
+    if (newest != kInt64Min) {
+      const std::int64_t cut = sat_sub(sat_sub(newest, old[k]), prune_grace_.count());
+      until = std::max(until, cut == std::numeric_limits<std::int64_t>::max() ? cut : cut + 1);
+    }
+    // A bucket start, so that no bucket straddles it (merge_older drops everything before it, whole buckets).
+    if (until > velocity_detail::kMinTime && until <= velocity_detail::kMaxTime) {
+      until = velocity_detail::align_down(until - 1 + velocity_detail::kBucketMs - 1) + 1;
+    }
+    const std::int64_t base = newest != kInt64Min ? newest : now.time_since_epoch().count();
+    const std::int64_t since = sat_sub(sat_sub(base, grown[k]), prune_grace_.count());
+    if (since >= until) continue;
+    out[k] = HistoryRange{domain::TimePoint(std::chrono::milliseconds(since)),
+                          domain::TimePoint(std::chrono::milliseconds(until))};
   }
-  // A bucket start, so that no bucket straddles it (merge_older drops everything before it, whole buckets).
-  if (until > velocity_detail::kMinTime && until <= velocity_detail::kMaxTime) {
-    until = velocity_detail::align_down(until - 1 + velocity_detail::kBucketMs - 1) + 1;
-  }
-  const std::int64_t base = newest != kInt64Min ? newest : now.time_since_epoch().count();
-  const std::int64_t since = sat_sub(sat_sub(base, grown), prune_grace_.count());
-  if (since >= until) return {};
-  return HistoryRange{domain::TimePoint(std::chrono::milliseconds(since)),
-                      domain::TimePoint(std::chrono::milliseconds(until))};
+  return out;
 }
 
-std::unique_ptr<VelocityHistory::Batch> LocalVelocityCounters::new_batch() {
-  return std::make_unique<velocity_detail::HistoryBatch>(this);
+KeyRanges LocalVelocityCounters::set_retention(std::chrono::milliseconds retention, domain::TimePoint now) {
+  return set_retention(same_retention(retention), now);
 }
+
+std::unique_ptr<VelocityHistory::Batch> LocalVelocityCounters::new_batch(const KeyRanges& ranges) {
+  return std::make_unique<velocity_detail::HistoryBatch>(this, ranges);
+}
+
+std::unique_ptr<VelocityHistory::Batch> LocalVelocityCounters::new_batch() { return new_batch(all_time()); }
 
 namespace {
 
@@ -1410,14 +1465,18 @@ Result<velocity_detail::HistoryBatch*> own_batch(const LocalVelocityCounters* se
 
 }  // namespace
 
-Status LocalVelocityCounters::replace_all(std::unique_ptr<Batch> batch, domain::TimePoint since) {
+Status LocalVelocityCounters::replace_all(std::unique_ptr<Batch> batch, const KeyRanges& ranges) {
   auto b = own_batch(this, batch.get());
   if (!b.ok()) return Error(b.error());
   std::lock_guard admin(admin_mu_);
   try {
     const std::int64_t newest = (*b)->newest;
-    const std::int64_t skip_through =
-        newest == kInt64Min ? kInt64Min : sat_sub(sat_sub(newest, retention_ms_.load()), prune_grace_.count());
+    velocity_detail::KeyCutoffs until, skip_through;
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+      until[k] = velocity_detail::kMaxTime + 1;
+      skip_through[k] =
+          newest == kInt64Min ? kInt64Min : sat_sub(sat_sub(newest, retention_ms_[k].load()), prune_grace_.count());
+    }
     // First the newest time, so that series created by live calls from here on fold at least as far as the batch.
     note_time(newest);
     for (std::size_t s = 0; s < kShardCount; ++s) {
@@ -1427,8 +1486,10 @@ Status LocalVelocityCounters::replace_all(std::unique_ptr<Batch> batch, domain::
       shards_[s].sweep_cursor = 0;
       ++shards_[s].generation;  // invalidates the shard's outstanding tickets
     }
-    complete_from_ = since.time_since_epoch().count();
-    merge_batch(**b, velocity_detail::kMaxTime + 1, skip_through);
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) complete_from_[k] = ranges[k].since.time_since_epoch().count();
+    std::array<bool, kVelocityKeyCount> all{};
+    all.fill(true);
+    merge_batch(**b, all, until, skip_through);
     batch.reset();
 #ifdef __GLIBC__
     malloc_trim(0);  // the batch's memory back to the OS
@@ -1439,27 +1500,34 @@ Status LocalVelocityCounters::replace_all(std::unique_ptr<Batch> batch, domain::
   }
 }
 
-Status LocalVelocityCounters::merge_older(std::unique_ptr<Batch> batch, HistoryRange range) {
+Status LocalVelocityCounters::merge_older(std::unique_ptr<Batch> batch, const KeyRanges& ranges) {
   auto b = own_batch(this, batch.get());
   if (!b.ok()) return Error(b.error());
   std::lock_guard admin(admin_mu_);
-  const std::int64_t since = range.since.time_since_epoch().count();
-  const std::int64_t until = range.until.time_since_epoch().count();
+  std::array<bool, kVelocityKeyCount> merge{};
+  velocity_detail::KeyCutoffs until{}, skip_through{};
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+    merge[k] = !ranges[k].empty();
+    until[k] = ranges[k].until.time_since_epoch().count();
+    skip_through[k] = std::max(sat_sub(ranges[k].since.time_since_epoch().count(), 1), prune_cutoff(k));
+  }
   try {
-    merge_batch(**b, until, std::max(sat_sub(since, 1), prune_cutoff()));
+    merge_batch(**b, merge, until, skip_through);
   } catch (const std::exception&) {  // std::bad_alloc
     return make_error("internal", "velocity: out of memory while merging history");
   }
-  complete_from_ = since;
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+    if (merge[k]) complete_from_[k] = ranges[k].since.time_since_epoch().count();
+  }
   return Ok{};
 }
 
-void LocalVelocityCounters::merge_batch(velocity_detail::HistoryBatch& batch, std::int64_t until,
-                                        std::int64_t skip_through) {
+void LocalVelocityCounters::merge_batch(velocity_detail::HistoryBatch& batch,
+                                        const std::array<bool, kVelocityKeyCount>& merge,
+                                        const velocity_detail::KeyCutoffs& until_by_key,
+                                        const velocity_detail::KeyCutoffs& skip_through_by_key) {
   using velocity_detail::FreshEvent;
   using velocity_detail::FreshMap;
-  const bool older_only = until <= velocity_detail::kMaxTime;
-  const std::int64_t skip_buckets = velocity_detail::align_down(skip_through);
   std::vector<Series::Straddler> straddlers;
   std::vector<velocity_detail::TimedAmount> run;
   std::vector<velocity_detail::BucketAdd> adds;
@@ -1473,6 +1541,12 @@ void LocalVelocityCounters::merge_batch(velocity_detail::HistoryBatch& batch, st
     velocity_detail::Shard& shard = shards_[s];
     for (auto it = fresh.begin(); it != fresh.end();
          it = fresh.erase(it)) {  // each key value's events freed once merged
+      const std::size_t kind = velocity_detail::kind_of(it->first.view());
+      if (kind >= kVelocityKeyCount || !merge[kind]) continue;  // a key this merge leaves as it is
+      const std::int64_t until = until_by_key[kind];
+      const std::int64_t skip_through = skip_through_by_key[kind];
+      const bool older_only = until <= velocity_detail::kMaxTime;
+      const std::int64_t skip_buckets = velocity_detail::align_down(skip_through);
       const velocity_detail::MapKey key{std::string(it->first.view()), it->first.hash};
       std::vector<FreshEvent>& ev = it->second.events;
       if (!it->second.sorted) std::stable_sort(ev.begin(), ev.end(), by_time);
@@ -1535,7 +1609,7 @@ void LocalVelocityCounters::merge_batch(velocity_detail::HistoryBatch& batch, st
       // Newest slice first, each in front of the previous one, each under its own lock hold.
       while (first != last) {
         const auto from = last - std::min<std::ptrdiff_t>(last - first, static_cast<std::ptrdiff_t>(kMergeSlice));
-        if ((last - 1)->at + (((last - 1)->bucket) ? velocity_detail::kBucketMs - 1 : 0) <= prune_cutoff()) {
+        if ((last - 1)->at + (((last - 1)->bucket) ? velocity_detail::kBucketMs - 1 : 0) <= prune_cutoff(kind)) {
           break;  // the rest is past retention
         }
         std::lock_guard lock(shard.mu);
@@ -1555,16 +1629,17 @@ void LocalVelocityCounters::merge_batch(velocity_detail::HistoryBatch& batch, st
 Status LocalVelocityCounters::rebuild(std::span<const store::VelocityEvent> events) {
   auto batch = new_batch();
   if (auto s = batch->add(events); !s.ok()) return s;
-  return replace_all(std::move(batch), domain::TimePoint(std::chrono::milliseconds(velocity_detail::kMinTime)));
+  return replace_all(std::move(batch), all_time());
 }
 
 void LocalVelocityCounters::prune() {
-  const std::int64_t cutoff = prune_cutoff();
+  const velocity_detail::KeyCutoffs cutoffs = prune_cutoffs();
   const std::int64_t fold_at = fold_cutoff();
   for (std::size_t s = 0; s < kShardCount; ++s) {
     std::lock_guard lock(shards_[s].mu);
     SeriesMap& m = shards_[s].map;
     for (auto it = m.begin(); it != m.end();) {
+      const std::int64_t cutoff = cutoffs[velocity_detail::kind_of(it->first.bytes)];
       if (it->second.newest <= cutoff) {
         it = m.erase(it);
       } else {
@@ -1599,10 +1674,12 @@ LocalVelocityStats LocalVelocityCounters::stats() const {
     st.key_values += m.size();
     st.approximate_bytes += m.bucket_count() * sizeof(void*);
     for (const auto& [key, series] : m) {
+      const std::size_t kind = velocity_detail::kind_of(key.bytes);
       series.for_each_currency([&](const velocity_detail::CurrencySeries& c) {
         st.entries += c.v.size();
         st.buckets += c.b.size();
         st.folded += c.folded_events();
+        st.events_by_key[kind] += c.v.size() + c.folded_events();
       });
       st.cancelled += series.cancelled_count();
       st.clamped += series.clamped_count();

@@ -76,7 +76,10 @@
 // await anything).
 //
 // History (VelocityHistory): a Batch is built without any lock, on two
-// threads (each keeps the key values of half the shards); events older than
+// threads (each keeps the key values of half the shards), for per-key ranges:
+// key k of a stored event is hashed and kept only when the event is in key
+// k's range (a start-up with one 24 h card rule keeps ~1 key per decision for
+// all but the last hour instead of 6); events older than
 // the exact span behind the newest added so far are folded into 1-minute
 // buckets as they are added, so a batch holds about one exact span of events
 // plus its buckets. replace_all() and merge_older() then take one shard lock
@@ -86,28 +89,31 @@
 // backfill's range ends at a bucket start (set_retention rounds it up), and
 // merge_older first drops whole buckets and entries before it.
 //
-// Retention: events at or before `newest_at_seen - retention - prune_grace`
-// are dropped when their key value is touched (among the buckets: whole
-// buckets, the cut-off moved back as for a read); key values with nothing left
-// are erased by an incremental sweep (2 hash buckets of each locked shard per
-// call) or by prune(). The grace (default 1 min) keeps events a little longer
-// so that a window equal to the retention is not cut by clock races.
-// Shrinking the retention (set_retention) and prune() drop everything past it
-// at once, shrink the containers and hand free memory back to the OS
-// (malloc_trim), so deleting the rules with long windows gives the memory back;
-// so does replace_all() once the batch is merged.
+// Retention, per velocity key (a series knows its key from the first byte of
+// its map key): events of key k at or before `newest_at_seen - retention[k] -
+// prune_grace` (newest_at_seen: over all keys) are dropped when their key
+// value is touched (among the buckets: whole buckets, the cut-off moved back
+// as for a read); key values with nothing left are erased by an incremental
+// sweep (2 hash buckets of each locked shard per call) or by prune(). The
+// grace (default 1 min) keeps events a little longer so that a window equal to
+// the retention is not cut by clock races. Shrinking a key's retention
+// (set_retention) and prune() drop everything past it at once, shrink the
+// containers and hand free memory back to the OS (malloc_trim), so deleting
+// the rules with long windows gives the memory back; so does replace_all()
+// once the batch is merged. The rule engine keeps every key at >= 1 h.
 //
 // Memory (64-bit, libstdc++, glibc heap measured with mallinfo2): about 300
 // bytes per distinct key value (hash node with the key string, the series with
 // both tiers' headers, first allocation), plus 16 bytes per event of the last
 // exact span + grace (1 h 1 min) and 24 bytes per non-empty minute before that,
-// up to retention (plus up to 2x growth slack between prune() calls). So a
-// key value costs at most ~300 B + 24 B x retention in minutes + 16 B x its
-// events of the last hour, whatever its traffic beyond that: a merchant with a
-// 24 h retention took 0.06 MB at an event every 10 s, 0.11 MB every 1 s and
-// 0.69 MB every 100 ms (the last hour's entries; per-event entries would be
-// 0.14, 1.4 and 14 MB); a 30-day retention is at most 1.04 MB of buckets per
-// key value. A sparse key value gains nothing (one bucket per event, 24 bytes
+// up to its key's retention (plus up to 2x growth slack between prune()
+// calls). So a key value costs at most ~300 B + 24 B x its key's retention in
+// minutes + 16 B x its events of the last hour, whatever its traffic beyond
+// that, and the key values of keys no long window reads cost only their last
+// hour: a merchant with a 24 h retention took 0.06 MB at an event every 10 s,
+// 0.11 MB every 1 s and 0.69 MB every 100 ms (the last hour's entries;
+// per-event entries would be 0.14, 1.4 and 14 MB); a 30-day retention is at
+// most 1.04 MB of buckets per key value. A sparse key value gains nothing (one bucket per event, 24 bytes
 // instead of 16): 200,000 cards with 1, 5 or 50 events over 23 h took 297,
 // 464 and 1,938 bytes per card. Coarser buckets for older minutes (a width <=
 // age / 60) would bound it further; not done.
@@ -124,6 +130,7 @@
 // used after the object is destroyed.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -140,9 +147,12 @@ namespace txv::cache {
 namespace velocity_detail {
 struct Shard;        // defined in the .cc
 class HistoryBatch;  // defined in the .cc
+// One time (ms since the epoch) per velocity key, by VelocityKey.
+using KeyCutoffs = std::array<std::int64_t, kVelocityKeyCount>;
 }  // namespace velocity_detail
 
 struct LocalVelocityCountersOptions {
+  // The initial retention of every key (set_retention sets it per key).
   std::chrono::milliseconds retention = std::chrono::hours(24 * 30);
   std::chrono::milliseconds prune_grace = std::chrono::minutes(1);
   // Events within this (plus the grace) of the newest time seen are kept exact; older ones are folded into
@@ -160,6 +170,8 @@ struct LocalVelocityStats {
   std::size_t cancelled = 0;   // cancelled entries still held
   std::size_t clamped = 0;     // ledger records of clamped entries still held
   std::size_t approximate_bytes = 0;
+  // Events held per key (exact entries + folded events of that key's series, cancelled ones included), by VelocityKey.
+  std::array<std::size_t, kVelocityKeyCount> events_by_key{};
 };
 
 class LocalVelocityCounters final : public VelocityCounters, public VelocityHistory {
@@ -180,12 +192,16 @@ class LocalVelocityCounters final : public VelocityCounters, public VelocityHist
   // Ok, or Error "internal" when out of memory (the event still counts; cancelling again retries).
   Status cancel_now(const VelocityTicket& ticket);
 
-  // VelocityHistory.
-  std::chrono::milliseconds retention() const override;
-  HistoryRange set_retention(std::chrono::milliseconds retention, domain::TimePoint now) override;
-  std::unique_ptr<Batch> new_batch() override;
-  Status replace_all(std::unique_ptr<Batch> batch, domain::TimePoint since) override;
-  Status merge_older(std::unique_ptr<Batch> batch, HistoryRange range) override;
+  // VelocityHistory (retention per key).
+  KeyRetention retention() const override;
+  KeyRanges set_retention(const KeyRetention& retention, domain::TimePoint now) override;
+  std::unique_ptr<Batch> new_batch(const KeyRanges& ranges) override;
+  Status replace_all(std::unique_ptr<Batch> batch, const KeyRanges& ranges) override;
+  Status merge_older(std::unique_ptr<Batch> batch, const KeyRanges& ranges) override;
+  // The same retention for every key (tests, benchmarks).
+  KeyRanges set_retention(std::chrono::milliseconds retention, domain::TimePoint now);
+  // A batch keeping every key of every event (all_time()).
+  std::unique_ptr<Batch> new_batch();
 
   // replace_all() from events in memory (tests, benchmarks): everything given is
   // kept except what is past the retention of the newest. An invalid event
@@ -207,11 +223,13 @@ class LocalVelocityCounters final : public VelocityCounters, public VelocityHist
   Result<VelocityRead> read_and_record_unchecked(const VelocityEventInput& input,
                                                  std::span<const VelocityQuery> queries, std::int64_t at,
                                                  std::uint64_t currency, std::uint64_t amount);
-  // Merges `batch` shard by shard: key values' entries before `until` are dropped first (merge_older), events at or
-  // before `skip_through` are skipped (past retention).
-  void merge_batch(velocity_detail::HistoryBatch& batch, std::int64_t until, std::int64_t skip_through);
-  void prune_and_release();
-  std::int64_t prune_cutoff() const;
+  // Merges `batch` shard by shard, the key values of key k only when merge[k]: their entries before until[k] are
+  // dropped first (merge_older), events at or before skip_through[k] are skipped (past retention).
+  void merge_batch(velocity_detail::HistoryBatch& batch, const std::array<bool, kVelocityKeyCount>& merge,
+                   const velocity_detail::KeyCutoffs& until, const velocity_detail::KeyCutoffs& skip_through);
+  // What key `key` drops: everything at or before newest - retention[key] - grace.
+  std::int64_t prune_cutoff(std::size_t key) const;
+  velocity_detail::KeyCutoffs prune_cutoffs() const;
   // The bucket end through which a series is folded when the newest time seen is `newest` (kInt64Min: none).
   std::int64_t fold_target(std::int64_t newest) const;
   std::int64_t fold_cutoff() const;
@@ -219,14 +237,15 @@ class LocalVelocityCounters final : public VelocityCounters, public VelocityHist
 
   const std::chrono::milliseconds prune_grace_;
   const std::chrono::milliseconds exact_span_;
-  std::atomic<std::int64_t> retention_ms_;
+  std::array<std::atomic<std::int64_t>, kVelocityKeyCount> retention_ms_;  // by VelocityKey
   std::atomic<std::int64_t> newest_ms_;
   std::atomic<std::uint64_t> next_incarnation_{1};
   std::unique_ptr<velocity_detail::Shard[]> shards_;  // kShardCount
   // Admin calls (retention, replace_all, merge_older) one at a time; never taken on the request path.
   std::mutex admin_mu_;
-  // Every event with at >= complete_from_ that was loaded or recorded is held (unless past retention). Admin only.
-  std::int64_t complete_from_;
+  // Every event of key k with at >= complete_from_[k] that was loaded or recorded is held (unless past key k's
+  // retention). Admin only.
+  velocity_detail::KeyCutoffs complete_from_;
 };
 
 }  // namespace txv::cache

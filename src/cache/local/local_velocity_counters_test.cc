@@ -488,10 +488,12 @@ store::VelocityEvent stored(std::int64_t t, std::int64_t amount, const std::stri
   return e;
 }
 
-// What TransactionStore::scan_velocity_events would answer: since <= at < until, in chunks.
+// What TransactionStore::scan_velocity_events would answer: since <= at < until, in chunks, into a batch for
+// `ranges` (every key of every event by default).
 std::unique_ptr<VelocityHistory::Batch> load(VelocityHistory& h, const std::vector<store::VelocityEvent>& all,
-                                             domain::TimePoint since, domain::TimePoint until) {
-  auto batch = h.new_batch();
+                                             domain::TimePoint since, domain::TimePoint until,
+                                             const KeyRanges& ranges = all_time()) {
+  auto batch = h.new_batch(ranges);
   std::vector<store::VelocityEvent> chunk;
   for (const auto& e : all) {
     if (e.at < since || e.at >= until) continue;
@@ -503,6 +505,15 @@ std::unique_ptr<VelocityHistory::Batch> load(VelocityHistory& h, const std::vect
   }
   EXPECT_TRUE(batch->add(chunk).ok());
   return batch;
+}
+
+// The range of every key, when they are all the same (one retention for every key).
+HistoryRange the_same(const KeyRanges& ranges) {
+  for (const auto& r : ranges) {
+    EXPECT_EQ(r.since, ranges[0].since);
+    EXPECT_EQ(r.until, ranges[0].until);
+  }
+  return ranges[0];
 }
 
 TEST(LocalVelocityCountersHistory, TheOneKeyMappingKeysStoredAndLiveDecisionsAlike) {
@@ -540,8 +551,8 @@ TEST(LocalVelocityCountersHistory, BatchesRejectInvalidEventsAndForeignCounters)
   EXPECT_EQ(batch->size(), 0u);  // nothing of the failed call
   ASSERT_TRUE(batch->add(std::span(events.data(), 1)).ok());
   EXPECT_EQ(batch->size(), 1u);
-  EXPECT_FALSE(other.replace_all(std::move(batch), at_ms(kT0)).ok());
-  EXPECT_FALSE(other.merge_older(c.new_batch(), HistoryRange{at_ms(kT0), at_ms(kT0 + 1)}).ok());
+  EXPECT_FALSE(other.replace_all(std::move(batch), all_time()).ok());
+  EXPECT_FALSE(other.merge_older(c.new_batch(), same_range(HistoryRange{at_ms(kT0), at_ms(kT0 + 1)})).ok());
 }
 
 // Start-up rebuild for 1 h, live decisions, then a rule needs 6 h: the backfill loads only what is older than what
@@ -556,7 +567,9 @@ TEST(LocalVelocityCountersHistory, BackfillMergesOnlyTheMissingHistoryAndCountsE
   // between): the backfill must drop it before merging its stored copy.
   history.push_back(stored(now - kHour + 1, 1, "c2"));
   const auto rebuild_since = at_ms(now - kHour);
-  ASSERT_TRUE(c.replace_all(load(c, history, rebuild_since, at_ms(now)), rebuild_since).ok());
+  ASSERT_TRUE(c.replace_all(load(c, history, rebuild_since, at_ms(now)),
+                            same_range(HistoryRange{rebuild_since, domain::TimePoint::max()}))
+                  .ok());
   const std::size_t rebuilt = c.stats().entries;
   EXPECT_EQ(rebuilt, 2u * 2001);  // the last hour: 2,001 events under a card and the merchant
 
@@ -566,15 +579,16 @@ TEST(LocalVelocityCountersHistory, BackfillMergesOnlyTheMissingHistoryAndCountsE
     live.push_back(r.ticket);
     history.push_back(stored(now + i, 1, "c1"));  // stored
   }
-  const HistoryRange range = c.set_retention(milliseconds(6 * kHour), at_ms(now));
+  const KeyRanges ranges = c.set_retention(milliseconds(6 * kHour), at_ms(now));
+  const HistoryRange range = the_same(ranges);
   ASSERT_FALSE(range.empty());
   // The old retention from the newest time seen, rounded up to a bucket start (minutes since the epoch).
   EXPECT_EQ(range.until, at_ms(ceil_minute(now + 2 - kHour + 1)));
   EXPECT_EQ(range.since, at_ms(now + 2 - 6 * kHour));
-  EXPECT_EQ(c.retention(), milliseconds(6 * kHour));
+  EXPECT_EQ(c.retention(), same_retention(milliseconds(6 * kHour)));
   // Windows the old retention covered read the same while the backfill runs.
   EXPECT_EQ(probe(c, now + 3, kHour, "c2"), (VelocityTotals{1000, 1000}));
-  ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), range).ok());
+  ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), ranges).ok());
 
   EXPECT_GT(c.stats().buckets, 0u);  // the backfilled hours older than the exact span are folded
   EXPECT_EQ(probe(c, now + 4, 6 * kHour, "c1"), (VelocityTotals{5000 + 3, 5000 + 3}));
@@ -586,8 +600,7 @@ TEST(LocalVelocityCountersHistory, BackfillMergesOnlyTheMissingHistoryAndCountsE
   EXPECT_EQ(r.totals[0], (VelocityTotals{10'001 + 2 + 4, 10'001 + 2}));  // stored + live + probes, one cancelled
 
   // Nothing more is missing: growing within what is held, or asking again, loads nothing new before `since`.
-  const HistoryRange again = c.set_retention(milliseconds(6 * kHour), at_ms(now));
-  EXPECT_TRUE(again.empty());
+  EXPECT_TRUE(all_empty(c.set_retention(milliseconds(6 * kHour), at_ms(now))));
 }
 
 // A decision stamped before the backfill boundary but stored after it (its key value's newest time was later: a
@@ -612,9 +625,10 @@ TEST(LocalVelocityCountersHistory, AClampedEventStraddlingTheBoundaryCountsOnce)
   ASSERT_TRUE(c.cancel_now(cancelled).ok());
   EXPECT_EQ(c.stats().clamped, 2u * 2);  // B and C, under the card and the merchant
   (void)live(t + kHour - 3, 1, true);    // D: the newest time, so that the boundary falls between B's times
-  const HistoryRange range = c.set_retention(milliseconds(3 * kHour), at_ms(t));
+  const KeyRanges ranges = c.set_retention(milliseconds(3 * kHour), at_ms(t));
+  const HistoryRange range = the_same(ranges);
   ASSERT_EQ(range.until, at_ms(t));  // t - 2 rounded up to a bucket start: B (t - 5, stored at t) straddles it
-  ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), range).ok());
+  ASSERT_TRUE(c.merge_older(load(c, history, range.since, range.until), ranges).ok());
   // E, F, A, B, D once each; C not at all.
   EXPECT_EQ(probe(c, t + kHour - 2, 3 * kHour, "c1"), (VelocityTotals{5, 131}));
 }
@@ -628,15 +642,158 @@ TEST(LocalVelocityCountersHistory, ShrinkingTheRetentionDropsOldEventsAndGivesTh
   EXPECT_EQ(before.entries + before.folded, 2u * kCards);  // each card and the merchant
   EXPECT_GT(before.folded, 0u);                            // all but the last hour in 1-minute buckets
   EXPECT_EQ(before.key_values, kCards + 1u);
-  const HistoryRange r = c.set_retention(milliseconds(kHour), at_ms(kT0));
-  EXPECT_TRUE(r.empty());
+  EXPECT_TRUE(all_empty(c.set_retention(milliseconds(kHour), at_ms(kT0))));
   const auto after = c.stats();
   EXPECT_LE(after.entries + after.folded, 2u * 91);  // the last hour: one event every 40 s
   EXPECT_LE(after.key_values, 92u);
   EXPECT_LT(after.approximate_bytes, before.approximate_bytes / 20);
   // Growing it back does not bring the dropped events back by itself: it asks for them.
-  const HistoryRange back = c.set_retention(milliseconds(30 * kDay), at_ms(kT0));
-  EXPECT_FALSE(back.empty());
+  const KeyRanges back = c.set_retention(milliseconds(30 * kDay), at_ms(kT0));
+  EXPECT_FALSE(the_same(back).empty());
+}
+
+// --- Retention per velocity key ---
+
+constexpr std::size_t kCardKey = idx(VelocityKey::kCard);
+constexpr std::size_t kCustomerKey = idx(VelocityKey::kCustomer);
+constexpr std::size_t kEmailKey = idx(VelocityKey::kEmail);
+constexpr std::size_t kMerchantKey = idx(VelocityKey::kMerchant);
+
+// 5 h of stored decisions, one every 10 s (1,800): cards c0/c1 alternately, one customer, one e-mail, merchant m1.
+std::vector<store::VelocityEvent> five_hours() {
+  std::vector<store::VelocityEvent> out;
+  for (int i = 0; i < 1800; ++i) {
+    store::VelocityEvent e = stored(kT0 + i * 10'000LL, 1, i % 2 == 0 ? "c0" : "c1");
+    e.customer_id = "cust";
+    e.email = "e@example.com";
+    out.push_back(e);
+  }
+  return out;
+}
+constexpr std::int64_t kFiveHoursNewest = kT0 + 1799 * 10'000LL;
+// Events of five_hours() held under a key kept 1 h (grace 0): at > newest - 1 h.
+constexpr std::size_t kLastHour = 360;
+
+KeyRetention card_day_others_hour() {
+  KeyRetention r = same_retention(milliseconds(kHour));
+  r[kCardKey] = milliseconds(kDay);
+  return r;
+}
+
+// What the rule engine's start-up loads for these retentions: key k from newest - retention[k] on.
+KeyRanges startup_ranges(const KeyRetention& r, std::int64_t newest) {
+  KeyRanges out;
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
+    out[k] = HistoryRange{at_ms(newest - r[k].count()), domain::TimePoint::max()};
+  }
+  return out;
+}
+
+VelocityTotals customer_read(LocalVelocityCounters& c, std::int64_t t, std::int64_t window) {
+  VelocityEventInput in;
+  in.keys[kCustomerKey] = "cust";
+  in.currency = "USD";
+  in.at = at_ms(t);
+  return one(c, in, VelocityKey::kCustomer, window);
+}
+
+// Card kept 24 h, the other keys 1 h: of 5 h of history, the cards keep all of it and the other keys only the last
+// hour, whether the batch holds every key of every event (replace_all drops what is past each key's retention) or
+// was built for per-key ranges (it does not even keep the older keys).
+TEST(LocalVelocityCountersPerKey, AStartUpKeepsEachKeyForItsOwnRetention) {
+  const auto history = five_hours();
+  for (const bool ranged : {false, true}) {
+    SCOPED_TRACE(ranged ? "batch for per-key ranges" : "batch of every key");
+    LocalVelocityCounters c({.retention = milliseconds(kHour), .prune_grace = milliseconds(0)});
+    (void)c.set_retention(card_day_others_hour(), at_ms(kT0));
+    EXPECT_EQ(c.retention(), card_day_others_hour());
+    const KeyRanges ranges = ranged ? startup_ranges(card_day_others_hour(), kFiveHoursNewest) : all_time();
+    ASSERT_TRUE(c.replace_all(load(c, history, at_ms(kT0), at_ms(kMax), ranges), ranges).ok());
+    const auto st = c.stats();
+    EXPECT_EQ(st.events_by_key[kCardKey], 1800u);
+    EXPECT_EQ(st.events_by_key[kCustomerKey], kLastHour);
+    EXPECT_EQ(st.events_by_key[kEmailKey], kLastHour);
+    EXPECT_EQ(st.events_by_key[kMerchantKey], kLastHour);
+    EXPECT_EQ(st.events_by_key[idx(VelocityKey::kIp)], 0u);
+    EXPECT_EQ(probe(c, kFiveHoursNewest + 1, 5 * kHour, "c0"), (VelocityTotals{900, 900}));
+    EXPECT_EQ(customer_read(c, kFiveHoursNewest + 2, 5 * kHour), (VelocityTotals{kLastHour, kLastHour}));
+  }
+  // The batch itself keeps key k only within ranges[k]: with every key kept 24 h, a batch for a 1 h customer range
+  // still loads only the customer's last hour.
+  LocalVelocityCounters c({.retention = milliseconds(kDay), .prune_grace = milliseconds(0)});
+  KeyRanges ranges = all_time();
+  ranges[kCustomerKey] = HistoryRange{at_ms(kFiveHoursNewest - kHour), domain::TimePoint::max()};
+  ASSERT_TRUE(c.replace_all(load(c, history, at_ms(kT0), at_ms(kMax), ranges), ranges).ok());
+  EXPECT_EQ(c.stats().events_by_key[kCustomerKey], kLastHour + 1);  // at >= since: one more than at > cutoff
+  EXPECT_EQ(c.stats().events_by_key[kEmailKey], 1800u);
+}
+
+// Growing one key's retention (customer 1 h -> 24 h) asks for that key's history only and backfills it exactly; the
+// card's counts (already held for 24 h) are not counted again, even when the batch holds every key of the events
+// (the store may send more), and the other keys keep their hour. Shrinking it back drops the customer's hours only.
+TEST(LocalVelocityCountersPerKey, GrowingOneKeyBackfillsThatKeyAloneAndExactly) {
+  auto history = five_hours();
+  for (const bool ranged : {true, false}) {
+    SCOPED_TRACE(ranged ? "batch for the grown key's range" : "batch of every key");
+    LocalVelocityCounters c({.retention = milliseconds(kHour), .prune_grace = milliseconds(0)});
+    (void)c.set_retention(card_day_others_hour(), at_ms(kT0));
+    const KeyRanges start = startup_ranges(card_day_others_hour(), kFiveHoursNewest);
+    ASSERT_TRUE(c.replace_all(load(c, history, at_ms(kT0), at_ms(kMax), start), start).ok());
+    // Live decisions after the start-up (stored too).
+    std::vector<store::VelocityEvent> all = history;
+    for (int i = 1; i <= 3; ++i) {
+      VelocityEventInput in = ev(kFiveHoursNewest + i, 1, "USD", "c0");
+      in.keys[kCustomerKey] = "cust";
+      in.keys[kEmailKey] = "e@example.com";
+      (void)must(c.record_now(in, {}));
+      store::VelocityEvent e = stored(kFiveHoursNewest + i, 1, "c0");
+      e.customer_id = "cust";
+      e.email = "e@example.com";
+      all.push_back(e);
+    }
+    const std::int64_t newest = kFiveHoursNewest + 3;
+    const VelocityTotals card_before = probe(c, newest + 1, 24 * kHour, "c0");
+    EXPECT_EQ(card_before, (VelocityTotals{900 + 3, 900 + 3}));
+    const auto before = c.stats();
+
+    KeyRetention grown = card_day_others_hour();
+    grown[kCustomerKey] = milliseconds(kDay);
+    const KeyRanges ranges = c.set_retention(grown, at_ms(newest));
+    for (std::size_t k = 0; k < kVelocityKeyCount; ++k) EXPECT_EQ(ranges[k].empty(), k != kCustomerKey) << k;
+    const HistoryRange r = ranges[kCustomerKey];
+    // From the newest time seen (the card probe's, newest + 1) back 24 h, to the old retention rounded up to a minute.
+    EXPECT_EQ(r.since, at_ms(newest + 1 - kDay));
+    EXPECT_EQ(r.until, at_ms(ceil_minute(newest + 1 - kHour + 1)));
+    EXPECT_EQ(hull(ranges).since, r.since);
+    EXPECT_EQ(scan_fields(ranges).needed_from[kCustomerKey], r.since);
+    EXPECT_EQ(scan_fields(ranges).needed_from[kCardKey], domain::TimePoint::max());  // not read at all
+    ASSERT_TRUE(c.merge_older(load(c, all, r.since, r.until, ranged ? ranges : all_time()), ranges).ok());
+
+    // Exact: every stored event of the customer in the window, once.
+    const auto stored_in = [&](std::int64_t from) {
+      std::int64_t n = 0;
+      for (const auto& e : all) n += e.customer_id && e.at.time_since_epoch().count() > from;
+      return n;
+    };
+    const std::int64_t customer = stored_in(newest + 2 - 24 * kHour);
+    EXPECT_EQ(customer, 1800 + 3);
+    EXPECT_EQ(customer_read(c, newest + 2, 24 * kHour), (VelocityTotals{customer, customer}));
+    // A 2 h window reads the backfilled buckets: exact up to the far edge's minute (<= 6 events of it).
+    const VelocityTotals two_hours = customer_read(c, newest + 3, 2 * kHour);
+    EXPECT_GE(two_hours.count, stored_in(newest + 3 - 2 * kHour) + 1);  // + the 24 h read
+    EXPECT_LE(two_hours.count, stored_in(newest + 3 - 2 * kHour) + 1 + 6);
+    // The card (and the e-mail, kept 1 h) unchanged: nothing merged twice.
+    const auto after = c.stats();
+    EXPECT_EQ(after.events_by_key[kCardKey], before.events_by_key[kCardKey]);
+    EXPECT_EQ(after.events_by_key[kEmailKey], before.events_by_key[kEmailKey]);
+    EXPECT_EQ(after.events_by_key[kMerchantKey], before.events_by_key[kMerchantKey]);
+    EXPECT_EQ(probe(c, newest + 4, 24 * kHour, "c0"), (VelocityTotals{card_before.count + 1, card_before.amount}));
+
+    // Shrinking the customer back: its older events go, the card keeps its day.
+    EXPECT_TRUE(all_empty(c.set_retention(card_day_others_hour(), at_ms(newest))));
+    EXPECT_LE(c.stats().events_by_key[kCustomerKey], kLastHour + 6);
+    EXPECT_EQ(c.stats().events_by_key[kCardKey], after.events_by_key[kCardKey] + 1);  // + the last probe
+  }
 }
 
 // Tiers: a 24 h window over 3 days of folded buckets is exact for every cutoff that is not within a minute after an
