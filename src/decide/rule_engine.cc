@@ -66,7 +66,7 @@ class CounterReservation final : public Reservation {
 RuleEngine::RuleEngine(RuleEngineOptions options, cache::VelocityCounters& counters, cache::VelocityHistory* history)
     : options_(std::move(options)), counters_(counters), history_(history) {
   if (!options_.now) options_.now = domain::now_millis;
-  if (options_.history_chunk == 0) options_.history_chunk = 4096;
+  if (options_.history_chunk == 0) options_.history_chunk = 131072;
   for (auto& r : retention_ms_) r.store(kMinRetention.count());
   if (history_ != nullptr) (void)history_->set_retention(cache::same_retention(kMinRetention), options_.now());
   std::lock_guard lock(write_mu_);

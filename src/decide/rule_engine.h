@@ -68,7 +68,7 @@ struct RuleEngineOptions {
   // decision in flight. Empty: that work runs on the calling thread (tests).
   Executor admin;
   std::function<domain::TimePoint()> now;  // defaults to the system clock (ms)
-  std::size_t history_chunk = 4096;        // events per chunk of a history scan
+  std::size_t history_chunk = 131072;      // events per chunk of a history scan
   // Record a decision trace (RulesVerdict::trace) with every evaluation: what each rule saw, taken from the
   // evaluation itself (rules::RuleSet::evaluate_traced).
   bool traces = true;

@@ -100,9 +100,10 @@ struct SqliteOptions {
   int list_chunk_rows = 2000;
   // Labels of a batch stored per write item (LabelStore::add_labels).
   std::size_t label_chunk = 500;
-  // The idempotency filter (decision_key_filter.h): after migrate(), the keys of
-  // the stored decisions are loaded on a thread of their own; from then on a
-  // find_decision of a key never stored answers at once, without a read.
+  // The idempotency filter (decision_key_filter.h): at the first find_decision
+  // after migrate(), the keys of the stored decisions start loading on a thread
+  // of their own; once loaded, a find_decision of a key never stored answers at
+  // once, without a read.
   bool decision_key_filter = true;
   std::size_t decision_key_filter_min_keys = std::size_t{1} << 20;  // the smallest capacity loaded (tests: less)
 };

@@ -520,6 +520,8 @@ TEST_F(SqliteDatabaseTest, KeyFilterLoadsStoredKeysAndAnswersNewOnesWithoutARead
   }
   db_.reset();
   open_migrated();
+  EXPECT_EQ(db_->key_filter_stats().builds, 0u);  // loaded on first use
+  ASSERT_TRUE(run(db_->find_decision("m-1", "first")).ok());
   ASSERT_TRUE(filter_loaded(*db_, 1));
   auto stats = db_->key_filter_stats();
   EXPECT_TRUE(stats.ready);
@@ -549,7 +551,8 @@ TEST_F(SqliteDatabaseTest, KeyFilterLoadsStoredKeysAndAnswersNewOnesWithoutARead
 // loaded again, bigger.
 TEST_F(SqliteDatabaseTest, KeyFilterMissesNoInsertWhileLoadingOrGrowing) {
   options_.decision_key_filter_min_keys = 64;
-  open_migrated();  // starts the first load at once: the inserts below race it
+  open_migrated();
+  ASSERT_TRUE(run(db_->find_decision("m-1", "first")).ok());  // starts the first load: the inserts below race it
   constexpr int kThreads = 4;
   constexpr int kPerThread = 150;
   std::vector<std::thread> threads;
