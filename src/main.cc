@@ -34,8 +34,8 @@
 #include "cache/redis/redis_rate_limiter.h"
 #include "cache/redis/redis_session_store.h"
 #include "cache/redis/redis_velocity_counters.h"
-#include "cache/warming_velocity_counters.h"
 #include "cache/store_velocity_counters.h"
+#include "cache/warming_velocity_counters.h"
 #include "cli/command_line.h"
 #include "cli/http_client.h"
 #include "cli/labels_import.h"
@@ -321,8 +321,8 @@ int run_serve(const txv::cli::Command& cmd) {
       }
     };
     degrading.on_error = [&metrics] { metrics.count_cache_error(); };
-    shared_counters =
-        std::make_unique<txv::cache::DegradingVelocityCounters>(*warming_counters, *store_counters, std::move(degrading));
+    shared_counters = std::make_unique<txv::cache::DegradingVelocityCounters>(*warming_counters, *store_counters,
+                                                                              std::move(degrading));
     counters = shared_counters.get();
   } else {
     if (config.database_kind == txv::config::DatabaseKind::kPostgres) {

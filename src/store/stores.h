@@ -107,9 +107,9 @@ struct DecisionStats {
 enum class DecisionField { kCardFingerprint, kCustomerId, kEmailLowerCase, kIp, kDeviceId, kMerchantId };
 struct DecisionCountQuery {
   DecisionField field = DecisionField::kCardFingerprint;
-  std::string value;     // kEmailLowerCase: compared with the stored e-mail lower-cased (ASCII)
-  TimePoint after{};     // decided_at > after
-  std::string currency;  // `amount` sums the decisions in this currency only
+  std::string value;                 // kEmailLowerCase: compared with the stored e-mail lower-cased (ASCII)
+  TimePoint after{};                 // decided_at > after
+  std::string currency;              // `amount` sums the decisions in this currency only
   std::optional<TimePoint> until{};  // and decided_at < until, when set
 };
 struct DecisionCount {
