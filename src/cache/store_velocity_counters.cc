@@ -54,4 +54,14 @@ static_assert(static_cast<int>(store::DecisionField::kEmailLowerCase) == static_
 static_assert(static_cast<int>(store::DecisionField::kIp) == static_cast<int>(VelocityKey::kIp));
 static_assert(static_cast<int>(store::DecisionField::kDeviceId) == static_cast<int>(VelocityKey::kDevice));
 static_assert(static_cast<int>(store::DecisionField::kMerchantId) == static_cast<int>(VelocityKey::kMerchant));
+Task<Result<std::optional<domain::TimePoint>>> StoreVelocityCounters::newest_before(domain::TimePoint until) {
+  store::TransactionQuery q;
+  q.until = until;
+  q.limit = 1;
+  auto page = co_await store_.list_decisions(q);
+  if (!page.ok()) co_return Error(page.error());
+  if (page->items.empty()) co_return std::optional<domain::TimePoint>{};
+  co_return std::optional<domain::TimePoint>{page->items.front().decided_at};
+}
+
 }  // namespace txv::cache

@@ -35,6 +35,9 @@ class StoreVelocityCounters final : public VelocityCounters {
   // `until` answers zeros without asking the store. One round trip; records nothing; the ticket is empty.
   Task<Result<VelocityRead>> count_before(const VelocityEventInput& input, std::span<const VelocityQuery> queries,
                                           std::optional<domain::TimePoint> until);
+  // The decided_at of the newest stored decision (by seq) decided before `until`; nullopt when there is none.
+  // One indexed read.
+  Task<Result<std::optional<domain::TimePoint>>> newest_before(domain::TimePoint until);
 
  private:
   store::TransactionStore& store_;

@@ -41,12 +41,27 @@ Task<Result<VelocityRead>> WarmingVelocityCounters::read_and_record(const Veloci
   if (!read.ok() || !epoch.known) co_return read;
   std::int64_t longest = 0;
   for (const auto& q : queries) longest = std::max(longest, q.window_ms);
-  const bool reaches = input.at - std::chrono::milliseconds(longest) < epoch.emptied_at;
+  bool reaches = input.at - std::chrono::milliseconds(longest) < epoch.emptied_at;
+  std::optional<domain::TimePoint> until;
+  if (reaches) {
+    // A fresh deployment (no decision stored before the epoch) has no share to add: no warm-up at all.
+    auto end = co_await history_end(epoch.emptied_at);
+    if (!end.ok()) {
+      if (read->ticket.id != 0) (void)co_await redis_.cancel(read->ticket);  // on error nothing was recorded
+      co_return Error(end.error());
+    }
+    if (*end) {
+      until = std::min(epoch.emptied_at, **end);
+      reaches = input.at - std::chrono::milliseconds(longest) < *until;
+    } else {
+      reaches = false;
+    }
+  }
   note(epoch.emptied_at, epoch.detected, reaches);
   if (!reaches) co_return read;
 
   // The time before the epoch, from the stored decisions (queries starting at or after it answer zeros unasked).
-  auto before = co_await store_.count_before(input, queries, epoch.emptied_at);
+  auto before = co_await store_.count_before(input, queries, until);
   if (!before.ok()) {
     if (read->ticket.id != 0) (void)co_await redis_.cancel(read->ticket);  // on error nothing was recorded
     co_return Error(before.error());
@@ -60,6 +75,24 @@ Task<Result<VelocityRead>> WarmingVelocityCounters::read_and_record(const Veloci
     total->amount = extra->amount > kMax - total->amount ? kMax : total->amount + extra->amount;
   }
   co_return read;
+}
+
+Task<Result<std::optional<domain::TimePoint>>> WarmingVelocityCounters::history_end(domain::TimePoint epoch) {
+  {
+    std::lock_guard lock(mu_);
+    if (history_end_epoch_ == epoch) co_return history_end_;
+  }
+  auto newest = co_await store_.newest_before(epoch);
+  if (!newest.ok()) co_return Error(newest.error());
+  // Seq order is about time order: decisions of replicas whose clocks differ by up to the margin may be stored in
+  // another order than stamped.
+  constexpr std::chrono::minutes kClockMargin{1};
+  std::optional<domain::TimePoint> end;
+  if (*newest) end = **newest + kClockMargin;
+  std::lock_guard lock(mu_);
+  history_end_epoch_ = epoch;
+  history_end_ = end;
+  co_return end;
 }
 
 Task<Status> WarmingVelocityCounters::cancel(const VelocityTicket& ticket) { co_return co_await redis_.cancel(ticket); }

@@ -98,12 +98,19 @@ class WarmingVelocityCounters final : public VelocityCounters {
  private:
   void note(domain::TimePoint emptied_at, bool detected, bool reaches);
 
+  // How far back the database's share can reach for `epoch`: the newest stored decision before it plus a
+  // margin for clock skew between replicas (nullopt: nothing stored before it, so there is no share to add).
+  // Read once per epoch.
+  Task<Result<std::optional<domain::TimePoint>>> history_end(domain::TimePoint epoch);
+
   RedisVelocityCounters& redis_;
   StoreVelocityCounters& store_;
   WarmingVelocityCountersOptions options_;
   mutable std::mutex mu_;
   std::optional<domain::TimePoint> epoch_;
   bool warming_ = false;
+  std::optional<domain::TimePoint> history_end_epoch_;  // the epoch history_end_ was read for
+  std::optional<domain::TimePoint> history_end_;
 };
 
 }  // namespace txv::cache

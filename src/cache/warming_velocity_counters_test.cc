@@ -283,8 +283,9 @@ TEST_F(WarmingVelocity, ADatabaseFailureDuringWarmUpRecordsNothing) {
   if (IsSkipped() || HasFatalFailure()) return;
   const TimePoint t = std::chrono::floor<std::chrono::seconds>(domain::now_millis());
   Replica& a = replica();
+  store_only(t - 2s);          // history before the epoch: a share to add
   auto totals = decide(a, t);  // a fresh Redis: F = t
-  EXPECT_EQ(totals[1], n(0));
+  EXPECT_EQ(totals[1], n(1));
   EXPECT_TRUE(a.warming->warming());
   db_->close();
   auto failed = run_.run(a.warming->read_and_record(event(t + 1s), queries_));
@@ -294,6 +295,23 @@ TEST_F(WarmingVelocity, ADatabaseFailureDuringWarmUpRecordsNothing) {
   auto read = run_.run(a.redis->read_and_record(event(t + 2s), queries_, &seen));
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->totals[1], n(1));
+}
+
+// A fresh deployment (an empty Redis and no decision stored before its epoch) has nothing to warm: the database is
+// not asked (here: it is closed, and decisions go on).
+TEST_F(WarmingVelocity, NothingStoredBeforeTheEpochMeansNoWarmUp) {
+  start(10);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const TimePoint t = std::chrono::floor<std::chrono::seconds>(domain::now_millis());
+  Replica& a = replica();
+  auto totals = decide(a, t);  // F = t, and the store holds nothing before it
+  EXPECT_EQ(totals[1], n(0));
+  EXPECT_FALSE(a.warming->warming());
+  db_->close();
+  auto read = run_.run(a.warming->read_and_record(event(t + 1s), queries_));
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->totals[1], n(1));  // Redis alone: the first event
+  EXPECT_FALSE(a.warming->warming());
 }
 
 }  // namespace
