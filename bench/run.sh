@@ -331,6 +331,10 @@ alloc_measure() {  # NAME: allocations per validate over ALLOC_REQUESTS requests
 
 if want alloc; then
   echo "== allocations per validate (malloc+calloc+realloc+aligned, LD_PRELOAD bench/alloc_count.c)"
+  if ldd "$TXV_BIN" 2>/dev/null | grep -q mimalloc; then
+    echo "   (this binary links mimalloc, whose operator new bypasses malloc: C++ allocations are not counted;"
+    echo "    build with -DTXV_MIMALLOC=OFF for the full count)"
+  fi
   mkdir -p "$WORK/alloc"
   start_txv alloc LD_PRELOAD="$WORK/alloc_count.so" ALLOC_COUNT_FILE="$WORK/alloc/counts"
   for _ in $(seq 1 50); do [ -s "$WORK/alloc/counts" ] && break; sleep 0.1; done
