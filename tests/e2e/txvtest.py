@@ -962,3 +962,14 @@ def connection_refused(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+# A card velocity rule the replica suites share: the third decision for a card within an hour is declined.
+THREE_PER_HOUR_CARD_RULE = {
+    "name": "three per hour",
+    "expression": "velocity('card', '1h').count >= 3",
+    "action": "decline",
+    "code": "card_velocity",
+    "priority": 1,
+    "mode": "enforce",
+}

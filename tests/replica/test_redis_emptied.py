@@ -8,17 +8,7 @@ TXV_E2E_BACKEND=replica and the servers of scripts/test-servers.sh.
 from __future__ import annotations
 
 import txvtest
-from txvtest import card, make_pan, poll, sample_txn, unique_merchant
-
-VELOCITY_RULE = {
-    "name": "three per hour",
-    "expression": "velocity('card', '1h').count >= 3",
-    "action": "decline",
-    "code": "card_velocity",
-    "priority": 1,
-    "mode": "enforce",
-}
-
+from txvtest import card, make_pan, poll, sample_txn, unique_merchant, THREE_PER_HOUR_CARD_RULE as VELOCITY_RULE
 
 def test_an_emptied_redis_is_made_whole_from_the_database(make_cluster):
     replicas = make_cluster(2)

@@ -13,17 +13,7 @@ import time
 
 
 import txvtest
-from txvtest import assert_error, card, make_pan, poll, sample_txn, unique_id, unique_merchant
-
-VELOCITY_RULE = {
-    "name": "three per hour",
-    "expression": "velocity('card', '1h').count >= 3",
-    "action": "decline",
-    "code": "card_velocity",
-    "priority": 1,
-    "mode": "enforce",
-}
-
+from txvtest import assert_error, card, make_pan, poll, sample_txn, unique_id, unique_merchant, THREE_PER_HOUR_CARD_RULE as VELOCITY_RULE
 
 def fire_together(calls):
     """Runs the callables at the same instant (a barrier), returns their results in order."""
