@@ -1,9 +1,13 @@
 // Text helpers shared by every layer. Header-only, standard library only.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace txv {
 
@@ -33,6 +37,15 @@ inline std::string mask_long_digit_runs(std::string_view text) {
     i = end;
   }
   return out;
+}
+
+// A whole decimal integer (an optional '-' and digits, nothing else), or nullopt (empty, other characters, or
+// out of range).
+inline std::optional<std::int64_t> parse_int64(std::string_view text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 }  // namespace txv

@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "common/text.h"
 
 extern char** environ;
 
@@ -17,13 +18,6 @@ namespace {
 
 Error bad(const std::string& key, const std::string& what) {
   return make_error("invalid_configuration", key + ": " + what);
-}
-
-std::optional<long long> parse_int(const std::string& s) {
-  long long v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
 }
 
 }  // namespace
@@ -107,7 +101,7 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
   std::size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
   if (i == 0 || i > 9) return std::nullopt;
-  long long n = *parse_int(text.substr(0, i));
+  long long n = *parse_int64(text.substr(0, i));
   std::string unit = text.substr(i);
   if (unit == "ms") return std::chrono::milliseconds(n);
   if (unit == "s") return std::chrono::milliseconds(n * 1000);
@@ -131,7 +125,7 @@ Result<ServerConfig> load_config(const std::vector<RawSettings>& layers) {
   if (auto* v = get("TXV_LISTEN")) {
     auto colon = v->rfind(':');
     if (colon == std::string::npos || colon == 0) return bad("TXV_LISTEN", "expected address:port, got '" + *v + "'");
-    auto port = parse_int(v->substr(colon + 1));
+    auto port = parse_int64(v->substr(colon + 1));
     if (!port || *port < 0 || *port > 65535) return bad("TXV_LISTEN", "invalid port in '" + *v + "'");
     std::string host = v->substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -176,7 +170,7 @@ Result<ServerConfig> load_config(const std::vector<RawSettings>& layers) {
     c.decision_traces = *v == "on";
   }
   if (auto* v = get("TXV_THREADS")) {
-    auto n = parse_int(*v);
+    auto n = parse_int64(*v);
     if (!n || *n < 1 || *n > 1024) return bad("TXV_THREADS", "expected an integer 1..1024, got '" + *v + "'");
     c.threads = static_cast<int>(*n);
   }

@@ -1,6 +1,6 @@
 #include "cache/redis/redis_session_store.h"
 
-#include <charconv>
+#include "common/text.h"
 
 namespace txv::cache {
 namespace {
@@ -35,13 +35,6 @@ return 1
   return script;
 }
 
-std::optional<std::int64_t> parse_int(const std::string& s) {
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 // HGETALL's flat [field, value, ...] reply as a session; an empty reply is no session.
 Result<std::optional<store::Session>> decode(const std::string& id_hash, const RedisValue& reply) {
   if (!reply.is_array() || reply.elements.size() % 2 != 0) {
@@ -56,9 +49,9 @@ Result<std::optional<store::Session>> decode(const std::string& id_hash, const R
     const std::string& value = reply.elements[i + 1].str;
     if (field == "key_hash") s.key_hash = value;
     if (field == "csrf") s.csrf_token = value;
-    if (field == "created") created = parse_int(value);
-    if (field == "expires") expires = parse_int(value);
-    if (field == "last_seen") last_seen = parse_int(value);
+    if (field == "created") created = parse_int64(value);
+    if (field == "expires") expires = parse_int64(value);
+    if (field == "last_seen") last_seen = parse_int64(value);
   }
   if (s.key_hash.empty() || s.csrf_token.empty() || !created || !expires || !last_seen) {
     return make_error("internal", "redis: a stored session is malformed");

@@ -6,13 +6,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <charconv>
 #include <cstdio>
 #include <limits>
 #include <map>
 #include <random>
 #include <utility>
 #include <vector>
+
+#include "common/text.h"
 
 namespace txv::cache {
 
@@ -368,11 +369,6 @@ std::string random_id() {
 
 std::uint64_t id_number(const std::string& hex) { return std::stoull(hex, nullptr, 16); }
 
-bool parse_int(const std::string& s, std::int64_t& out) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
 // What cancel() needs: the cancel script's KEYS and ARGV.
 struct RedisTicket final : VelocityTicketState {
   std::vector<std::string> keys;
@@ -564,15 +560,15 @@ Task<Result<VelocityRead>> RedisVelocityCounters::read_and_record(const Velocity
   bool recorded = true;
   if (with_epoch) {
     const RedisValue& e = reply->elements.back();
-    std::int64_t emptied_at = 0;
-    if (!e.is_array() || e.elements.size() != 3 || e.elements[0].type != RedisValue::Type::kString ||
-        !parse_int(e.elements[0].str, emptied_at)) {
-      co_return make_error("internal", "velocity counters: unexpected reply from Redis");
+    std::optional<std::int64_t> emptied_at;
+    if (e.is_array() && e.elements.size() == 3 && e.elements[0].type == RedisValue::Type::kString) {
+      emptied_at = parse_int64(e.elements[0].str);
     }
+    if (!emptied_at) co_return make_error("internal", "velocity counters: unexpected reply from Redis");
     recorded = e.elements[2].integer == 1;
     if (epoch != nullptr) {
       epoch->known = true;
-      epoch->emptied_at = domain::TimePoint(std::chrono::milliseconds(emptied_at));
+      epoch->emptied_at = domain::TimePoint(std::chrono::milliseconds(*emptied_at));
       epoch->detected = e.elements[1].integer == 1;
       epoch->recorded = recorded;
     }
