@@ -54,6 +54,7 @@ static_assert(static_cast<int>(store::DecisionField::kEmailLowerCase) == static_
 static_assert(static_cast<int>(store::DecisionField::kIp) == static_cast<int>(VelocityKey::kIp));
 static_assert(static_cast<int>(store::DecisionField::kDeviceId) == static_cast<int>(VelocityKey::kDevice));
 static_assert(static_cast<int>(store::DecisionField::kMerchantId) == static_cast<int>(VelocityKey::kMerchant));
+
 Task<Result<std::optional<domain::TimePoint>>> StoreVelocityCounters::newest_before(domain::TimePoint until) {
   store::TransactionQuery q;
   q.until = until;

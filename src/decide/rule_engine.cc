@@ -197,14 +197,9 @@ Status RuleEngine::grow_history(const cache::KeyRetention& retention) {
   const cache::KeyRanges ranges = history_->set_retention(retention, options_.now());
   store_retention(retention);
   if (cache::all_empty(ranges) || !history_loaded_ || options_.history == nullptr) return Ok{};
-  // Only the events older than what the counters hold, of the keys that grew: one scan of the union of their ranges,
-  // reading a key's field only from its range's start, built off the request path (the batch keeps key k of an
-  // event only within ranges[k]).
-  const cache::HistoryRange scan = cache::hull(ranges);
+  // Only the events older than what the counters hold, of the keys that grew, built off the request path.
   auto batch = history_->new_batch(ranges);
-  Status done = options_.history->scan_velocity_events(
-      scan.since, scan.until, options_.history_chunk, cache::scan_fields(ranges),
-      [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
+  Status done = load_history(ranges, *batch);
   if (done.ok()) done = history_->merge_older(std::move(batch), ranges);
   if (!done.ok()) {
     // Back to the previous retention, which drops whatever part was merged; the next change retries.
@@ -237,13 +232,18 @@ Status RuleEngine::rebuild_counters() {
   for (std::size_t k = 0; k < cache::kVelocityKeyCount; ++k) {
     ranges[k] = cache::HistoryRange{now - retention[k] - kRebuildSlack, domain::TimePoint::max()};
   }
-  const cache::HistoryRange scan = cache::hull(ranges);
   auto batch = history_->new_batch(ranges);
-  Status scanned = options_.history->scan_velocity_events(
-      scan.since, scan.until, options_.history_chunk, cache::scan_fields(ranges),
-      [&batch](std::span<const store::VelocityEvent> events) { return batch->add(events); });
-  if (!scanned.ok()) return scanned;
+  if (Status scanned = load_history(ranges, *batch); !scanned.ok()) return scanned;
   return history_->replace_all(std::move(batch), ranges);
+}
+
+Status RuleEngine::load_history(const cache::KeyRanges& ranges, cache::VelocityHistory::Batch& batch) {
+  // One scan of the union of the ranges, reading a key's field only from its range's start (the batch keeps key k
+  // of an event only within ranges[k]).
+  const cache::HistoryRange scan = cache::hull(ranges);
+  return options_.history->scan_velocity_events(
+      scan.since, scan.until, options_.history_chunk, cache::scan_fields(ranges),
+      [&batch](std::span<const store::VelocityEvent> events) { return batch.add(events); });
 }
 
 std::chrono::milliseconds RuleEngine::velocity_retention() const { return cache::longest(velocity_retentions()); }

@@ -160,6 +160,8 @@ class RuleEngine final : public RulesStage {
   Status grow_history(const cache::KeyRetention& retention);
   // Lowers each key's retention to at most `retention` (never raises one).
   Status shrink_history(const cache::KeyRetention& retention);
+  // Blocking: the stored events of `ranges` into `batch` (built for them), in one store scan.
+  Status load_history(const cache::KeyRanges& ranges, cache::VelocityHistory::Batch& batch);
   void store_retention(const cache::KeyRetention& retention);
   std::shared_ptr<const ListEntries> freed_on_admin(std::shared_ptr<const ListEntries> entries) const;
 
