@@ -1206,20 +1206,21 @@ LocalVelocityCounters::LocalVelocityCounters(LocalVelocityCountersOptions option
 
 LocalVelocityCounters::~LocalVelocityCounters() = default;
 
-std::int64_t LocalVelocityCounters::prune_cutoff(std::size_t key) const {
-  // Sequentially consistent with set_retention(): see there.
-  const std::int64_t newest = newest_ms_.load();
+std::int64_t LocalVelocityCounters::cutoff_after(std::int64_t newest, std::size_t key) const {
   if (newest == kInt64Min) return kInt64Min;
   return sat_sub(sat_sub(newest, retention_ms_[key].load()), prune_grace_.count());
+}
+
+std::int64_t LocalVelocityCounters::prune_cutoff(std::size_t key) const {
+  // Sequentially consistent with set_retention(): see there.
+  return cutoff_after(newest_ms_.load(), key);
 }
 
 velocity_detail::KeyCutoffs LocalVelocityCounters::prune_cutoffs() const {
   // Sequentially consistent with set_retention(): newest first, then each key's retention.
   velocity_detail::KeyCutoffs out;
   const std::int64_t newest = newest_ms_.load();
-  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
-    out[k] = newest == kInt64Min ? kInt64Min : sat_sub(sat_sub(newest, retention_ms_[k].load()), prune_grace_.count());
-  }
+  for (std::size_t k = 0; k < kVelocityKeyCount; ++k) out[k] = cutoff_after(newest, k);
   return out;
 }
 
@@ -1474,8 +1475,7 @@ Status LocalVelocityCounters::replace_all(std::unique_ptr<Batch> batch, const Ke
     velocity_detail::KeyCutoffs until, skip_through;
     for (std::size_t k = 0; k < kVelocityKeyCount; ++k) {
       until[k] = velocity_detail::kMaxTime + 1;
-      skip_through[k] =
-          newest == kInt64Min ? kInt64Min : sat_sub(sat_sub(newest, retention_ms_[k].load()), prune_grace_.count());
+      skip_through[k] = cutoff_after(newest, k);
     }
     // First the newest time, so that series created by live calls from here on fold at least as far as the batch.
     note_time(newest);

@@ -229,6 +229,8 @@ class LocalVelocityCounters final : public VelocityCounters, public VelocityHist
                    const velocity_detail::KeyCutoffs& until, const velocity_detail::KeyCutoffs& skip_through);
   // What key `key` drops: everything at or before newest - retention[key] - grace.
   std::int64_t prune_cutoff(std::size_t key) const;
+  // The same for a given newest time (kInt64Min: nothing seen yet, nothing dropped).
+  std::int64_t cutoff_after(std::int64_t newest, std::size_t key) const;
   velocity_detail::KeyCutoffs prune_cutoffs() const;
   // The bucket end through which a series is folded when the newest time seen is `newest` (kInt64Min: none).
   std::int64_t fold_target(std::int64_t newest) const;
