@@ -31,7 +31,9 @@
 // carries all live rules' queries) the warm-up is over and costs nothing: no
 // query reaches before F, the database is not asked. While it lasts, every
 // decision costs one database round trip more (the same query as the degraded
-// mode's fallback).
+// mode's fallback). The database's share ends at its newest decision stored
+// before F (read once per epoch, plus a minute for replicas' clock skew), so a
+// fresh deployment (nothing stored before F) has no warm-up at all.
 //
 // The blur: decisions in flight exactly at F — read before, stored after —
 // can be missed by a concurrent read (not in Redis: older than F, or recorded
